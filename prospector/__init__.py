@@ -1,0 +1,1 @@
+"""Prospector: find and rank US federal land worth exploring for critical minerals."""

@@ -1,0 +1,205 @@
+"""Land status per parcel: federal share and agency, withdrawals, claims, open ground.
+
+All areas are exact polygon intersections in the (equal-area) CRS of the inputs.  Candidate
+pairs come from a spatial index; parcels lying wholly inside a polygon are resolved by a
+prepared ``contains`` test without computing an intersection; only the remaining pairs are
+intersected.  Nothing is dissolved into one large multipolygon.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from prospector.schema.columns import FEDERAL_AGENCIES
+
+__all__ = ["OPEN_TOLERANCE", "land_status", "status_at"]
+
+#: A parcel is "open" when at least 1 - OPEN_TOLERANCE of it is open ground.
+OPEN_TOLERANCE = 1e-3
+
+
+def _pieces(
+    parcels: np.ndarray, polygons: np.ndarray, *, min_sliver_m2: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersections of parcels with polygons: (parcel index, polygon index, piece geometry)."""
+    tree = shapely.STRtree(polygons)
+    pi, li = tree.query(parcels, predicate="intersects")
+    if len(pi) == 0:
+        return pi, li, np.empty(0, dtype=object)
+    shapely.prepare(polygons)
+    covered = shapely.contains_properly(polygons[li], parcels[pi])
+    pieces = parcels[pi].copy()
+    todo = ~covered
+    pieces[todo] = shapely.intersection(parcels[pi[todo]], polygons[li[todo]], grid_size=None)
+    keep = shapely.area(pieces) >= min_sliver_m2
+    return pi[keep], li[keep], pieces[keep]
+
+
+def _union_by_parcel(n: int, pi: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+    """Union the pieces of each parcel; parcels without pieces get None."""
+    out = np.full(n, None, dtype=object)
+    if len(pi) == 0:
+        return out
+    order = np.argsort(pi, kind="stable")
+    pi, pieces = pi[order], pieces[order]
+    uniq, start, counts = np.unique(pi, return_index=True, return_counts=True)
+    single = counts == 1
+    out[uniq[single]] = pieces[start[single]]
+    for p, s, c in zip(uniq[~single], start[~single], counts[~single], strict=True):
+        out[p] = shapely.union_all(pieces[s : s + c])
+    return out
+
+
+def _area(geoms: np.ndarray) -> np.ndarray:
+    area = shapely.area(geoms)
+    return np.where(pd.isna(area), 0.0, area)
+
+
+def _names_by_parcel(n: int, pi: np.ndarray, names: np.ndarray) -> np.ndarray:
+    out = np.full(n, "", dtype=object)
+    if len(pi) == 0:
+        return out
+    frame = pd.DataFrame({"p": pi, "name": names}).drop_duplicates()
+    joined = frame.sort_values(["p", "name"]).groupby("p")["name"].agg("; ".join)
+    out[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def land_status(
+    parcels: gpd.GeoDataFrame,
+    *,
+    land: gpd.GeoDataFrame | None = None,
+    withdrawals: gpd.GeoDataFrame | None = None,
+    claims: gpd.GeoDataFrame | None = None,
+    min_sliver_m2: float = 0.0,
+) -> pd.DataFrame:
+    """Compute land-status columns for every parcel.
+
+    Parameters
+    ----------
+    parcels
+        Parcels in an equal-area CRS.
+    land
+        Canonical ``land`` layer (agency, federal); None when not supplied.
+    withdrawals
+        Canonical ``withdrawals`` layer; None when not supplied.
+    claims
+        Canonical ``claims`` layer; only ``active`` and ``filed`` claims count.
+    min_sliver_m2
+        Intersections smaller than this are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like *parcels*: ``area_km2, federal_frac, withdrawn_frac, claimed_frac,
+        open_frac, land_status, status_reason, agency, withdrawals, n_active_claims``.
+        ``federal_frac``/``open_frac`` are NaN without a land layer, ``claimed_frac`` NaN
+        without a claims layer.
+    """
+    for name, layer in (("land", land), ("withdrawals", withdrawals), ("claims", claims)):
+        if layer is not None and layer.crs != parcels.crs:
+            raise ValueError(
+                f"{name} CRS {layer.crs} differs from parcels CRS {parcels.crs}; "
+                "reproject both to the work CRS first"
+            )
+    geoms = parcels.geometry.to_numpy()
+    n = len(geoms)
+    area = shapely.area(geoms)
+    out = pd.DataFrame(index=parcels.index)
+    out["area_km2"] = area / 1e6
+
+    withdrawn = np.full(n, None, dtype=object)
+    out["withdrawals"] = ""
+    if withdrawals is not None and len(withdrawals):
+        pi, li, pieces = _pieces(geoms, withdrawals.geometry.to_numpy(), min_sliver_m2=min_sliver_m2)
+        withdrawn = _union_by_parcel(n, pi, pieces)
+        out["withdrawals"] = _names_by_parcel(n, pi, withdrawals["name"].astype(str).to_numpy()[li])
+    withdrawn_area = _area(withdrawn)
+    out["withdrawn_frac"] = np.clip(withdrawn_area / area, 0.0, 1.0)
+
+    claimed = np.full(n, None, dtype=object)
+    if claims is not None:
+        active = claims[claims["disposition"].isin(["active", "filed"])]
+        pi, _li, pieces = _pieces(geoms, active.geometry.to_numpy(), min_sliver_m2=min_sliver_m2)
+        claimed = _union_by_parcel(n, pi, pieces)
+        out["claimed_frac"] = np.clip(_area(claimed) / area, 0.0, 1.0)
+        out["n_active_claims"] = np.bincount(pi, minlength=n).astype("int64")
+    else:
+        out["claimed_frac"] = np.nan
+        out["n_active_claims"] = 0
+
+    out["agency"] = ""
+    if land is not None:
+        lgeoms = land.geometry.to_numpy()
+        pi, li, pieces = _pieces(geoms, lgeoms, min_sliver_m2=min_sliver_m2)
+        is_fed = land["federal"].to_numpy(dtype=bool)[li]
+        federal = _union_by_parcel(n, pi[is_fed], pieces[is_fed])
+        out["federal_frac"] = np.clip(_area(federal) / area, 0.0, 1.0)
+        by_agency = (
+            pd.DataFrame({"p": pi, "agency": land["agency"].to_numpy()[li], "a": shapely.area(pieces)})
+            .groupby(["p", "agency"], sort=True)["a"]
+            .sum()
+            .reset_index()
+            .sort_values(["p", "a", "agency"], ascending=[True, False, True])
+            .drop_duplicates("p")
+        )
+        out.iloc[by_agency["p"].to_numpy(), out.columns.get_loc("agency")] = by_agency["agency"].to_numpy()
+        blocked = shapely.union(withdrawn, claimed)
+        blocked = np.where(pd.isna(blocked), withdrawn, blocked)
+        blocked = np.where(pd.isna(blocked), claimed, blocked)
+        open_geom = np.where(
+            pd.isna(blocked), federal, shapely.difference(federal, blocked)
+        )
+        open_area = _area(open_geom)
+        open_area = np.where(open_area < min_sliver_m2, 0.0, open_area)
+        out["open_frac"] = np.clip(open_area / area, 0.0, 1.0)
+    else:
+        out["federal_frac"] = np.nan
+        out["open_frac"] = np.nan
+
+    status, reason = _classify(out, have_land=land is not None, have_claims=claims is not None)
+    out["land_status"] = status
+    out["status_reason"] = reason
+    columns = [
+        "area_km2", "federal_frac", "withdrawn_frac", "claimed_frac", "open_frac",
+        "land_status", "status_reason", "agency", "withdrawals", "n_active_claims",
+    ]
+    return out[columns]
+
+
+def _classify(frame: pd.DataFrame, *, have_land: bool, have_claims: bool) -> tuple[np.ndarray, np.ndarray]:
+    withdrawn = frame["withdrawn_frac"].to_numpy()
+    n = len(frame)
+    status = np.full(n, "unknown", dtype=object)
+    reason = np.full(n, "", dtype=object)
+    fully_withdrawn = withdrawn >= 1.0 - OPEN_TOLERANCE
+    if not have_land:
+        status[fully_withdrawn] = "closed"
+        reason[fully_withdrawn] = "withdrawn from mineral entry"
+        reason[~fully_withdrawn] = "ownership unknown: no land-ownership layer supplied"
+        return status, reason
+    open_frac = frame["open_frac"].to_numpy()
+    federal = frame["federal_frac"].to_numpy()
+    claimed = frame["claimed_frac"].fillna(0.0).to_numpy()
+    is_open = open_frac >= 1.0 - OPEN_TOLERANCE
+    partly = ~is_open & (open_frac >= OPEN_TOLERANCE)
+    closed = ~is_open & ~partly
+    status[is_open], status[partly], status[closed] = "open", "partly_open", "closed"
+    reason[closed & fully_withdrawn] = "withdrawn from mineral entry"
+    reason[closed & ~fully_withdrawn & (federal < OPEN_TOLERANCE)] = "not federal land"
+    reason[closed & (reason == "") & (claimed > 0)] = "claimed"
+    reason[closed & (reason == "")] = "withdrawn, claimed or non-federal"
+    reason[partly] = "partly withdrawn, claimed or non-federal"
+    if not have_claims:
+        note = "mining claims not checked: no claims layer supplied"
+        reason = np.array([f"{r}; {note}" if r else note for r in reason], dtype=object)
+    return status, reason
+
+
+def status_at(parcels: gpd.GeoDataFrame, point: shapely.Point) -> pd.DataFrame:
+    """Return the parcel rows (with their land status) containing *point* (same CRS)."""
+    hits = parcels.sindex.query(point, predicate="intersects")
+    return parcels.iloc[np.sort(hits)]

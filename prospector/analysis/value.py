@@ -1,0 +1,172 @@
+"""Mineral value per parcel from known deposits (distance-decay kernel).
+
+Each site gets a weight from its commodities (criticality for the configured list year,
+commodity-group weights, per-commodity overrides), its development status and the
+diversity of its critical commodities.  A parcel's value is the kernel-weighted sum of
+the weights of the sites within ``radius_km`` of it (distance 0 inside the parcel).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from prospector.config import ValueConfig
+from prospector.schema.commodities import COMMODITY_GROUPS, CommodityVocabulary
+
+__all__ = ["deposit_weights", "deposits_in_parcels", "kernel", "parcel_value"]
+
+
+def kernel(distance_m: np.ndarray, radius_m: float, kind: str = "biweight") -> np.ndarray:
+    """Distance-decay kernel: 1 at distance 0, 0 at and beyond *radius_m*."""
+    u = np.clip(np.asarray(distance_m, dtype=float) / radius_m, 0.0, None)
+    if kind == "biweight":
+        k = (1.0 - u**2) ** 2
+    elif kind == "gaussian":
+        # Gaussian with sigma = radius / 3, truncated at the radius.
+        k = np.exp(-0.5 * (3.0 * u) ** 2)
+    elif kind == "uniform":
+        k = np.ones_like(u)
+    else:
+        raise ValueError(f"unknown kernel {kind!r}")
+    return np.where(u < 1.0, k, 0.0)
+
+
+def deposit_weights(
+    deposits: gpd.GeoDataFrame, vocabulary: CommodityVocabulary, config: ValueConfig
+) -> pd.DataFrame:
+    """Weight every site.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like *deposits*: ``weight`` (status × best commodity weight × diversity),
+        ``group`` (group of the best-weighted commodity, ``"none"`` without commodities),
+        ``critical`` (bool), ``n_critical``, and one ``w_<group>`` column per commodity group
+        (status × best commodity weight within that group).
+    """
+    status_w = deposits["dev_status"].map(config.status_weights).fillna(
+        config.status_weights.get("unknown", 0.0)
+    ).to_numpy(dtype=float)
+    n = len(deposits)
+    group_w = {g: np.zeros(n) for g in COMMODITY_GROUPS}
+    best = np.zeros(n)
+    best_group = np.full(n, "none", dtype=object)
+    n_critical = np.zeros(n, dtype=np.int64)
+    cache: dict[str, tuple[float, str, bool]] = {}
+    for i, commodities in enumerate(deposits["commodities"]):
+        for c in commodities:
+            hit = cache.get(c)
+            if hit is None:
+                group = vocabulary.groups.get(c, "industrial")
+                critical = vocabulary.is_critical(c)
+                if c in config.commodity_weights:
+                    w = float(config.commodity_weights[c])
+                else:
+                    base = config.critical_weight if critical else config.noncritical_weight
+                    w = base * config.group_weights.get(group, 0.0)
+                hit = (w, group, critical)
+                cache[c] = hit
+            w, group, critical = hit
+            n_critical[i] += critical
+            if w > group_w[group][i]:
+                group_w[group][i] = w
+            if w > best[i]:
+                best[i], best_group[i] = w, group
+    diversity = 1.0 + np.minimum(0.5, config.diversity_bonus * np.maximum(n_critical - 1, 0))
+    out = pd.DataFrame(index=deposits.index)
+    out["weight"] = status_w * best * diversity
+    out["group"] = best_group
+    out["critical"] = n_critical > 0
+    out["n_critical"] = n_critical
+    for g in COMMODITY_GROUPS:
+        out[f"w_{g}"] = status_w * group_w[g]
+    return out
+
+
+def parcel_value(
+    parcels: gpd.GeoDataFrame,
+    deposits: gpd.GeoDataFrame,
+    weights: pd.DataFrame,
+    config: ValueConfig,
+) -> pd.DataFrame:
+    """Kernel-weighted deposit value per parcel, total and per commodity group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like *parcels*: ``value_raw`` and ``value_<group>`` for every group.
+    """
+    if deposits.crs != parcels.crs:
+        raise ValueError("deposits and parcels must share the work CRS")
+    n = len(parcels)
+    radius_m = config.radius_km * 1000.0
+    out = pd.DataFrame(index=parcels.index)
+    if len(deposits) == 0:
+        out["value_raw"] = 0.0
+        for g in COMMODITY_GROUPS:
+            out[f"value_{g}"] = 0.0
+        return out
+    points = deposits.geometry.to_numpy()
+    geoms = parcels.geometry.to_numpy()
+    tree = shapely.STRtree(points)
+    pi, di = tree.query(geoms, predicate="dwithin", distance=radius_m)
+    k = kernel(shapely.distance(geoms[pi], points[di]), radius_m, config.kernel)
+    out["value_raw"] = np.bincount(pi, weights=k * weights["weight"].to_numpy()[di], minlength=n)
+    for g in COMMODITY_GROUPS:
+        out[f"value_{g}"] = np.bincount(
+            pi, weights=k * weights[f"w_{g}"].to_numpy()[di], minlength=n
+        )
+    return out
+
+
+def deposits_in_parcels(
+    parcels: gpd.GeoDataFrame,
+    deposits: gpd.GeoDataFrame,
+    vocabulary: CommodityVocabulary,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Count sites inside each parcel and list their commodities.
+
+    A site on a shared edge belongs to the first parcel (in parcel order) that touches it.
+
+    Returns
+    -------
+    (pandas.DataFrame, numpy.ndarray)
+        Per parcel ``n_deposits, n_critical_deposits, commodities, critical_commodities``;
+        and per deposit the positional index of its parcel (-1 outside every parcel).
+    """
+    n = len(parcels)
+    out = pd.DataFrame(index=parcels.index)
+    owner = np.full(len(deposits), -1, dtype=np.int64)
+    if len(deposits):
+        di, pi = parcels.sindex.query(deposits.geometry.to_numpy(), predicate="intersects")
+        order = np.lexsort((pi, di))
+        di, pi = di[order], pi[order]
+        first = np.r_[True, di[1:] != di[:-1]] if len(di) else np.zeros(0, dtype=bool)
+        owner[di[first]] = pi[first]
+    inside = owner >= 0
+    out["n_deposits"] = np.bincount(owner[inside], minlength=n).astype("int64")
+    commodity_lists = deposits["commodities"].to_numpy()
+    critical_site = np.array(
+        [any(vocabulary.is_critical(c) for c in cs) for cs in commodity_lists], dtype=bool
+    )
+    out["n_critical_deposits"] = np.bincount(
+        owner[inside & critical_site], minlength=n
+    ).astype("int64")
+    commodities = np.full(n, "", dtype=object)
+    critical = np.full(n, "", dtype=object)
+    if inside.any():
+        exploded = pd.DataFrame({"p": owner[inside], "c": commodity_lists[inside]}).explode("c").dropna()
+        if not exploded.empty:
+            exploded = exploded.drop_duplicates().sort_values(["p", "c"])
+            joined = exploded.groupby("p")["c"].agg("; ".join)
+            commodities[joined.index.to_numpy(dtype=np.int64)] = joined.to_numpy()
+            crit = exploded[exploded["c"].map(vocabulary.is_critical)]
+            if not crit.empty:
+                joined = crit.groupby("p")["c"].agg("; ".join)
+                critical[joined.index.to_numpy(dtype=np.int64)] = joined.to_numpy()
+    out["commodities"] = commodities
+    out["critical_commodities"] = critical
+    return out, owner

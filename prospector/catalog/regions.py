@@ -1,0 +1,194 @@
+"""Region files: which files to use for one study area.
+
+Format (TOML)::
+
+    name = "my-area"
+    title = "My exploration area"
+    work_crs = "EPSG:5070"            # optional; equal-area CRS for areas and distances
+
+    [boundary]                        # the area to tessellate and rank
+    path = "data/outline.gpkg"        # relative to this file
+    layer = "outline"                 # optional layer name
+    where = "name = 'Utah'"           # optional OGR SQL attribute filter
+
+    [[layers]]                        # one table per file
+    source = "usgs-mrds"              # a catalogue entry (layers/catalog/usgs-mrds.toml) ...
+    path = "data/mrds.gpkg"
+
+    [[layers]]
+    role = "withdrawals"              # ... or a role, for a file already in the canonical schema
+    path = "data/closed_areas.gpkg"   # (or with [layers.fields]/[layers.constants] mappings)
+    [layers.constants]
+    kind = "other"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prospector._util import check_keys, did_you_mean
+from prospector.catalog.entries import CatalogEntry, _parse_entry, layers_dir, load_catalog
+from prospector.errors import CatalogError
+from prospector.schema.columns import ROLES, SCHEMAS
+
+__all__ = ["LayerRef", "Region", "load_region"]
+
+_REGION_KEYS = {"name", "title", "description", "work_crs", "boundary", "layers", "notes"}
+_LAYER_KEYS = {"source", "role", "path", "layer", "where", "fields", "constants", "values", "name",
+               "raster", "options"}
+_BOUNDARY_KEYS = {"path", "layer", "where", "name"}
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """One file of a region, with the catalogue entry that explains it."""
+
+    entry: CatalogEntry
+    path: Path
+    layer: str | None = None
+    where: str | None = None
+
+    @property
+    def role(self) -> str:
+        """Role of the layer (deposits, land, withdrawals, ...)."""
+        return self.entry.role
+
+    @property
+    def name(self) -> str:
+        """Catalogue name of the layer."""
+        return self.entry.name
+
+
+@dataclass(frozen=True)
+class Region:
+    """A study area: a boundary and the layers to analyse."""
+
+    name: str
+    title: str
+    boundary_path: Path
+    boundary_layer: str | None
+    boundary_where: str | None
+    layers: tuple[LayerRef, ...]
+    work_crs: str = "EPSG:5070"
+    description: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    path: Path | None = None
+
+    def by_role(self, role: str) -> list[LayerRef]:
+        """Layers of one role, in file order."""
+        return [ref for ref in self.layers if ref.role == role]
+
+    def missing_roles(self) -> list[str]:
+        """Roles with no layer in this region."""
+        present = {ref.role for ref in self.layers}
+        return [r for r in ROLES if r not in present and r != "parcels"]
+
+
+def _inline_entry(spec: dict[str, Any], *, where: str, path: Path) -> CatalogEntry:
+    role = spec.get("role")
+    if role not in ROLES:
+        raise CatalogError(
+            f"{where}: give `source` (a catalogue entry) or `role` (one of {', '.join(ROLES)})"
+            + (did_you_mean(str(role), ROLES) if role else "")
+        )
+    fields_tab = dict(spec.get("fields", {}))
+    constants = dict(spec.get("constants", {}))
+    if role in SCHEMAS:
+        for col in SCHEMAS[role].columns:
+            if col.name not in fields_tab and col.name not in constants:
+                fields_tab[col.name] = col.name  # the file already uses the canonical name
+    data = {
+        "name": spec.get("name", path.stem),
+        "title": spec.get("name", path.stem),
+        "role": role,
+        "publisher": "user",
+        "licence": "user-supplied",
+        "url": str(path),
+        "format": path.suffix.lstrip(".") or "unknown",
+        "fields": fields_tab,
+        "constants": constants,
+        "values": spec.get("values", {}),
+        "raster": spec.get("raster", {}),
+        "options": spec.get("options", {}),
+    }
+    return _parse_entry(data, where=where)
+
+
+def load_region(region: str | Path, *, catalog: dict[str, CatalogEntry] | None = None) -> Region:
+    """Load a region by name (``layers/regions/NAME.toml``) or from a region file path.
+
+    Every problem is collected and reported in one :class:`~prospector.errors.CatalogError`.
+    """
+    path = Path(region)
+    if path.suffix != ".toml" and not path.exists():
+        regions_dir = layers_dir() / "regions"
+        path = regions_dir / f"{region}.toml"
+        if not path.exists():
+            known = sorted(p.stem for p in regions_dir.glob("*.toml"))
+            raise CatalogError(
+                f"unknown region {str(region)!r}.{did_you_mean(str(region), known)} "
+                f"Known regions: {', '.join(known) or 'none'}; or pass the path of a region file."
+            )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CatalogError(f"region file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
+    catalog = catalog if catalog is not None else load_catalog()
+    base = path.parent
+    problems = check_keys(data, _REGION_KEYS, where=str(path))
+    boundary = data.get("boundary")
+    if not isinstance(boundary, dict) or "path" not in boundary:
+        problems.append(f"{path}: missing [boundary] table with a `path`.")
+        boundary = {"path": ""}
+    else:
+        problems += check_keys(boundary, _BOUNDARY_KEYS, where=f"{path} [boundary]")
+    refs: list[LayerRef] = []
+    for i, spec in enumerate(data.get("layers", []), start=1):
+        where = f"{path} [[layers]] #{i}"
+        problems += check_keys(spec, _LAYER_KEYS, where=where)
+        if "path" not in spec:
+            problems.append(f"{where}: missing `path`.")
+            continue
+        file = (base / spec["path"]).resolve()
+        if not file.exists():
+            problems.append(f"{where}: file not found: {file}")
+        try:
+            if "source" in spec:
+                if spec["source"] not in catalog:
+                    problems.append(
+                        f"{where}: unknown catalogue entry {spec['source']!r}."
+                        f"{did_you_mean(spec['source'], catalog)} "
+                        "See `prospector layers list`."
+                    )
+                    continue
+                entry = catalog[spec["source"]]
+            else:
+                entry = _inline_entry(spec, where=where, path=file)
+        except CatalogError as exc:
+            problems.append(str(exc))
+            continue
+        refs.append(
+            LayerRef(entry, file, spec.get("layer", entry.layer), spec.get("where", entry.where))
+        )
+    boundary_path = (base / boundary["path"]).resolve()
+    if boundary["path"] and not boundary_path.exists():
+        problems.append(f"{path} [boundary]: file not found: {boundary_path}")
+    if problems:
+        raise CatalogError("invalid region file:\n  " + "\n  ".join(problems))
+    return Region(
+        name=data.get("name", path.stem),
+        title=data.get("title", data.get("name", path.stem)),
+        boundary_path=boundary_path,
+        boundary_layer=boundary.get("layer"),
+        boundary_where=boundary.get("where"),
+        layers=tuple(refs),
+        work_crs=data.get("work_crs", "EPSG:5070"),
+        description=data.get("description", ""),
+        notes=tuple(data.get("notes", ())),
+        path=path,
+    )

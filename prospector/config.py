@@ -1,0 +1,259 @@
+"""Run configuration: one dataclass tree, loaded from TOML, with every default in one place.
+
+Unknown keys are errors with a "did you mean"; weights must be finite, non-negative
+and not all zero.  :func:`config_to_dict` gives the effective configuration for the
+manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from prospector._util import did_you_mean
+from prospector.errors import ConfigError
+
+__all__ = [
+    "AccessConfig",
+    "Config",
+    "EvidenceConfig",
+    "ParcelConfig",
+    "ScoreConfig",
+    "ValueConfig",
+    "config_to_dict",
+    "load_config",
+]
+
+MILE_M = 1609.344
+
+
+def _status_weights() -> dict[str, float]:
+    # Producers prove an economic deposit; an occurrence only proves mineralisation.
+    return {
+        "producer": 1.0,
+        "past_producer": 0.8,
+        "prospect": 0.5,
+        "occurrence": 0.3,
+        "unknown": 0.3,
+    }
+
+
+def _group_weights() -> dict[str, float]:
+    # Multiplies the commodity weight. Bulk construction materials (sand & gravel, stone, clay,
+    # limestone, cinders) are worth ~1/50 of a critical metal site so thousands of gravel pits
+    # cannot swamp a handful of critical-mineral sites.
+    return {
+        "ree": 1.0,
+        "battery": 1.0,
+        "pgm": 1.0,
+        "base": 0.8,
+        "precious": 0.7,
+        "energy": 0.8,
+        "specialty": 0.8,
+        "industrial": 0.3,
+        "bulk": 0.02,
+    }
+
+
+@dataclass
+class ParcelConfig:
+    """How parcels are made when no parcel layer is given."""
+
+    cell_m: float = MILE_M
+    """Grid cell size in metres of the work CRS (default one statute mile)."""
+    min_sliver_m2: float = 1000.0
+    """Intersections smaller than this are ignored (slivers from generalised layers)."""
+
+
+@dataclass
+class ValueConfig:
+    """Mineral value from known deposits."""
+
+    radius_km: float = 5.0
+    """Kernel radius: deposits farther than this from a parcel add nothing."""
+    kernel: Literal["biweight", "gaussian", "uniform"] = "biweight"
+    critical_weight: float = 1.0
+    """Weight of a site's critical commodities (list year from `list_year`)."""
+    noncritical_weight: float = 0.4
+    """Weight of a site's non-critical commodities (before group weights)."""
+    diversity_bonus: float = 0.1
+    """Extra weight per additional critical commodity at a site (capped at +50 %)."""
+    status_weights: dict[str, float] = field(default_factory=_status_weights)
+    group_weights: dict[str, float] = field(default_factory=_group_weights)
+    commodity_weights: dict[str, float] = field(default_factory=dict)
+    """Per-commodity overrides (canonical names), replacing the computed commodity weight."""
+
+
+@dataclass
+class AccessConfig:
+    """Access: distances to infrastructure and terrain."""
+
+    decay_km: dict[str, float] = field(
+        default_factory=lambda: {"road": 5.0, "rail": 30.0, "power": 15.0}
+    )
+    """Distance at which the access criterion falls to 1/e (≈0.37) of its maximum."""
+    search_km: float = 200.0
+    """Beyond this, distance is reported as NaN and the criterion is 0."""
+    road_classes: list[str] = field(default_factory=list)
+    """Road classes that count (empty: all)."""
+    max_slope_deg: float = 35.0
+    """Mean slope at which the terrain criterion reaches 0."""
+    min_raster_coverage: float = 0.8
+    """A raster criterion is used only when it covers this share of parcels."""
+
+
+@dataclass
+class EvidenceConfig:
+    """Geological evidence from vector layers (faults...) and rasters."""
+
+    decay_km: float = 5.0
+    """Distance to evidence features at which the criterion falls to 1/e."""
+
+
+@dataclass
+class ScoreConfig:
+    """How criteria are combined."""
+
+    method: Literal["wlc", "gamma", "topsis"] = "wlc"
+    normalise: Literal["minmax", "rank", "z"] = "minmax"
+    gamma: float = 0.8
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"value": 0.6, "access": 0.25, "evidence": 0.15}
+    )
+    """Top-level weights of the three criterion families (renormalised to sum 1)."""
+    access_weights: dict[str, float] = field(
+        default_factory=lambda: {"road": 0.5, "rail": 0.3, "power": 0.2, "terrain": 0.0}
+    )
+    """Split of the access weight between access criteria."""
+    status: Literal["any", "open", "not_closed"] = "not_closed"
+    """Which parcels are ranked: all, only open/partly open ones, or all but closed ones."""
+
+
+@dataclass
+class Config:
+    """Everything a run needs besides the region."""
+
+    list_year: int = 2025
+    work_crs: str | None = None
+    """Override the region's work CRS."""
+    seed: int = 20251107
+    parcels: ParcelConfig = field(default_factory=ParcelConfig)
+    value: ValueConfig = field(default_factory=ValueConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+
+    def validate(self) -> Config:
+        """Check values; raise one :class:`ConfigError` listing every problem."""
+        problems: list[str] = []
+        _check_weights(self.score.weights, "score.weights", problems, need_positive=True)
+        _check_weights(self.score.access_weights, "score.access_weights", problems)
+        _check_weights(self.value.status_weights, "value.status_weights", problems)
+        _check_weights(self.value.group_weights, "value.group_weights", problems)
+        _check_weights(self.value.commodity_weights, "value.commodity_weights", problems)
+        _check_weights(self.access.decay_km, "access.decay_km", problems, strictly=True)
+        for name, value in [
+            ("parcels.cell_m", self.parcels.cell_m),
+            ("value.radius_km", self.value.radius_km),
+            ("evidence.decay_km", self.evidence.decay_km),
+            ("access.search_km", self.access.search_km),
+        ]:
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                problems.append(f"{name} must be a positive number; got {value!r}.")
+        unknown = set(self.score.weights) - {"value", "access", "evidence"}
+        for key in sorted(unknown):
+            problems.append(
+                f"score.weights: unknown criterion family {key!r}."
+                f"{did_you_mean(key, ['value', 'access', 'evidence'])}"
+            )
+        if not 0.0 <= self.score.gamma <= 1.0:
+            problems.append(f"score.gamma must be in [0, 1]; got {self.score.gamma!r}.")
+        if problems:
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        return self
+
+
+def _check_weights(
+    weights: dict[str, float],
+    name: str,
+    problems: list[str],
+    *,
+    need_positive: bool = False,
+    strictly: bool = False,
+) -> None:
+    for key, value in weights.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            problems.append(f"{name}.{key} must be a number; got {value!r}.")
+        elif not math.isfinite(value) or value < 0 or (strictly and value == 0):
+            problems.append(
+                f"{name}.{key} must be a finite number {'>' if strictly else '>='} 0; got {value!r}."
+            )
+    if need_positive and weights and all(
+        isinstance(v, (int, float)) and v == 0 for v in weights.values()
+    ):
+        problems.append(f"{name}: all weights are zero; give at least one a positive weight.")
+
+
+def _build(cls: type, data: dict[str, Any], where: str, problems: list[str]) -> Any:
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            problems.append(
+                f"{where}: unknown key {key!r}.{did_you_mean(key, names)} "
+                f"Allowed: {', '.join(names)}."
+            )
+            continue
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                problems.append(f"{where}.{key} must be a table; got {value!r}.")
+                continue
+            kwargs[key] = _build(hint, value, f"{where}.{key}", problems)  # type: ignore[arg-type]
+            continue
+        if get_origin(hint) is Literal and value not in get_args(hint):
+            choices = [str(c) for c in get_args(hint)]
+            problems.append(
+                f"{where}.{key} must be one of {', '.join(choices)}; got {value!r}."
+                f"{did_you_mean(str(value), choices)}"
+            )
+            continue
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(source: str | Path | dict[str, Any] | None = None) -> Config:
+    """Load a :class:`Config` from a TOML file, a dict, or defaults (None).
+
+    Every problem (unknown keys with suggestions, bad choices, bad weights) is reported
+    at once in a :class:`~prospector.errors.ConfigError`.
+    """
+    if source is None:
+        return Config().validate()
+    where = "config"
+    if isinstance(source, dict):
+        data = source
+    else:
+        path = Path(source)
+        where = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
+    problems: list[str] = []
+    config = _build(Config, data, where, problems)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return config.validate()  # type: ignore[no-any-return]
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain data (for manifests)."""
+    return dataclasses.asdict(config)

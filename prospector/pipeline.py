@@ -1,0 +1,329 @@
+"""Compose the steps: layers → parcels → land status → value, access, evidence → score.
+
+:func:`rank` is what the CLI, the notebooks and the tests call.  Each step it uses is a
+public function that takes and returns plain (Geo)DataFrames, so any step can be run and
+inspected alone.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+
+from prospector.analysis.access import decay, nearest_distance_km
+from prospector.analysis.explain import explain
+from prospector.analysis.land import land_status
+from prospector.analysis.parcels import grid_parcels, split_parcels
+from prospector.analysis.score import (
+    Weights,
+    combine,
+    effective_weights,
+    normalise,
+    rank_scores,
+)
+from prospector.analysis.value import deposit_weights, deposits_in_parcels, parcel_value
+from prospector.analysis.zonal import slope_degrees, zonal_stats
+from prospector.catalog import Region
+from prospector.config import Config, config_to_dict, load_config
+from prospector.errors import LayerReadError
+from prospector.layers import RegionData, load_region_data
+from prospector.schema.commodities import COMMODITY_GROUPS
+
+__all__ = ["RankResult", "build_criteria", "rank"]
+
+_ACCESS = ("road", "rail", "power")
+
+
+@dataclass
+class RankResult:
+    """Everything a ranking run produced."""
+
+    parcels: gpd.GeoDataFrame
+    """Ranked parcels (rank 1..N), in rank order."""
+    excluded: gpd.GeoDataFrame
+    """Parcels not ranked (closed, or filtered by ``score.status``), with their status."""
+    deposits: gpd.GeoDataFrame
+    data: RegionData
+    config: Config
+    weights: Weights
+    notes: list[str] = field(default_factory=list)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def all_parcels(self) -> gpd.GeoDataFrame:
+        """Ranked and excluded parcels together, in parcel-id order."""
+        both = pd.concat([self.parcels, self.excluded], ignore_index=True)
+        return gpd.GeoDataFrame(both, crs=self.parcels.crs).sort_values("parcel_id").reset_index(drop=True)
+
+    def missing(self) -> list[dict[str, str]]:
+        """Missing layers and what that means for the results."""
+        return self.data.missing()
+
+    def info(self) -> dict[str, Any]:
+        """Summary for map headers and CLI output."""
+        return {
+            "region": self.data.region.title,
+            "layers_used": [f"{r.name} ({r.role}, {r.n_kept} features)" for r in self.data.reports]
+            + [f"{r.name} (raster, {r.kind})" for r in self.data.rasters],
+            "layers_missing": self.missing(),
+            "weights": {k: round(v, 4) for k, v in self.weights.effective.items()},
+            "weights_configured": self.weights.configured,
+            "weights_redistributed": self.weights.redistributed,
+            "created": self.created,
+            "manifest": "manifest.json",
+            "list_year": self.config.list_year,
+            "notes": list(self.notes),
+        }
+
+    def manifest(self, *, command: str | None = None, outputs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Provenance of the run: inputs with checksums, config, versions, time, command."""
+        packages = {}
+        for name in ("prospector-minerals", "geopandas", "shapely", "pyogrio", "pyproj", "rasterio",
+                     "numpy", "pandas", "exactextract", "folium", "mapclassify"):
+            try:
+                packages[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                packages[name] = None
+        return {
+            "prospector_manifest": 1,
+            "created": self.created,
+            "command": command,
+            "region": {"name": self.data.region.name, "title": self.data.region.title,
+                       "path": str(self.data.region.path) if self.data.region.path else None,
+                       "work_crs": self.data.crs.to_string()},
+            "inputs": self.data.inputs,
+            "layers": [r.as_dict() for r in self.data.reports],
+            "layers_missing": self.missing(),
+            "notes": list(self.notes),
+            "config": config_to_dict(self.config),
+            "weights": {"configured": self.weights.configured, "effective": self.weights.effective,
+                        "redistributed": self.weights.redistributed},
+            "counts": {"parcels_ranked": len(self.parcels), "parcels_excluded": len(self.excluded),
+                       "deposits": len(self.deposits)},
+            "outputs": outputs or [],
+            "python": platform.python_version(),
+            "packages": packages,
+        }
+
+
+def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData) -> pd.DataFrame:
+    out = pd.DataFrame(index=parcels.index)
+    for layer in data.rasters:
+        try:
+            with rasterio.open(layer.path) as src:
+                band = src.read(1)
+                nodata = src.nodata
+                bounds = tuple(src.bounds)
+                crs = src.crs
+                res = src.res
+        except rasterio.errors.RasterioIOError as exc:
+            raise LayerReadError(f"cannot read raster {layer.path}: {exc}") from exc
+        valid = band != nodata if nodata is not None else np.isfinite(band)
+        if not valid.any():
+            raise LayerReadError(
+                f"{layer.path}: every cell is NoData ({nodata}); the raster holds no values. "
+                "Check the file or remove it from the region."
+            )
+        if layer.kind == "dem":
+            slope = slope_degrees(band, res=res, crs=crs, bounds=bounds, nodata=nodata)
+            z = zonal_stats(parcels, slope, bounds=bounds, crs=crs, nodata=None, prefix="slope")
+            out["slope_mean_deg"] = z["slope_mean"]
+            out["slope_max_deg"] = z["slope_max"]
+            elev = zonal_stats(parcels, band, bounds=bounds, crs=crs, nodata=nodata, prefix="elev")
+            out["relief_m"] = elev["elev_max"] - elev["elev_min"]
+            out["dem_coverage"] = z["slope_coverage"]
+        else:
+            z = zonal_stats(parcels, band, bounds=bounds, crs=crs, nodata=nodata,
+                            categorical=layer.categorical, prefix=layer.name.replace("-", "_"))
+            for col in z.columns:
+                out[col] = z[col]
+    return out
+
+
+def build_criteria(parcels: pd.DataFrame, config: Config, *, have: dict[str, bool]) -> tuple[pd.DataFrame, Weights]:
+    """Turn measured parcel columns into normalised benefit criteria and their weights.
+
+    Returns the criteria table (columns ``value``, ``access_<kind>``, ``terrain``,
+    ``evidence_fault``) and the effective weights per criterion.
+    """
+    how = config.score.normalise
+    crit = pd.DataFrame(index=parcels.index)
+    reasons: dict[str, str] = {}
+    crit["value"] = normalise(np.log1p(parcels["value_raw"]), how)
+    for kind in _ACCESS:
+        crit[f"access_{kind}"] = normalise(
+            pd.Series(decay(parcels[f"dist_{kind}_km"].to_numpy(), config.access.decay_km.get(kind, 10.0)), index=parcels.index),
+            how,
+        )
+        if not have[kind]:
+            reasons[f"access_{kind}"] = f"no {kind} layer"
+    coverage = parcels["dem_coverage"].notna().mean() if "dem_coverage" in parcels else 0.0
+    terrain_ok = coverage >= config.access.min_raster_coverage
+    if "slope_mean_deg" in parcels:
+        terrain = 1.0 - (parcels["slope_mean_deg"] / config.access.max_slope_deg).clip(0, 1)
+        crit["terrain"] = normalise(terrain, how)
+    else:
+        crit["terrain"] = 0.0
+    if not terrain_ok:
+        reasons["terrain"] = (
+            f"DEM covers {coverage:.1%} of parcels (< {config.access.min_raster_coverage:.0%})"
+            if "slope_mean_deg" in parcels else "no DEM"
+        )
+    crit["evidence_fault"] = normalise(
+        pd.Series(decay(parcels["dist_fault_km"].to_numpy(), config.evidence.decay_km), index=parcels.index), how
+    )
+    if not have["evidence"]:
+        reasons["evidence_fault"] = "no vector evidence layer"
+    if not have["deposits"]:
+        reasons["value"] = "no deposit layer"
+
+    available = {
+        "value": have["deposits"],
+        **{f"access_{k}": have[k] for k in _ACCESS},
+        "terrain": bool(terrain_ok),
+        "evidence_fault": have["evidence"],
+    }
+    family = config.score.weights
+    access_w = config.score.access_weights
+    configured: dict[str, float] = {"value": family.get("value", 0.0)}
+    sub_total = sum(access_w.get(k, 0.0) for k in (*_ACCESS, "terrain")) or 1.0
+    for k in (*_ACCESS, "terrain"):
+        name = f"access_{k}" if k != "terrain" else "terrain"
+        configured[name] = family.get("access", 0.0) * access_w.get(k, 0.0) / sub_total
+    configured["evidence_fault"] = family.get("evidence", 0.0)
+    weights = effective_weights(configured, available, reasons)
+    return crit, weights
+
+
+def rank(
+    region: Region | RegionData | str | Path,
+    config: Config | dict[str, Any] | str | Path | None = None,
+) -> RankResult:
+    """Rank the parcels of a region.
+
+    Parameters
+    ----------
+    region
+        A region name (``layers/regions/NAME.toml``), a region file path, a loaded
+        :class:`~prospector.catalog.Region` or already loaded :class:`RegionData`.
+    config
+        A :class:`~prospector.config.Config`, a dict or TOML path for
+        :func:`~prospector.config.load_config`, or None for defaults.
+
+    Returns
+    -------
+    RankResult
+    """
+    if not isinstance(config, Config):
+        config = load_config(config)
+    data = region if isinstance(region, RegionData) else load_region_data(region, config)
+
+    # Parcels: given polygons (split when large) or an aligned grid.
+    if data.parcels is not None:
+        given = data.parcels.clip(data.boundary) if False else data.parcels
+        parcels = split_parcels(given[["parcel_id", "geometry"]], cell_m=config.parcels.cell_m)
+    else:
+        parcels = grid_parcels(data.boundary, cell_m=config.parcels.cell_m, min_area_m2=config.parcels.min_sliver_m2)
+    parcels = parcels.reset_index(drop=True)
+
+    status = land_status(
+        parcels,
+        land=data.land,
+        withdrawals=data.withdrawals,
+        claims=data.claims,
+        min_sliver_m2=config.parcels.min_sliver_m2,
+    )
+    table = pd.concat([parcels, status], axis=1)
+
+    deposits = data.deposits
+    if deposits is not None:
+        weights_d = deposit_weights(deposits, data.vocabulary, config.value)
+        table = pd.concat([table, parcel_value(parcels, deposits, weights_d, config.value)], axis=1)
+        inside, owner = deposits_in_parcels(parcels, deposits, data.vocabulary)
+        table = pd.concat([table, inside], axis=1)
+        deposits = deposits.assign(
+            weight=weights_d["weight"].to_numpy(),
+            group=weights_d["group"].to_numpy(),
+            critical=weights_d["critical"].to_numpy(),
+            parcel_id=np.where(owner >= 0, parcels["parcel_id"].to_numpy()[np.maximum(owner, 0)], None),
+        )
+    else:
+        table["value_raw"] = 0.0
+        for g in COMMODITY_GROUPS:
+            table[f"value_{g}"] = 0.0
+        table["n_deposits"] = 0
+        table["n_critical_deposits"] = 0
+        table["commodities"] = ""
+        table["critical_commodities"] = ""
+        deposits = gpd.GeoDataFrame(
+            {"site_id": [], "name": [], "commodities": [], "dev_status": [], "source": []},
+            geometry=[], crs=data.crs,
+        )
+
+    have: dict[str, bool] = {"deposits": data.deposits is not None, "evidence": data.evidence is not None}
+    for kind in _ACCESS:
+        features = data.access[data.access["kind"] == kind] if data.access is not None else None
+        if kind == "road" and features is not None and config.access.road_classes:
+            features = features[features["class"].isin(config.access.road_classes)]
+        have[kind] = features is not None and len(features) > 0
+        table[f"dist_{kind}_km"] = nearest_distance_km(parcels, features if have[kind] else None,
+                                                       max_km=config.access.search_km)
+    table["dist_fault_km"] = nearest_distance_km(parcels, data.evidence, max_km=config.access.search_km)
+    raster_cols = _raster_columns(parcels, data)
+    table = pd.concat([table, raster_cols], axis=1)
+    if "slope_mean_deg" not in table:
+        table["slope_mean_deg"] = np.nan
+
+    criteria, weights = build_criteria(table, config, have=have)
+    score, contrib = combine(criteria, weights.effective, method=config.score.method, gamma=config.score.gamma)
+    table["score"] = score
+    table["score_value"] = criteria["value"]
+    acc_cols = [c for c in ("access_road", "access_rail", "access_power", "terrain") if weights.effective.get(c, 0) > 0]
+    acc_w = np.array([weights.effective[c] for c in acc_cols])
+    table["score_access"] = (criteria[acc_cols].to_numpy() @ acc_w / acc_w.sum()) if acc_cols else 0.0
+    table["score_evidence"] = criteria["evidence_fault"] if weights.effective.get("evidence_fault", 0) > 0 else 0.0
+    for c in criteria.columns:
+        table[f"contrib_{c}"] = contrib[c] if c in contrib else 0.0
+
+    eligible = _eligible(table, config.score.status)
+    table["rank"] = rank_scores(table["score"], table["parcel_id"], eligible=eligible)
+    table["why"] = explain(table, radius_km=config.value.radius_km)
+
+    table = gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs)
+    ordered = _order_columns(table)
+    ranked = ordered[ordered["rank"].notna()].sort_values("rank").reset_index(drop=True)
+    ranked["rank"] = ranked["rank"].astype("int64")
+    excluded = ordered[ordered["rank"].isna()].drop(columns=["rank"]).reset_index(drop=True)
+    notes = list(data.region.notes)
+    for name, why in weights.redistributed.items():
+        notes.append(f"Criterion {name!r} not used ({why}); its weight was redistributed.")
+    return RankResult(ranked, excluded, deposits, data, config, weights, notes)
+
+
+def _eligible(table: pd.DataFrame, status: str) -> pd.Series:
+    if status == "any":
+        return pd.Series(True, index=table.index)
+    if status == "open":
+        return table["land_status"].isin(["open", "partly_open"])
+    return table["land_status"] != "closed"
+
+
+def _order_columns(table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    first = [
+        "parcel_id", "rank", "score", "score_value", "score_access", "score_evidence", "area_km2",
+        "federal_frac", "withdrawn_frac", "claimed_frac", "open_frac", "land_status",
+        "status_reason", "agency", "withdrawals", "n_active_claims", "n_deposits",
+        "n_critical_deposits", "commodities", "critical_commodities", "value_raw",
+        "dist_rail_km", "dist_road_km", "dist_power_km", "dist_fault_km", "slope_mean_deg",
+    ]
+    rest = [c for c in table.columns if c not in first and c not in ("why", "geometry")]
+    return table[[*first, *rest, "why", "geometry"]]
