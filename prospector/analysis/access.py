@@ -23,7 +23,7 @@ def nearest_distance_km(
         return out
     if features.crs != parcels.crs:
         raise ValueError("features and parcels must share the work CRS")
-    tree = shapely.STRtree(features.geometry.to_numpy())
+    tree = shapely.STRtree(_segments(features.geometry.to_numpy()))
     (pi, _fi), dist = tree.query_nearest(
         parcels.geometry.to_numpy(),
         max_distance=max_km * 1000.0,
@@ -38,3 +38,34 @@ def decay(distance_km: np.ndarray, scale_km: float) -> np.ndarray:
     """Exponential access decay in [0, 1]: 1 at 0 km, 1/e at *scale_km*, 0 when NaN."""
     d = np.asarray(distance_km, dtype=float)
     return np.where(np.isnan(d), 0.0, np.exp(-d / scale_km))
+
+
+def _segments(geoms: np.ndarray, *, max_vertices: int = 16) -> np.ndarray:
+    """Cut lines into short pieces so nearest-neighbour distances stay cheap.
+
+    A distance to a long polyline costs O(vertices); pieces of at most *max_vertices*
+    vertices give the spatial index tight boxes and each candidate distance is small.
+    Non-line geometries are returned as they are.
+    """
+    parts = shapely.get_parts(geoms)
+    is_line = shapely.get_type_id(parts) == 1
+    lines, others = parts[is_line], parts[~is_line]
+    if len(lines) == 0:
+        return parts
+    coords, line_idx = shapely.get_coordinates(lines, return_index=True)
+    # Position of each vertex within its line, and the piece it starts.
+    starts = np.r_[0, np.flatnonzero(np.diff(line_idx)) + 1]
+    pos = np.arange(len(coords)) - np.repeat(starts, np.diff(np.r_[starts, len(coords)]))
+    step = max_vertices - 1
+    piece = pos // step
+    # Vertices that close one piece also open the next: duplicate them.
+    dup = (pos % step == 0) & (pos > 0)
+    keys = np.r_[line_idx * 1_000_000 + piece, (line_idx * 1_000_000 + piece - 1)[dup]]
+    xy = np.r_[coords, coords[dup]]
+    order = np.lexsort((np.r_[pos, pos[dup]], keys))
+    keys, xy = keys[order], xy[order]
+    _, piece_ids, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    ok = counts[piece_ids] >= 2
+    _, dense = np.unique(piece_ids[ok], return_inverse=True)
+    pieces = shapely.linestrings(xy[ok], indices=dense)
+    return np.concatenate([pieces, others])

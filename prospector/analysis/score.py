@@ -63,6 +63,8 @@ def effective_weights(
 def normalise(values: pd.Series, how: Normalise = "minmax") -> pd.Series:
     """Rescale a benefit criterion to [0, 1]; NaN becomes 0 (no evidence)."""
     x = values.astype(float)
+    if x.isna().all():
+        return x.fillna(0.0)
     if how == "minmax":
         lo, hi = np.nanmin(x), np.nanmax(x)
         out = (x - lo) / (hi - lo) if hi > lo else x * 0.0

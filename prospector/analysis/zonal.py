@@ -130,7 +130,8 @@ def zonal_stats(
             continue
         col = "stdev" if s == "stdev" else s
         out.iloc[rows, out.columns.get_loc(f"{prefix}_{s}")] = result[col].to_numpy(dtype=float)
-    area = subset.geometry.area.to_numpy()
+    # Same units as cell_area (degrees² for geographic rasters): the ratio is what matters.
+    area = shapely.area(subset.geometry.to_numpy())
     coverage = np.clip(result["count"].to_numpy(dtype=float) * cell_area / area, 0.0, 1.0)
     out.iloc[rows, out.columns.get_loc(f"{prefix}_coverage")] = coverage
     return out

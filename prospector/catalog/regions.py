@@ -98,6 +98,8 @@ def _inline_entry(spec: dict[str, Any], *, where: str, path: Path) -> CatalogEnt
     constants = dict(spec.get("constants", {}))
     if role in SCHEMAS:
         for col in SCHEMAS[role].columns:
+            if col.name == "commodities":
+                continue  # derived from commodity_codes through the vocabulary
             if col.name not in fields_tab and col.name not in constants:
                 fields_tab[col.name] = col.name  # the file already uses the canonical name
     data = {

@@ -1,0 +1,80 @@
+"""Write the standard outputs of a ranking run: GeoPackage, map and manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from prospector.export import check_writable, write_gpkg, write_json
+from prospector.layers import file_sha256
+from prospector.pipeline import RankResult
+
+__all__ = ["RUN_FILES", "result_layers", "write_run"]
+
+#: File names written into a run's output folder.
+RUN_FILES = {"gpkg": "prospects.gpkg", "map": "prospects.html", "manifest": "manifest.json"}
+
+
+def result_layers(result: RankResult) -> dict[str, gpd.GeoDataFrame]:
+    """The layers a run writes to its GeoPackage, in order (empty or absent ones skipped)."""
+    data = result.data
+    layers: dict[str, gpd.GeoDataFrame | None] = {
+        "parcels": result.parcels,
+        "excluded_parcels": result.excluded,
+        "deposits": result.deposits,
+        "withdrawals": data.withdrawals,
+        "land": data.land,
+        "claims": data.claims,
+        "access": data.access,
+        "evidence": data.evidence,
+        "boundary": data.boundary,
+    }
+    return {k: v for k, v in layers.items() if v is not None and len(v)}
+
+
+def write_run(
+    result: RankResult,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    make_map: bool = True,
+    command: str | None = None,
+    map_options: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write ``prospects.gpkg``, ``prospects.html`` and ``manifest.json`` into *out_dir*.
+
+    Every target is checked before anything is written, so a refused overwrite leaves
+    the folder untouched; each file is written atomically.
+    """
+    out_dir = Path(out_dir)
+    paths = {key: out_dir / name for key, name in RUN_FILES.items()}
+    if not make_map:
+        paths.pop("map")
+    for path in paths.values():
+        check_writable(path, overwrite=overwrite)
+    manifest = result.manifest(command=command)
+    write_gpkg(result_layers(result), paths["gpkg"], overwrite=overwrite, metadata=manifest)
+    if make_map:
+        from prospector.render import build_map, hillshade_from_dem, write_map
+
+        dems = [r for r in result.data.rasters if r.kind == "dem"]
+        hillshade = hillshade_from_dem(dems[0].path) if dems else None
+        fmap = build_map(
+            result.parcels,
+            deposits=result.deposits,
+            withdrawals=result.data.withdrawals,
+            access=result.data.access,
+            hillshade=hillshade,
+            info=result.info(),
+            **(map_options or {}),
+        )
+        write_map(fmap, paths["map"], overwrite=overwrite)
+    manifest["outputs"] = [
+        {"path": p.name, "sha256": file_sha256(p), "bytes": p.stat().st_size}
+        for key, p in paths.items()
+        if key != "manifest"
+    ]
+    write_json(manifest, paths["manifest"], overwrite=overwrite)
+    return paths

@@ -1,0 +1,119 @@
+"""Shared fixtures: the embedded Utah run (once per session) and tiny regions built in code."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from prospector.errors import MissingLayerWarning, UnmappedCodeWarning
+
+# A 10 km x 10 km square in EPSG:5070 (CONUS Albers) in western Utah.
+X0, Y0 = -1_500_000.0, 1_900_000.0
+CRS = "EPSG:5070"
+
+
+@pytest.fixture(scope="session")
+def utah_result():
+    """The embedded Utah sample ranked with the default configuration."""
+    from prospector.pipeline import rank
+
+    with warnings.catch_warnings():
+        # The sample lacks land, claims, road and power layers and has unmapped UMOS codes:
+        # both are announced on purpose (tested in test_pipeline.py).
+        warnings.simplefilter("ignore", MissingLayerWarning)
+        warnings.simplefilter("ignore", UnmappedCodeWarning)
+        return rank("utah-sample")
+
+
+def write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str | None = None) -> Path:
+    gdf.to_file(path, layer=layer or path.stem, driver="GPKG", engine="pyogrio")
+    return path
+
+
+def square(x: float, y: float, size: float) -> shapely.Polygon:
+    return shapely.box(x, y, x + size, y + size)
+
+
+@pytest.fixture
+def tiny_region(tmp_path: Path):
+    """Build a tiny region in code: boundary, deposits, a withdrawal, a railway, a fault.
+
+    Returns a function taking extra `[[layers]]` TOML snippets and returning the region path.
+    """
+
+    def build(extra: str = "", *, deposits: gpd.GeoDataFrame | None = None) -> Path:
+        write_layer(
+            gpd.GeoDataFrame({"name": ["tiny"]}, geometry=[square(X0, Y0, 10_000)], crs=CRS),
+            tmp_path / "boundary.gpkg",
+        )
+        if deposits is None:
+            deposits = gpd.GeoDataFrame(
+                {
+                    "site_id": ["a", "b", "c"],
+                    "name": ["Alpha mine", "Bravo prospect", "<img src=x onerror=alert(1)>"],
+                    "commodity_codes": ["U V", "lithium;potash", "SDG"],
+                    "dev_status": ["past_producer", "prospect", "producer"],
+                    "source": ["test", "test", "test"],
+                },
+                geometry=shapely.points(
+                    [(X0 + 1_500, Y0 + 1_500), (X0 + 8_500, Y0 + 8_500), (X0 + 5_500, Y0 + 2_500)]
+                ),
+                crs=CRS,
+            )
+        write_layer(deposits, tmp_path / "deposits.gpkg")
+        write_layer(
+            gpd.GeoDataFrame(
+                {"name": ["Test Wilderness"], "kind": ["wilderness"], "agency": ["BLM"], "source": ["test"]},
+                geometry=[square(X0 + 6_000, Y0 + 6_000, 4_000)],
+                crs=CRS,
+            ),
+            tmp_path / "withdrawals.gpkg",
+        )
+        write_layer(
+            gpd.GeoDataFrame(
+                {"kind": ["rail"], "class": ["rail"], "name": ["Test RR"], "source": ["test"]},
+                geometry=[shapely.LineString([(X0 - 2_000, Y0), (X0 - 2_000, Y0 + 10_000)])],
+                crs=CRS,
+            ),
+            tmp_path / "rail.gpkg",
+        )
+        write_layer(
+            gpd.GeoDataFrame(
+                {"kind": ["fault"], "name": ["Test fault"], "weight": [1.0], "source": ["test"]},
+                geometry=[shapely.LineString([(X0 + 5_000, Y0), (X0 + 5_000, Y0 + 10_000)])],
+                crs=CRS,
+            ),
+            tmp_path / "faults.gpkg",
+        )
+        text = f"""
+name = "tiny"
+title = "Tiny test region"
+[boundary]
+path = "boundary.gpkg"
+
+[[layers]]
+role = "deposits"
+path = "deposits.gpkg"
+
+[[layers]]
+role = "withdrawals"
+path = "withdrawals.gpkg"
+
+[[layers]]
+role = "access"
+path = "rail.gpkg"
+
+[[layers]]
+role = "evidence"
+path = "faults.gpkg"
+{extra}
+"""
+        path = tmp_path / "tiny.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return build

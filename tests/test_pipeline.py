@@ -1,0 +1,138 @@
+"""End-to-end ranking on the embedded Utah sample and on tiny regions built in code."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from prospector.analysis.value import kernel
+from prospector.errors import MissingLayerWarning, UnmappedCodeWarning
+from prospector.pipeline import rank
+
+REQUIRED = [
+    "parcel_id", "rank", "score", "score_value", "score_access", "open_frac", "land_status",
+    "n_deposits", "commodities", "critical_commodities", "dist_rail_km", "geometry",
+]
+
+
+def test_sample_counts_and_ranks(utah_result):
+    parcels, excluded = utah_result.parcels, utah_result.excluded
+    # 85,584 one-mile cells cover Utah in EPSG:5070; 3,529 lie wholly in wilderness/NPS units.
+    assert len(parcels) + len(excluded) == 85_584
+    assert len(excluded) == 3_529
+    assert parcels["rank"].tolist() == list(range(1, len(parcels) + 1))
+    assert parcels["parcel_id"].is_unique
+    assert set(REQUIRED) <= set(parcels.columns)
+    assert parcels.crs.to_epsg() == 5070
+    assert (parcels["score"].diff().dropna() <= 1e-12).all()
+    # Every known site is inside exactly one parcel (ranked or excluded).
+    assert parcels["n_deposits"].sum() + excluded["n_deposits"].sum() == 7_905
+
+
+def test_sample_area_matches_state(utah_result):
+    total = utah_result.all_parcels["area_km2"].sum()
+    # Census 1:10M Utah outline in CONUS Albers.
+    assert total == pytest.approx(utah_result.data.boundary.area.sum() / 1e6, rel=1e-6)
+    assert total == pytest.approx(219_867, rel=1e-3)
+
+
+def test_sample_without_ownership_is_unknown(utah_result):
+    parcels = utah_result.parcels
+    assert set(parcels["land_status"]) == {"unknown"}
+    assert parcels["open_frac"].isna().all()
+    assert parcels["federal_frac"].isna().all()
+    roles = {m["role"] for m in utah_result.missing()}
+    assert {"land", "claims", "access:road", "access:power"} <= roles
+    assert any("No land-ownership layer" in n for n in utah_result.notes)
+
+
+def test_sample_weights_redistributed_visibly(utah_result):
+    w = utah_result.weights
+    assert set(w.redistributed) == {"access_road", "access_power", "terrain"} - {"terrain"}
+    assert sum(w.effective.values()) == pytest.approx(1.0)
+    # value 0.6, rail 0.075, fault 0.15 rescaled by 1 / 0.825.
+    assert w.effective["value"] == pytest.approx(0.6 / 0.825)
+    assert w.effective["access_rail"] == pytest.approx(0.075 / 0.825)
+    assert w.effective["evidence_fault"] == pytest.approx(0.15 / 0.825)
+
+
+def test_sample_top_parcels(utah_result):
+    top = utah_result.parcels.head(10)
+    # The top of the ranking is in the historic mining districts west of Utah Lake / Tintic
+    # and Bingham; every top-10 parcel holds critical-mineral sites.
+    assert (top["n_critical_deposits"] > 0).all()
+    assert top["critical_commodities"].str.contains("copper").all()
+    assert top["why"].iloc[0].startswith("#1: ")
+    contrib = top.filter(like="contrib_").sum(axis=1)
+    np.testing.assert_allclose(contrib, top["score"], rtol=1e-9)
+
+
+def test_kernel_values():
+    d = np.array([0.0, 2500.0, 5000.0, 6000.0])
+    np.testing.assert_allclose(kernel(d, 5000.0, "biweight"), [1.0, 0.5625, 0.0, 0.0])
+    np.testing.assert_allclose(kernel(d, 5000.0, "uniform"), [1.0, 1.0, 0.0, 0.0])
+
+
+def _rank(region, config=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingLayerWarning)
+        warnings.simplefilter("ignore", UnmappedCodeWarning)
+        return rank(region, config or {"parcels": {"cell_m": 1000.0}})
+
+
+def test_tiny_region_hand_checked(tiny_region):
+    result = _rank(tiny_region())
+    table = result.all_parcels.set_index("parcel_id")
+    assert len(table) == 100
+    assert len(result.excluded) == 16  # the 4 km x 4 km wilderness
+    # Site "a" (U V past producer at x=1.5 km, y=1.5 km) lies in cell (1, 1).
+    r0, c0 = int(1_900_000 // 1000), int(-1_500_000 // 1000)
+    cell = table.loc[f"r{r0 + 1}c{c0 + 1}"]
+    assert cell["n_deposits"] == 1
+    assert cell["commodities"] == "uranium; vanadium"
+    assert cell["critical_commodities"] == "uranium; vanadium"
+    # Rail runs 2 km west of the region: cell (1, 1) is 3 km from it.
+    assert cell["dist_rail_km"] == pytest.approx(3.0)
+    # The fault runs along x = 5 km: cell (1, 1) is 3 km away, cell (4, 1) touches it.
+    assert cell["dist_fault_km"] == pytest.approx(3.0)
+    assert table.loc[f"r{r0 + 1}c{c0 + 4}", "dist_fault_km"] == pytest.approx(0.0)
+    # Deposit weights: U-V past producer 0.8 * (1.0 critical * 0.8 energy) * (1 + 0.1 diversity)
+    weights = result.deposits.set_index("site_id")["weight"]
+    assert weights["a"] == pytest.approx(0.8 * 0.8 * 1.1)
+    # lithium + potash prospect: 0.5 * max(1.0 * 1.0 battery, 1.0 * 0.3 industrial) * 1.1
+    assert weights["b"] == pytest.approx(0.5 * 1.0 * 1.1)
+    # Sand & gravel producer: 1.0 * 0.4 non-critical * 0.02 bulk.
+    assert weights["c"] == pytest.approx(0.4 * 0.02)
+    # value_raw of cell (1, 1): site a inside (k = 1) plus site c, 3.54 km from the cell corner.
+    expected = weights["a"] * 1.0 + weights["c"] * kernel(np.array([np.hypot(3500.0, 500.0)]), 5000.0)[0]
+    assert cell["value_raw"] == pytest.approx(expected)
+    # The cell holding the U-V past producer has the highest deposit value; with a 5 km
+    # kernel its neighbours are nearly as valuable, and the fault decides among them.
+    assert table["value_raw"].idxmax() == f"r{r0 + 1}c{c0 + 1}"
+    top = result.parcels.iloc[0]
+    assert top["parcel_id"] == f"r{r0 + 1}c{c0 + 2}"
+    assert top["dist_fault_km"] == pytest.approx(2.0)
+
+
+def test_ranks_do_not_depend_on_input_order(tiny_region, tmp_path):
+    import geopandas as gpd
+
+    path = tiny_region()
+    first = _rank(path)
+    deposits = gpd.read_file(tmp_path / "deposits.gpkg")
+    tiny_region(deposits=deposits.iloc[::-1].reset_index(drop=True))
+    second = _rank(path)
+    assert first.parcels["parcel_id"].tolist() == second.parcels["parcel_id"].tolist()
+    np.testing.assert_array_equal(first.parcels["score"], second.parcels["score"])
+
+
+@pytest.mark.parametrize("method", ["wlc", "gamma", "topsis"])
+def test_methods_rank_near_the_best_deposit(tiny_region, method):
+    result = _rank(tiny_region(), {"parcels": {"cell_m": 1000.0}, "score": {"method": method}})
+    assert result.parcels["rank"].tolist() == list(range(1, 85))
+    top = result.parcels.iloc[0]
+    # Every method puts first a parcel within 1 km of the U-V past producer.
+    assert top["value_raw"] >= 0.8 * result.all_parcels["value_raw"].max()
+    assert ((result.parcels["score"] >= 0) & (result.parcels["score"] <= 1)).all()
