@@ -38,7 +38,16 @@ from prospector.errors import LayerReadError
 from prospector.layers import RegionData, load_region_data
 from prospector.schema.commodities import COMMODITY_GROUPS
 
-__all__ = ["RankResult", "build_criteria", "rank"]
+__all__ = [
+    "RankResult",
+    "available_criteria",
+    "build_criteria",
+    "finish",
+    "make_parcels",
+    "measure_parcels",
+    "rank",
+    "score_parcels",
+]
 
 _ACCESS = ("road", "rail", "power")
 
@@ -204,37 +213,50 @@ def build_criteria(parcels: pd.DataFrame, config: Config, *, have: dict[str, boo
     return crit, weights
 
 
-def rank(
-    region: Region | RegionData | str | Path,
-    config: Config | dict[str, Any] | str | Path | None = None,
-) -> RankResult:
-    """Rank the parcels of a region.
+def make_parcels(data: RegionData, config: Config) -> gpd.GeoDataFrame:
+    """Parcels to rank: the region's parcel layer (large ones split) or an aligned grid."""
+    if data.parcels is not None:
+        parcels = split_parcels(data.parcels[["parcel_id", "geometry"]], cell_m=config.parcels.cell_m)
+    else:
+        parcels = grid_parcels(
+            data.boundary, cell_m=config.parcels.cell_m, min_area_m2=config.parcels.min_sliver_m2
+        )
+    return parcels.reset_index(drop=True)
 
-    Parameters
-    ----------
-    region
-        A region name (``layers/regions/NAME.toml``), a region file path, a loaded
-        :class:`~prospector.catalog.Region` or already loaded :class:`RegionData`.
-    config
-        A :class:`~prospector.config.Config`, a dict or TOML path for
-        :func:`~prospector.config.load_config`, or None for defaults.
+
+def available_criteria(data: RegionData, config: Config) -> dict[str, bool]:
+    """Which inputs the region supplies: deposits, evidence, and each access kind."""
+    have: dict[str, bool] = {"deposits": data.deposits is not None, "evidence": data.evidence is not None}
+    for kind in _ACCESS:
+        have[kind] = _access_features(data, config, kind) is not None
+    return have
+
+
+def _access_features(data: RegionData, config: Config, kind: str) -> gpd.GeoDataFrame | None:
+    if data.access is None:
+        return None
+    features = data.access[data.access["kind"] == kind]
+    if kind == "road" and config.access.road_classes:
+        features = features[features["class"].isin(config.access.road_classes)]
+    return features if len(features) else None
+
+
+def measure_parcels(
+    parcels: gpd.GeoDataFrame, data: RegionData, config: Config
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Measure every parcel: land status, deposit value, distances, raster summaries.
+
+    The measurements of a parcel depend only on the parcel and the layers, never on the
+    other parcels, so this step can run on any partition of the parcels (tiles) and the
+    results concatenated.
 
     Returns
     -------
-    RankResult
+    (geopandas.GeoDataFrame, geopandas.GeoDataFrame)
+        The parcels with their measured columns, and the deposits annotated with their
+        ``weight``, ``group``, ``critical`` and the ``parcel_id`` holding them.
     """
-    if not isinstance(config, Config):
-        config = load_config(config)
-    data = region if isinstance(region, RegionData) else load_region_data(region, config)
-
-    # Parcels: given polygons (split when large) or an aligned grid.
-    if data.parcels is not None:
-        given = data.parcels.clip(data.boundary) if False else data.parcels
-        parcels = split_parcels(given[["parcel_id", "geometry"]], cell_m=config.parcels.cell_m)
-    else:
-        parcels = grid_parcels(data.boundary, cell_m=config.parcels.cell_m, min_area_m2=config.parcels.min_sliver_m2)
     parcels = parcels.reset_index(drop=True)
-
     status = land_status(
         parcels,
         land=data.land,
@@ -243,7 +265,6 @@ def rank(
         min_sliver_m2=config.parcels.min_sliver_m2,
     )
     table = pd.concat([parcels, status], axis=1)
-
     deposits = data.deposits
     if deposits is not None:
         weights_d = deposit_weights(deposits, data.vocabulary, config.value)
@@ -268,21 +289,26 @@ def rank(
             {"site_id": [], "name": [], "commodities": [], "dev_status": [], "source": []},
             geometry=[], crs=data.crs,
         )
-
-    have: dict[str, bool] = {"deposits": data.deposits is not None, "evidence": data.evidence is not None}
     for kind in _ACCESS:
-        features = data.access[data.access["kind"] == kind] if data.access is not None else None
-        if kind == "road" and features is not None and config.access.road_classes:
-            features = features[features["class"].isin(config.access.road_classes)]
-        have[kind] = features is not None and len(features) > 0
-        table[f"dist_{kind}_km"] = nearest_distance_km(parcels, features if have[kind] else None,
-                                                       max_km=config.access.search_km)
+        table[f"dist_{kind}_km"] = nearest_distance_km(
+            parcels, _access_features(data, config, kind), max_km=config.access.search_km
+        )
     table["dist_fault_km"] = nearest_distance_km(parcels, data.evidence, max_km=config.access.search_km)
-    raster_cols = _raster_columns(parcels, data)
-    table = pd.concat([table, raster_cols], axis=1)
+    table = pd.concat([table, _raster_columns(parcels, data)], axis=1)
     if "slope_mean_deg" not in table:
         table["slope_mean_deg"] = np.nan
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs), deposits
 
+
+def score_parcels(
+    table: gpd.GeoDataFrame, config: Config, *, have: dict[str, bool]
+) -> tuple[gpd.GeoDataFrame, Weights]:
+    """Normalise criteria over all parcels, combine them, rank and explain.
+
+    Needs every parcel at once (normalisation and ranks are global); cheap compared to
+    :func:`measure_parcels`.
+    """
+    table = table.copy()
     criteria, weights = build_criteria(table, config, have=have)
     score, contrib = combine(criteria, weights.effective, method=config.score.method, gamma=config.score.gamma)
     table["score"] = score
@@ -293,16 +319,48 @@ def rank(
     table["score_evidence"] = criteria["evidence_fault"] if weights.effective.get("evidence_fault", 0) > 0 else 0.0
     for c in criteria.columns:
         table[f"contrib_{c}"] = contrib[c] if c in contrib else 0.0
-
     eligible = _eligible(table, config.score.status)
     table["rank"] = rank_scores(table["score"], table["parcel_id"], eligible=eligible)
     table["why"] = explain(table, radius_km=config.value.radius_km)
+    return _order_columns(table), weights
 
-    table = gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs)
-    ordered = _order_columns(table)
-    ranked = ordered[ordered["rank"].notna()].sort_values("rank").reset_index(drop=True)
+
+def rank(
+    region: Region | RegionData | str | Path,
+    config: Config | dict[str, Any] | str | Path | None = None,
+) -> RankResult:
+    """Rank the parcels of a region.
+
+    Parameters
+    ----------
+    region
+        A region name (``layers/regions/NAME.toml``), a region file path, a loaded
+        :class:`~prospector.catalog.Region` or already loaded :class:`RegionData`.
+    config
+        A :class:`~prospector.config.Config`, a dict or TOML path for
+        :func:`~prospector.config.load_config`, or None for defaults.
+
+    Returns
+    -------
+    RankResult
+    """
+    if not isinstance(config, Config):
+        config = load_config(config)
+    data = region if isinstance(region, RegionData) else load_region_data(region, config)
+    parcels = make_parcels(data, config)
+    table, deposits = measure_parcels(parcels, data, config)
+    return finish(table, deposits, data, config)
+
+
+def finish(
+    table: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame, data: RegionData, config: Config
+) -> RankResult:
+    """Score measured parcels and package the :class:`RankResult`."""
+    have = available_criteria(data, config)
+    scored, weights = score_parcels(table, config, have=have)
+    ranked = scored[scored["rank"].notna()].sort_values("rank").reset_index(drop=True)
     ranked["rank"] = ranked["rank"].astype("int64")
-    excluded = ordered[ordered["rank"].isna()].drop(columns=["rank"]).reset_index(drop=True)
+    excluded = scored[scored["rank"].isna()].drop(columns=["rank"]).reset_index(drop=True)
     notes = list(data.region.notes)
     for name, why in weights.redistributed.items():
         notes.append(f"Criterion {name!r} not used ({why}); its weight was redistributed.")

@@ -107,7 +107,7 @@ network request. Third-party files are copied unmodified from the npm packages b
 | package | version | registry | licence | files |
 | --- | --- | --- | --- | --- |
 {rows}
-| Prospector's own map code | - | - | BSD-3-Clause (this project) | `prospector-map.js`, `prospector-map.css` |
+| Prospector's map code | - | - | BSD-3-Clause | `prospector-map.js`, `prospector-map.css` |
 
 Licence texts are the `LICENSE-*.txt` files beside them. To update, change the versions in
 `tools/vendor_assets.py`, run `python tools/vendor_assets.py` and re-run the browser tests

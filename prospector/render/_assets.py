@@ -1,0 +1,89 @@
+"""Vendored JavaScript/CSS and the folium element that puts them (and the data) in the page."""
+
+from __future__ import annotations
+
+import html
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from branca.element import MacroElement
+from jinja2 import Template
+
+__all__: list[str] = []
+
+#: Stylesheets and scripts, in load order (all in ``prospector/render/static``).
+CSS_FILES = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css", "prospector-map.css")
+JS_FILES = ("leaflet.js", "leaflet.markercluster.js", "prospector-map.js")
+LICENCE_FILES = ("LICENSE-leaflet.txt", "LICENSE-leaflet.markercluster.txt", "README.md")
+
+
+def static_text(name: str) -> str:
+    """Return the text of the vendored file *name*."""
+    return resources.files("prospector.render").joinpath("static", name).read_text("utf-8")
+
+
+def copy_static(dest: Path) -> None:
+    """Copy every asset and licence file into the folder *dest*."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in CSS_FILES + JS_FILES + LICENCE_FILES:
+        src = resources.files("prospector.render").joinpath("static", name)
+        with resources.as_file(src) as path:
+            shutil.copyfile(path, dest / name)
+
+
+class OfflinePage(MacroElement):
+    """Adds the vendored assets, the map data and the start-up call to a folium map.
+
+    Parameters
+    ----------
+    payload_json
+        The data, already serialised by ``_payload.to_script_json`` (safe inside ``<script>``).
+
+    Notes
+    -----
+    Assets are inlined unless :attr:`asset_dir` is set (by ``write_map(single_file=False)``),
+    in which case ``<link>``/``<script src>`` point to that relative folder.
+    """
+
+    _template = Template(
+        """
+{% macro header(this, kwargs) %}
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+{{ this.head_html() }}
+{% endmacro %}
+{% macro html(this, kwargs) %}
+<script type="application/json" id="{{ this.data_id }}">{{ this.payload_json }}</script>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+window.prospector = ProspectorMap.init({{ this._parent.get_name() }}, JSON.parse(
+    document.getElementById("{{ this.data_id }}").textContent));
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, payload_json: str) -> None:
+        super().__init__()
+        self._name = "ProspectorOfflinePage"
+        self.payload_json = payload_json
+        self.data_id = f"prospector-data-{self._id}"
+        self.asset_dir: str | None = None
+
+    def head_html(self) -> str:
+        """Return the ``<style>``/``<script>`` elements (inline) or links (external)."""
+        parts = []
+        if self.asset_dir is None:
+            for name in CSS_FILES:
+                css = static_text(name).replace("</style", "<\\/style")
+                parts.append(f"<style>/* {name} */\n{css}</style>")
+            for name in JS_FILES:
+                js = static_text(name).replace("</script", "<\\/script")
+                parts.append(f"<script>/* {name} */\n{js}</script>")
+        else:
+            base = html.escape(self.asset_dir.rstrip("/"), quote=True)
+            for name in CSS_FILES:
+                parts.append(f'<link rel="stylesheet" href="{base}/{name}">')
+            for name in JS_FILES:
+                parts.append(f'<script src="{base}/{name}"></script>')
+        return "\n".join(parts)

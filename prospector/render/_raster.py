@@ -1,0 +1,118 @@
+"""Rasterised choropleths: every parcel drawn into one small PNG per map mode.
+
+A vector layer of 200 000 polygons is too heavy for a browser (87 MB of GeoJSON,
+14 s to open), so the all-parcel choropleths are images in Web Mercator
+(EPSG:3857), the projection Leaflet draws in: an ``L.imageOverlay`` stretched
+over the image's lon/lat corners then lines up exactly with the vectors.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import rasterio.features
+from affine import Affine
+from PIL import Image
+from pyproj import Transformer
+
+__all__: list[str] = []
+
+#: Largest side of a rasterised choropleth, in pixels.
+MAX_PIXELS = 2048
+#: Finest pixel, in Web Mercator metres: no point in more detail for tiny regions.
+MIN_PIXEL_M = 10.0
+
+
+class ParcelRaster:
+    """Parcel index raster (0 = no parcel, ``i + 1`` = row *i*) in EPSG:3857.
+
+    Parameters
+    ----------
+    parcels
+        Parcels in any CRS.
+    max_pixels
+        Largest side of the raster.
+    """
+
+    def __init__(self, parcels: gpd.GeoSeries, *, max_pixels: int = MAX_PIXELS) -> None:
+        merc = parcels.to_crs(3857)
+        west, south, east, north = (float(v) for v in merc.total_bounds)
+        span = max(east - west, north - south, 1.0)
+        pixel = max(span / max_pixels, MIN_PIXEL_M)
+        # Pad by one pixel so edge parcels are not cut.
+        west, south, east, north = west - pixel, south - pixel, east + pixel, north + pixel
+        width = max(1, int(np.ceil((east - west) / pixel)))
+        height = max(1, int(np.ceil((north - south) / pixel)))
+        east, south = west + width * pixel, north - height * pixel
+        self.shape = (height, width)
+        self.transform = Affine(pixel, 0.0, west, 0.0, -pixel, north)
+        to_lonlat = Transformer.from_crs(3857, 4326, always_xy=True)
+        lon0, lat0 = to_lonlat.transform(west, south)
+        lon1, lat1 = to_lonlat.transform(east, north)
+        #: (west, south, east, north) in lon/lat of the image's outer edges.
+        self.bounds = (float(lon0), float(lat0), float(lon1), float(lat1))
+        order = np.arange(len(merc))
+        geoms = merc.geometry.to_numpy()
+        valid = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
+        shapes = ((g, int(i) + 1) for g, i in zip(geoms[valid], order[valid], strict=True))
+        if valid.any():
+            self.index = rasterio.features.rasterize(
+                shapes, out_shape=self.shape, transform=self.transform, fill=0, dtype="int32"
+            )
+        else:
+            self.index = np.zeros(self.shape, dtype="int32")
+
+    def png(self, classes: np.ndarray, colors: Sequence[str], nodata_color: str) -> str:
+        """Colour the raster by per-parcel *classes* and return a PNG ``data:`` URI.
+
+        Parameters
+        ----------
+        classes
+            Class index per parcel row (``-1`` = no data, drawn in *nodata_color*).
+        colors
+            Hex colour of each class.
+        nodata_color
+            Hex colour of parcels whose value is unknown.
+        """
+        # Palette: 0 transparent, 1 no data, 2.. classes.
+        lut = np.concatenate([[0], np.where(classes < 0, 1, classes.astype("int32") + 2)])
+        pixels = lut[self.index].astype("uint8")
+        palette = [(0, 0, 0), _rgb(nodata_color), *(_rgb(c) for c in colors)]
+        return encode_png_palette(pixels, palette, transparent_index=0)
+
+
+def encode_png_palette(
+    pixels: np.ndarray, palette: Sequence[tuple[int, int, int]], *, transparent_index: int | None
+) -> str:
+    """Encode a 2-D uint8 index array as a palette PNG and return it as a ``data:`` URI."""
+    pixels = np.ascontiguousarray(pixels, dtype="uint8")
+    img = Image.frombytes("P", (pixels.shape[1], pixels.shape[0]), pixels.tobytes())
+    flat = [v for rgb in palette for v in rgb]
+    img.putpalette(flat + [0] * (768 - len(flat)))
+    buf = io.BytesIO()
+    if transparent_index is None:
+        img.save(buf, format="PNG", optimize=False, compress_level=6)
+    else:
+        alpha = bytes(0 if i == transparent_index else 255 for i in range(len(palette)))
+        img.save(buf, format="PNG", transparency=alpha, compress_level=6)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def encode_png_gray(pixels: np.ndarray, *, alpha: np.ndarray | None = None) -> str:
+    """Encode a uint8 grey image (optionally with an alpha mask) as a PNG ``data:`` URI."""
+    if alpha is None:
+        img = Image.fromarray(pixels.astype("uint8"))
+    else:
+        img = Image.fromarray(np.dstack([pixels, alpha]).astype("uint8"))  # LA
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=6)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    h = hex_color.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)

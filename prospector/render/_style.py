@@ -1,0 +1,161 @@
+"""Colours, class breaks and legends of the map (no I/O, no folium)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import mapclassify
+import numpy as np
+
+__all__: list[str] = []
+
+#: Number of classes of every continuous choropleth (quantiles: each class holds ~20 %).
+N_CLASSES = 5
+
+#: Colour-blind-safe sequential palette (viridis, 5 steps; dark = low, yellow = high).
+_VIRIDIS: dict[int, tuple[str, ...]] = {
+    1: ("#fde725",),
+    2: ("#21918c", "#fde725"),
+    3: ("#440154", "#21918c", "#fde725"),
+    4: ("#440154", "#31688e", "#35b779", "#fde725"),
+    5: ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"),
+}
+NODATA_COLOR = "#bdbdbd"
+
+#: Land status colours (Okabe-Ito, colour-blind safe) and labels.
+LAND_STATUS: dict[str, tuple[str, str]] = {
+    "open": ("#009e73", "Open to mineral entry"),
+    "partly_open": ("#f0e442", "Partly open"),
+    "closed": ("#d55e00", "Closed (withdrawn)"),
+    "unknown": ("#999999", "Unknown / ownership unknown"),
+}
+
+#: Deposit commodity-group colours (Okabe-Ito plus two) and labels.
+DEPOSIT_GROUPS: dict[str, tuple[str, str]] = {
+    "ree": ("#cc79a7", "Rare earths"),
+    "battery": ("#0072b2", "Battery metals"),
+    "base": ("#d55e00", "Base metals"),
+    "precious": ("#e69f00", "Precious metals"),
+    "pgm": ("#56b4e9", "Platinum-group metals"),
+    "energy": ("#009e73", "Energy (U, Th...)"),
+    "specialty": ("#f0e442", "Specialty metals"),
+    "industrial": ("#8c6d31", "Industrial minerals"),
+    "bulk": ("#7f7f7f", "Bulk commodities"),
+    "none": ("#000000", "Other / none"),
+}
+
+#: Withdrawal kinds and access kinds as shown in the legend.
+WITHDRAWAL_KINDS: dict[str, str] = {
+    "wilderness": "Wilderness",
+    "wsa": "Wilderness study area",
+    "nps": "National Park Service",
+    "gap12": "Protected (GAP 1-2)",
+    "military": "Military",
+    "other": "Other withdrawal",
+}
+ACCESS_STYLE: dict[str, dict[str, Any]] = {
+    "road": {"color": "#4d4d4d", "weight": 1.5, "label": "Roads"},
+    "rail": {"color": "#000000", "weight": 2.0, "dashArray": "6 3", "label": "Railways"},
+    "power": {"color": "#7b3294", "weight": 1.5, "dashArray": "2 4", "label": "Power lines"},
+}
+
+#: Human names of the criterion columns shown as switchable choropleths.
+CRITERIA_LABELS: dict[str, str] = {
+    "score": "Score (combined)",
+    "score_value": "Criterion: mineral value",
+    "score_access": "Criterion: access",
+    "score_evidence": "Criterion: geological evidence",
+}
+
+
+@dataclass
+class Legend:
+    """A legend of one choropleth: class labels and colours, plus raw breaks when continuous."""
+
+    key: str
+    title: str
+    kind: str  # "classes" | "categories"
+    labels: list[str]
+    colors: list[str]
+    breaks: list[float] = field(default_factory=list)
+    scheme: str = ""
+    categories: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form used by the map's JavaScript."""
+        return {
+            "key": self.key,
+            "title": self.title,
+            "kind": self.kind,
+            "labels": self.labels,
+            "colors": self.colors,
+            "breaks": self.breaks,
+            "scheme": self.scheme,
+            "categories": self.categories,
+            "nodata": NODATA_COLOR,
+        }
+
+
+def classify(values: np.ndarray, *, key: str, title: str) -> tuple[np.ndarray, Legend]:
+    """Classify *values* into quantile classes with mapclassify.
+
+    Parameters
+    ----------
+    values
+        Float values; NaN means unknown and gets class ``-1``.
+    key, title
+        Identifier and human title of the legend.
+
+    Returns
+    -------
+    classes, legend
+        Class index per value (``-1`` for NaN) and the legend whose ``breaks`` are exactly
+        ``mapclassify.Quantiles(values[~isnan], k).bins``.
+    """
+    values = np.asarray(values, dtype="float64")
+    classes = np.full(values.shape, -1, dtype="int16")
+    valid = np.isfinite(values)
+    if not valid.any():
+        return classes, Legend(key, title, "classes", [], [], [], "none")
+    k = int(min(N_CLASSES, np.unique(values[valid]).size))
+    if k < 2:
+        classes[valid] = 0
+        value = float(values[valid][0])
+        return classes, Legend(
+            key, title, "classes", [f"{value:.2f}"], list(_VIRIDIS[1]), [value], "single value"
+        )
+    with warnings.catch_warnings():
+        # mapclassify lowers k itself when quantiles coincide; we report the breaks it used.
+        warnings.filterwarnings("ignore", message="Not enough unique values", category=UserWarning)
+        scheme = mapclassify.Quantiles(values[valid], k=k)
+    bins = [float(b) for b in scheme.bins]
+    classes[valid] = np.asarray(scheme.yb, dtype="int16")
+    colors = list(_VIRIDIS[len(bins)])
+    lower = float(values[valid].min())
+    labels = []
+    for i, upper in enumerate(bins):
+        low = lower if i == 0 else bins[i - 1]
+        labels.append(f"{low:.2f} – {upper:.2f}")
+    return classes, Legend(
+        key, title, "classes", labels, colors, bins, f"Quantiles (k={len(bins)})"
+    )
+
+
+def land_status_classes(status: np.ndarray) -> tuple[np.ndarray, Legend]:
+    """Return category indices of *status* (unknown values map to ``unknown``) and its legend."""
+    keys = list(LAND_STATUS)
+    lookup = {k: i for i, k in enumerate(keys)}
+    unknown = lookup["unknown"]
+    classes = np.array([lookup.get(str(s), unknown) for s in status], dtype="int16")
+    legend = Legend(
+        "land_status",
+        "Land status",
+        "categories",
+        [LAND_STATUS[k][1] for k in keys],
+        [LAND_STATUS[k][0] for k in keys],
+        scheme="categories",
+        categories=keys,
+    )
+    return classes, legend

@@ -1,0 +1,264 @@
+"""Structure of the rendered offline map (no browser): layers, legends, escaping, files."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import mapclassify
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from PIL import Image
+
+from prospector.errors import OutputExistsError, SchemaError
+from prospector.render import build_map, hillshade_from_dem, write_map
+from prospector.render._demo import HOSTILE, demo_layers, grid_parcels
+
+DATA_RE = re.compile(
+    r'<script type="application/json" id="prospector-data-[^"]+">(.*?)</script>', re.S
+)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return demo_layers(hostile=True)
+
+
+@pytest.fixture(scope="module")
+def demo_html(demo, tmp_path_factory):
+    m = build_map(
+        demo["parcels"],
+        deposits=demo["deposits"],
+        withdrawals=demo["withdrawals"],
+        access=demo["access"],
+        info=demo["info"],
+        detail_limit=20,
+    )
+    path = write_map(m, tmp_path_factory.mktemp("map") / "prospects.html")
+    return path.read_text(encoding="utf-8")
+
+
+def payload_of(html: str) -> dict:
+    found = DATA_RE.findall(html)
+    assert len(found) == 1
+    return json.loads(found[0])
+
+
+def test_layers_and_popup_fields_present(demo, demo_html):
+    data = payload_of(demo_html)
+    keys = [c["key"] for c in data["choropleths"]]
+    assert keys == ["score", "land_status", "score_value", "score_access", "score_evidence"]
+    for c in data["choropleths"]:
+        assert c["image"].startswith("data:image/png;base64,")
+        assert c["legend"]["labels"] and len(c["legend"]["labels"]) == len(c["legend"]["colors"])
+    assert data["n_parcels"] == len(demo["parcels"]) == 48
+    props = data["parcels"]["features"][0]["properties"]
+    for field in (
+        "parcel_id", "rank", "score", "score_value", "land_status", "status_reason", "agency",
+        "dist_rail_km", "dist_road_km", "dist_power_km", "commodities", "why", "deposits",
+    ):  # fmt: skip
+        assert field in props, field
+    assert set(props["contrib"]) == {"value", "access_road", "access_rail", "evidence_fault"}
+    assert len(data["deposits"]["lon"]) == 40
+    assert data["withdrawals"]["features"][0]["properties"]["kind"] == "wilderness"
+    kinds = {f["properties"]["kind"] for f in data["access"]["features"]}
+    assert kinds == {"road", "rail", "power"}
+    info = data["info"]
+    assert info["layers_missing"][0]["role"] == "land"
+    assert info["weights"] == {"value": 0.5, "access": 0.3, "evidence": 0.2}
+    assert info["manifest"] == "manifest.json" and info["list_year"] == 2022
+    assert info["notes"] and info["created"] == "2025-01-31"
+    assert data["basemap"] is None
+    assert len(data["index"]["id"]) == 48
+    # The page loads our code and starts it on the folium map.
+    assert "ProspectorMap.init(" in demo_html and "L.map(" in demo_html
+
+
+def test_deposits_inside_best_parcel_are_listed(demo_html):
+    data = payload_of(demo_html)
+    best = next(f for f in data["parcels"]["features"] if f["properties"]["rank"] == 1)
+    assert "Synthetic mine 0" in [d["name"] for d in best["properties"]["deposits"]]
+
+
+def test_no_network_assets(demo_html):
+    assert not re.search(r"<script[^>]+src=", demo_html)
+    links = re.findall(r"<link[^>]+href=\"([^\"]*)\"", demo_html)
+    assert links == ["data:,"]
+    assert "cdn.jsdelivr" not in demo_html and "code.jquery.com" not in demo_html
+    assert "bootstrap" not in demo_html.lower()
+    tags = re.findall(r"<(?:script|link|img|iframe|source|embed)\b[^>]*>", demo_html)
+    assert not [t for t in tags if re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", t)]
+
+
+def test_external_assets_are_relative_and_copied(demo, tmp_path):
+    m = build_map(demo["parcels"], detail_limit=5)
+    path = write_map(m, tmp_path / "prospects.html", single_file=False)
+    html = path.read_text(encoding="utf-8")
+    srcs = re.findall(r"<script[^>]+src=\"([^\"]+)\"", html)
+    hrefs = re.findall(r"<link rel=\"stylesheet\" href=\"([^\"]+)\"", html)
+    assert srcs and hrefs
+    for ref in srcs + hrefs:
+        assert ref.startswith("prospects_files/")
+        assert (tmp_path / ref).is_file()
+    assert (tmp_path / "prospects_files" / "LICENSE-leaflet.txt").is_file()
+    assert "window.L=" not in html  # Leaflet is linked, not inlined
+
+
+def test_hostile_text_is_escaped(demo_html):
+    assert HOSTILE not in demo_html
+    assert "<img" not in demo_html
+    data = payload_of(demo_html)
+    hostile = next(f for f in data["parcels"]["features"] if f["properties"]["rank"] == 2)
+    assert hostile["properties"]["why"] == HOSTILE  # kept as text, decoded by JSON.parse
+    assert HOSTILE in data["deposits"]["name"]
+    assert data["withdrawals"]["features"][0]["properties"]["name"] == HOSTILE
+
+
+def test_script_close_in_data_cannot_break_out(demo):
+    parcels = demo["parcels"].copy()
+    parcels["why"] = "</script><script>alert(1)</script>"
+    html = build_map(parcels, detail_limit=3).get_root().render()
+    assert "</script><script>alert(1)" not in html
+    assert payload_of(html)["parcels"]["features"][0]["properties"]["why"].startswith("</script>")
+
+
+def test_legend_breaks_equal_mapclassify(demo_html, demo):
+    data = payload_of(demo_html)
+    parcels = demo["parcels"]
+    for key in ("score", "score_value", "score_access"):
+        legend = next(c["legend"] for c in data["choropleths"] if c["key"] == key)
+        values = parcels[key].to_numpy(dtype=float)
+        expected = mapclassify.Quantiles(values[np.isfinite(values)], k=5).bins
+        np.testing.assert_allclose(legend["breaks"], expected)
+        assert len(legend["colors"]) == 5
+    status = next(c["legend"] for c in data["choropleths"] if c["key"] == "land_status")
+    assert status["categories"] == ["open", "partly_open", "closed", "unknown"]
+
+
+def test_choropleth_image_is_aligned_and_coloured(demo_html, demo):
+    data = payload_of(demo_html)
+    score = data["choropleths"][0]
+    img = Image.open(io.BytesIO(base64.b64decode(score["image"].split(",", 1)[1]))).convert("RGBA")
+    west, south, east, north = score["bounds"]
+    parcels = demo["parcels"]
+    # Pixel at the centre of the best parcel has the top class colour.
+    centre = parcels.loc[parcels["rank"] == 1].to_crs(3857).geometry.iloc[0].centroid
+    x0, y0 = _merc(west, north)
+    x1, y1 = _merc(east, south)
+    col = int((centre.x - x0) / (x1 - x0) * img.width)
+    row = int((y0 - centre.y) / (y0 - y1) * img.height)
+    assert img.getpixel((col, row)) == (*_rgb(score["legend"]["colors"][-1]), 255)
+    assert img.getpixel((0, 0))[3] == 0  # outside the parcels: transparent
+    lon0, lat0, lon1, lat1 = parcels.to_crs(4326).total_bounds
+    assert west < lon0 and east > lon1 and south < lat0 and north > lat1
+
+
+def test_detail_limit_respected(demo):
+    parcels = demo["parcels"]
+    for limit, expected in ((10, 10), (0, 0), (1000, 48)):
+        data = payload_of(build_map(parcels, detail_limit=limit).get_root().render())
+        feats = data["parcels"]["features"]
+        assert len(feats) == expected
+        assert data["detail"] == {
+            "limit": limit,
+            "count": expected,
+            "order": "open land first, then rank",
+        }
+    data = payload_of(build_map(parcels, detail_limit=10).get_root().render())
+    chosen = {f["properties"]["parcel_id"] for f in data["parcels"]["features"]}
+    open_ranked = parcels[parcels["land_status"] == "open"].sort_values("rank")
+    assert chosen == set(open_ranked["parcel_id"].iloc[:10])
+
+
+def test_missing_optional_columns(demo):
+    parcels = demo["parcels"][["parcel_id", "rank", "score", "geometry"]]
+    data = payload_of(build_map(parcels).get_root().render())
+    assert [c["key"] for c in data["choropleths"]] == ["score"]
+    assert data["parcels"]["features"][0]["properties"]["contrib"] == {}
+
+
+def test_nan_scores_and_single_value():
+    parcels = grid_parcels(2, 2)
+    parcels["score"] = [0.5, 0.5, np.nan, 0.5]
+    data = payload_of(build_map(parcels).get_root().render())
+    legend = data["choropleths"][0]["legend"]
+    assert legend["breaks"] == [0.5] and len(legend["colors"]) == 1
+
+
+def test_bad_input_is_reported():
+    parcels = grid_parcels(2, 1).set_crs(None, allow_override=True)
+    with pytest.raises(SchemaError, match="no CRS"):
+        build_map(parcels)
+    with pytest.raises(SchemaError, match="basemap"):
+        build_map(grid_parcels(1, 1), basemap="google")
+
+
+def test_online_basemap_is_opt_in():
+    data = payload_of(build_map(grid_parcels(2, 2), basemap="osm").get_root().render())
+    assert data["basemap"]["url"].startswith("https://tile.openstreetmap.org/")
+
+
+def test_write_map_refuses_to_overwrite(tmp_path):
+    m = build_map(grid_parcels(2, 2), detail_limit=2)
+    path = tmp_path / "prospects.html"
+    path.write_bytes(b"precious results")
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
+        write_map(m, path)
+    assert path.read_bytes() == b"precious results"
+    assert write_map(m, path, overwrite=True) == path
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prospects.html"]  # no temp left
+
+
+def test_hillshade_from_dem(tmp_path):
+    # A cone in EPSG:5070 near Zion: the north-west flank faces the light.
+    n, px = 200, 100.0
+    x0, y0 = -1_400_000.0, 1_800_000.0
+    yy, xx = np.mgrid[0:n, 0:n]
+    dem = (3000 - 15 * np.hypot(xx - n / 2, yy - n / 2)).astype("float32")
+    path = tmp_path / "dem.tif"
+    profile = {
+        "driver": "GTiff", "width": n, "height": n, "count": 1, "dtype": "float32",
+        "crs": "EPSG:5070", "transform": Affine(px, 0, x0, 0, -px, y0),
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(dem, 1)
+    shade, (west, south, east, north) = hillshade_from_dem(path, max_size=128)
+    assert shade.dtype == np.uint8 and max(shade.shape) <= 128
+    assert -125 < west < east < -100 and 30 < south < north < 45
+    h, w = shade.shape
+    nw, se = shade[h // 4, w // 4], shade[3 * h // 4, 3 * w // 4]
+    assert int(nw) > int(se) + 50
+    parcels = gpd.GeoDataFrame(
+        {"parcel_id": ["a"], "rank": [1], "score": [0.5]},
+        geometry=[shapely.box(x0 + 5000, y0 - 15000, x0 + 15000, y0 - 5000)],
+        crs=5070,
+    )
+    m = build_map(parcels, hillshade=(shade, (west, south, east, north)))
+    data = payload_of(m.get_root().render())
+    assert data["hillshade"]["image"].startswith("data:image/png;base64,")
+    assert data["hillshade"]["bounds"] == [west, south, east, north]
+
+
+def _merc(lon: float, lat: float) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(4326, 3857, always_xy=True).transform(lon, lat)
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    h = hex_color.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def test_static_readme_lists_vendored_versions():
+    readme = Path(__file__).parents[1] / "prospector" / "render" / "static" / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert "| `leaflet` | 1.9.4 |" in text and "| `leaflet.markercluster` | 1.5.3 |" in text

@@ -1,0 +1,189 @@
+"""The offline map in a real headless Chromium: no network, no errors, drawn and clickable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prospector.render import build_map, write_map
+from prospector.render._demo import HOSTILE, demo_layers
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).parents[1] / "out" / "test-artifacts"
+DETAIL_LIMIT = 20
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def map_file(tmp_path_factory) -> Path:
+    demo = demo_layers(hostile=True)
+    m = build_map(
+        demo["parcels"],
+        deposits=demo["deposits"],
+        withdrawals=demo["withdrawals"],
+        access=demo["access"],
+        info=demo["info"],
+        detail_limit=DETAIL_LIMIT,
+    )
+    return write_map(m, tmp_path_factory.mktemp("browser") / "prospects.html")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class PageLog:
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+
+
+@pytest.fixture
+def page(browser, map_file):
+    log = PageLog()
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.on("request", lambda r: log.requests.append(r.url))
+    pg.on(
+        "console",
+        lambda msg: log.errors.append(msg.text) if msg.type in ("error", "warning") else None,
+    )
+    pg.on("pageerror", lambda exc: log.errors.append(str(exc)))
+
+    def on_dialog(dialog) -> None:
+        log.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    pg.on("dialog", on_dialog)
+    pg.goto(map_file.as_uri())
+    pg.wait_for_function("window.prospector && window.prospector.ready === true", timeout=15_000)
+    pg.log = log  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+def external(requests: list[str]) -> list[str]:
+    return [u for u in requests if not u.startswith(("file://", "data:", "blob:"))]
+
+
+def test_loads_offline_without_errors(page):
+    log = page.log
+    assert log.errors == []
+    assert external(log.requests) == []
+    assert log.requests and log.requests[0].startswith("file://")
+    assert page.evaluate("window.prospector.detailCount") == DETAIL_LIMIT
+    drawn = page.evaluate("window.prospector.layers.parcels.getLayers().length")
+    assert drawn == DETAIL_LIMIT
+    assert page.evaluate("window.prospector.depositMarkers.length") == 40
+    assert page.locator("#pm-legend").is_visible()
+    assert "score (combined)" in page.locator("#pm-legend").inner_text().lower()
+    assert "2 layers missing" in page.locator("#pm-header").inner_text()
+    # The score choropleth image is drawn.
+    assert page.evaluate(
+        "document.querySelector('img.pm-raster').complete && "
+        "document.querySelector('img.pm-raster').naturalWidth > 0"
+    )
+    page.wait_for_timeout(600)  # let marker-cluster animations settle
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map.png"))
+
+
+def test_click_parcel_opens_popup_with_rank(page):
+    xy = page.evaluate(
+        """() => {
+        const api = window.prospector;
+        const layer = api.layers.parcels.getLayers().find(l => l.feature.properties.rank === 1);
+        const pt = api.map.latLngToContainerPoint(layer.getCenter());
+        const box = api.map.getContainer().getBoundingClientRect();
+        return [box.left + pt.x, box.top + pt.y, layer.feature.properties.parcel_id];
+    }"""
+    )
+    page.mouse.click(xy[0], xy[1])
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5000)
+    text = popup.inner_text()
+    assert f"Parcel {xy[2]}" in text
+    assert "Rank 1 of 48" in text
+    assert "contribution to the score" in text.lower()
+    assert page.log.errors == []
+
+
+def test_hostile_names_show_as_text(page):
+    page.evaluate("void window.prospector.byId['hostile'].openPopup()")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5000)
+    assert HOSTILE in popup.inner_text()
+    found = page.evaluate(f"window.prospector.search({HOSTILE!r})")
+    assert found["kind"] == "deposit"
+    page.wait_for_function(
+        "[...document.querySelectorAll('.leaflet-popup-content h3')]"
+        ".some(h => h.textContent.includes('onerror'))",
+        timeout=5000,
+    )
+    assert HOSTILE in page.locator("#pm-header").inner_text()
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert page.log.dialogs == []
+    assert page.log.errors == []
+
+
+def test_search_parcel_ids(page):
+    found = page.evaluate("window.prospector.search('hostile')")
+    assert found == {"found": True, "kind": "parcel", "detailed": True, "message": "Parcel hostile"}
+    outside = page.evaluate(
+        """() => {
+        const idx = window.prospector.data.index;
+        const id = idx.id.find(i => !(i in window.prospector.byId));
+        return window.prospector.search(id);
+    }"""
+    )
+    assert outside["found"] and outside["detailed"] is False
+    assert "not in the detailed set" in outside["message"]
+    missing = page.evaluate("window.prospector.search('no-such-parcel')")
+    assert missing["found"] is False
+
+
+def test_switch_to_land_status(page):
+    page.get_by_text("Land status", exact=True).click()
+    legend = page.locator("#pm-legend").inner_text().lower()
+    assert "land status" in legend and "open to mineral entry" in legend
+    assert page.evaluate("window.prospector.activeChoropleth") == "land_status"
+
+
+def test_draw_area_of_interest(page):
+    page.evaluate("window.prospector.tools.start('aoi')")
+    box = page.evaluate(
+        "(() => { const r = window.prospector.map.getContainer().getBoundingClientRect();"
+        " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
+    )
+    for dx, dy in ((-100, -60), (80, -70), (60, 90)):
+        page.mouse.click(box[0] + dx, box[1] + dy)
+        page.wait_for_timeout(350)  # not a double click
+    page.evaluate("window.prospector.tools.finish()")
+    aoi = page.evaluate("window.prospector.aoi")
+    ring = aoi["features"][0]["geometry"]["coordinates"][0]
+    assert len(ring) == 4 and ring[0] == ring[-1]
+    assert aoi["features"][0]["properties"]["area_km2"] > 0
+    assert external(page.log.requests) == []
