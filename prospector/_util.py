@@ -12,9 +12,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" Did you mean {match[0]!r}?" if match else ""
 
 
-def check_keys(
-    given: Iterable[str], allowed: Iterable[str], *, where: str
-) -> list[str]:
+def check_keys(given: Iterable[str], allowed: Iterable[str], *, where: str) -> list[str]:
     """List one problem per unknown key, each with a did-you-mean suggestion."""
     allowed = list(allowed)
     return [

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+import tomllib
 
 from prospector._util import did_you_mean
 from prospector.errors import ConfigError
@@ -192,8 +193,10 @@ def _check_weights(
             problems.append(
                 f"{name}.{key} must be a finite number {'>' if strictly else '>='} 0; got {value!r}."
             )
-    if need_positive and weights and all(
-        isinstance(v, (int, float)) and v == 0 for v in weights.values()
+    if (
+        need_positive
+        and weights
+        and all(isinstance(v, (int, float)) and v == 0 for v in weights.values())
     ):
         problems.append(f"{name}: all weights are zero; give at least one a positive weight.")
 
@@ -251,9 +254,9 @@ def load_config(source: str | Path | dict[str, Any] | None = None) -> Config:
     config = _build(Config, data, where, problems)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
-    return config.validate()  # type: ignore[no-any-return]
+    return config.validate()
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
-    """The effective configuration as plain data (for manifests)."""
+    """Return the effective configuration as plain data (for manifests)."""
     return dataclasses.asdict(config)

@@ -8,19 +8,19 @@ was expected, what was received and how to fix it.
 from __future__ import annotations
 
 __all__ = [
-    "ProspectorError",
-    "LayerReadError",
-    "SchemaError",
-    "CRSError",
-    "ConfigError",
-    "CatalogError",
-    "FetchError",
     "ArchiveError",
-    "OutputExistsError",
-    "ProspectorWarning",
+    "CRSError",
+    "CatalogError",
+    "ConfigError",
+    "FetchError",
     "GeometryRepairWarning",
-    "UnmappedCodeWarning",
+    "LayerReadError",
     "MissingLayerWarning",
+    "OutputExistsError",
+    "ProspectorError",
+    "ProspectorWarning",
+    "SchemaError",
+    "UnmappedCodeWarning",
 ]
 
 

@@ -18,7 +18,7 @@ RUN_FILES = {"gpkg": "prospects.gpkg", "map": "prospects.html", "manifest": "man
 
 
 def result_layers(result: RankResult) -> dict[str, gpd.GeoDataFrame]:
-    """The layers a run writes to its GeoPackage, in order (empty or absent ones skipped)."""
+    """Return the layers a run writes to its GeoPackage, in order (empty ones skipped)."""
     data = result.data
     layers: dict[str, gpd.GeoDataFrame | None] = {
         "parcels": result.parcels,

@@ -65,13 +65,19 @@ class RankResult:
     config: Config
     weights: Weights
     notes: list[str] = field(default_factory=list)
-    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(
+        default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    )
 
     @property
     def all_parcels(self) -> gpd.GeoDataFrame:
         """Ranked and excluded parcels together, in parcel-id order."""
         both = pd.concat([self.parcels, self.excluded], ignore_index=True)
-        return gpd.GeoDataFrame(both, crs=self.parcels.crs).sort_values("parcel_id").reset_index(drop=True)
+        return (
+            gpd.GeoDataFrame(both, crs=self.parcels.crs)
+            .sort_values("parcel_id")
+            .reset_index(drop=True)
+        )
 
     def missing(self) -> list[dict[str, str]]:
         """Missing layers and what that means for the results."""
@@ -93,11 +99,24 @@ class RankResult:
             "notes": list(self.notes),
         }
 
-    def manifest(self, *, command: str | None = None, outputs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def manifest(
+        self, *, command: str | None = None, outputs: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """Provenance of the run: inputs with checksums, config, versions, time, command."""
-        packages = {}
-        for name in ("prospector-minerals", "geopandas", "shapely", "pyogrio", "pyproj", "rasterio",
-                     "numpy", "pandas", "exactextract", "folium", "mapclassify"):
+        packages: dict[str, str | None] = {}
+        for name in (
+            "prospector-minerals",
+            "geopandas",
+            "shapely",
+            "pyogrio",
+            "pyproj",
+            "rasterio",
+            "numpy",
+            "pandas",
+            "exactextract",
+            "folium",
+            "mapclassify",
+        ):
             try:
                 packages[name] = metadata.version(name)
             except metadata.PackageNotFoundError:
@@ -106,18 +125,27 @@ class RankResult:
             "prospector_manifest": 1,
             "created": self.created,
             "command": command,
-            "region": {"name": self.data.region.name, "title": self.data.region.title,
-                       "path": str(self.data.region.path) if self.data.region.path else None,
-                       "work_crs": self.data.crs.to_string()},
+            "region": {
+                "name": self.data.region.name,
+                "title": self.data.region.title,
+                "path": str(self.data.region.path) if self.data.region.path else None,
+                "work_crs": self.data.crs.to_string(),
+            },
             "inputs": self.data.inputs,
             "layers": [r.as_dict() for r in self.data.reports],
             "layers_missing": self.missing(),
             "notes": list(self.notes),
             "config": config_to_dict(self.config),
-            "weights": {"configured": self.weights.configured, "effective": self.weights.effective,
-                        "redistributed": self.weights.redistributed},
-            "counts": {"parcels_ranked": len(self.parcels), "parcels_excluded": len(self.excluded),
-                       "deposits": len(self.deposits)},
+            "weights": {
+                "configured": self.weights.configured,
+                "effective": self.weights.effective,
+                "redistributed": self.weights.redistributed,
+            },
+            "counts": {
+                "parcels_ranked": len(self.parcels),
+                "parcels_excluded": len(self.excluded),
+                "deposits": len(self.deposits),
+            },
             "outputs": outputs or [],
             "python": platform.python_version(),
             "packages": packages,
@@ -151,14 +179,23 @@ def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData) -> pd.DataFrame
             out["relief_m"] = elev["elev_max"] - elev["elev_min"]
             out["dem_coverage"] = z["slope_coverage"]
         else:
-            z = zonal_stats(parcels, band, bounds=bounds, crs=crs, nodata=nodata,
-                            categorical=layer.categorical, prefix=layer.name.replace("-", "_"))
+            z = zonal_stats(
+                parcels,
+                band,
+                bounds=bounds,
+                crs=crs,
+                nodata=nodata,
+                categorical=layer.categorical,
+                prefix=layer.name.replace("-", "_"),
+            )
             for col in z.columns:
                 out[col] = z[col]
     return out
 
 
-def build_criteria(parcels: pd.DataFrame, config: Config, *, have: dict[str, bool]) -> tuple[pd.DataFrame, Weights]:
+def build_criteria(
+    parcels: pd.DataFrame, config: Config, *, have: dict[str, bool]
+) -> tuple[pd.DataFrame, Weights]:
     """Turn measured parcel columns into normalised benefit criteria and their weights.
 
     Returns the criteria table (columns ``value``, ``access_<kind>``, ``terrain``,
@@ -170,7 +207,12 @@ def build_criteria(parcels: pd.DataFrame, config: Config, *, have: dict[str, boo
     crit["value"] = normalise(np.log1p(parcels["value_raw"]), how)
     for kind in _ACCESS:
         crit[f"access_{kind}"] = normalise(
-            pd.Series(decay(parcels[f"dist_{kind}_km"].to_numpy(), config.access.decay_km.get(kind, 10.0)), index=parcels.index),
+            pd.Series(
+                decay(
+                    parcels[f"dist_{kind}_km"].to_numpy(), config.access.decay_km.get(kind, 10.0)
+                ),
+                index=parcels.index,
+            ),
             how,
         )
         if not have[kind]:
@@ -185,10 +227,15 @@ def build_criteria(parcels: pd.DataFrame, config: Config, *, have: dict[str, boo
     if not terrain_ok:
         reasons["terrain"] = (
             f"DEM covers {coverage:.1%} of parcels (< {config.access.min_raster_coverage:.0%})"
-            if "slope_mean_deg" in parcels else "no DEM"
+            if "slope_mean_deg" in parcels
+            else "no DEM"
         )
     crit["evidence_fault"] = normalise(
-        pd.Series(decay(parcels["dist_fault_km"].to_numpy(), config.evidence.decay_km), index=parcels.index), how
+        pd.Series(
+            decay(parcels["dist_fault_km"].to_numpy(), config.evidence.decay_km),
+            index=parcels.index,
+        ),
+        how,
     )
     if not have["evidence"]:
         reasons["evidence_fault"] = "no vector evidence layer"
@@ -216,7 +263,9 @@ def build_criteria(parcels: pd.DataFrame, config: Config, *, have: dict[str, boo
 def make_parcels(data: RegionData, config: Config) -> gpd.GeoDataFrame:
     """Parcels to rank: the region's parcel layer (large ones split) or an aligned grid."""
     if data.parcels is not None:
-        parcels = split_parcels(data.parcels[["parcel_id", "geometry"]], cell_m=config.parcels.cell_m)
+        parcels = split_parcels(
+            data.parcels[["parcel_id", "geometry"]], cell_m=config.parcels.cell_m
+        )
     else:
         parcels = grid_parcels(
             data.boundary, cell_m=config.parcels.cell_m, min_area_m2=config.parcels.min_sliver_m2
@@ -226,7 +275,10 @@ def make_parcels(data: RegionData, config: Config) -> gpd.GeoDataFrame:
 
 def available_criteria(data: RegionData, config: Config) -> dict[str, bool]:
     """Which inputs the region supplies: deposits, evidence, and each access kind."""
-    have: dict[str, bool] = {"deposits": data.deposits is not None, "evidence": data.evidence is not None}
+    have: dict[str, bool] = {
+        "deposits": data.deposits is not None,
+        "evidence": data.evidence is not None,
+    }
     for kind in _ACCESS:
         have[kind] = _access_features(data, config, kind) is not None
     return have
@@ -275,7 +327,9 @@ def measure_parcels(
             weight=weights_d["weight"].to_numpy(),
             group=weights_d["group"].to_numpy(),
             critical=weights_d["critical"].to_numpy(),
-            parcel_id=np.where(owner >= 0, parcels["parcel_id"].to_numpy()[np.maximum(owner, 0)], None),
+            parcel_id=np.where(
+                owner >= 0, parcels["parcel_id"].to_numpy()[np.maximum(owner, 0)], None
+            ),
         )
     else:
         table["value_raw"] = 0.0
@@ -287,13 +341,16 @@ def measure_parcels(
         table["critical_commodities"] = ""
         deposits = gpd.GeoDataFrame(
             {"site_id": [], "name": [], "commodities": [], "dev_status": [], "source": []},
-            geometry=[], crs=data.crs,
+            geometry=[],
+            crs=data.crs,
         )
     for kind in _ACCESS:
         table[f"dist_{kind}_km"] = nearest_distance_km(
             parcels, _access_features(data, config, kind), max_km=config.access.search_km
         )
-    table["dist_fault_km"] = nearest_distance_km(parcels, data.evidence, max_km=config.access.search_km)
+    table["dist_fault_km"] = nearest_distance_km(
+        parcels, data.evidence, max_km=config.access.search_km
+    )
     table = pd.concat([table, _raster_columns(parcels, data)], axis=1)
     if "slope_mean_deg" not in table:
         table["slope_mean_deg"] = np.nan
@@ -310,15 +367,25 @@ def score_parcels(
     """
     table = table.copy()
     criteria, weights = build_criteria(table, config, have=have)
-    score, contrib = combine(criteria, weights.effective, method=config.score.method, gamma=config.score.gamma)
+    score, contrib = combine(
+        criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
+    )
     table["score"] = score
     table["score_value"] = criteria["value"]
-    acc_cols = [c for c in ("access_road", "access_rail", "access_power", "terrain") if weights.effective.get(c, 0) > 0]
+    acc_cols = [
+        c
+        for c in ("access_road", "access_rail", "access_power", "terrain")
+        if weights.effective.get(c, 0) > 0
+    ]
     acc_w = np.array([weights.effective[c] for c in acc_cols])
-    table["score_access"] = (criteria[acc_cols].to_numpy() @ acc_w / acc_w.sum()) if acc_cols else 0.0
-    table["score_evidence"] = criteria["evidence_fault"] if weights.effective.get("evidence_fault", 0) > 0 else 0.0
+    table["score_access"] = (
+        (criteria[acc_cols].to_numpy() @ acc_w / acc_w.sum()) if acc_cols else 0.0
+    )
+    table["score_evidence"] = (
+        criteria["evidence_fault"] if weights.effective.get("evidence_fault", 0) > 0 else 0.0
+    )
     for c in criteria.columns:
-        table[f"contrib_{c}"] = contrib[c] if c in contrib else 0.0
+        table[f"contrib_{c}"] = contrib.get(c, 0.0)
     eligible = _eligible(table, config.score.status)
     table["rank"] = rank_scores(table["score"], table["parcel_id"], eligible=eligible)
     table["why"] = explain(table, radius_km=config.value.radius_km)
@@ -377,11 +444,32 @@ def _eligible(table: pd.DataFrame, status: str) -> pd.Series:
 
 def _order_columns(table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     first = [
-        "parcel_id", "rank", "score", "score_value", "score_access", "score_evidence", "area_km2",
-        "federal_frac", "withdrawn_frac", "claimed_frac", "open_frac", "land_status",
-        "status_reason", "agency", "withdrawals", "n_active_claims", "n_deposits",
-        "n_critical_deposits", "commodities", "critical_commodities", "value_raw",
-        "dist_rail_km", "dist_road_km", "dist_power_km", "dist_fault_km", "slope_mean_deg",
+        "parcel_id",
+        "rank",
+        "score",
+        "score_value",
+        "score_access",
+        "score_evidence",
+        "area_km2",
+        "federal_frac",
+        "withdrawn_frac",
+        "claimed_frac",
+        "open_frac",
+        "land_status",
+        "status_reason",
+        "agency",
+        "withdrawals",
+        "n_active_claims",
+        "n_deposits",
+        "n_critical_deposits",
+        "commodities",
+        "critical_commodities",
+        "value_raw",
+        "dist_rail_km",
+        "dist_road_km",
+        "dist_power_km",
+        "dist_fault_km",
+        "slope_mean_deg",
     ]
     rest = [c for c in table.columns if c not in first and c not in ("why", "geometry")]
     return table[[*first, *rest, "why", "geometry"]]

@@ -67,7 +67,12 @@ def tiny_region(tmp_path: Path):
         write_layer(deposits, tmp_path / "deposits.gpkg")
         write_layer(
             gpd.GeoDataFrame(
-                {"name": ["Test Wilderness"], "kind": ["wilderness"], "agency": ["BLM"], "source": ["test"]},
+                {
+                    "name": ["Test Wilderness"],
+                    "kind": ["wilderness"],
+                    "agency": ["BLM"],
+                    "source": ["test"],
+                },
                 geometry=[square(X0 + 6_000, Y0 + 6_000, 4_000)],
                 crs=CRS,
             ),

@@ -53,9 +53,22 @@ def test_invalid_toml(tmp_path):
 
 def test_catalogue_entries_all_valid():
     catalog = load_catalog()
-    assert {"utah-minmod", "usgs-mrds", "blm-sma", "padus", "padus-gap12", "blm-mlrs-claims",
-            "nationalatlas-wilderness", "naturalearth-nps", "tiger-roads", "naturalearth-railroads",
-            "hifld-transmission", "blm-plss-sections", "srtm-dem", "nshm23-faults"} <= set(catalog)
+    assert {
+        "utah-minmod",
+        "usgs-mrds",
+        "blm-sma",
+        "padus",
+        "padus-gap12",
+        "blm-mlrs-claims",
+        "nationalatlas-wilderness",
+        "naturalearth-nps",
+        "tiger-roads",
+        "naturalearth-railroads",
+        "hifld-transmission",
+        "blm-plss-sections",
+        "srtm-dem",
+        "nshm23-faults",
+    } <= set(catalog)
     for entry in catalog.values():
         assert entry.publisher and entry.licence and entry.url
     sma = catalog["blm-sma"]
@@ -83,7 +96,9 @@ def test_catalogue_value_mapping_checked(tmp_path):
         'format = "f"\n[fields]\nserial = "CSE_NR"\ndisposition = "CSE_DISP"\n'
         '[values.disposition]\nACTIVE = "open"\n'
     )
-    with pytest.raises(CatalogError, match="'ACTIVE' maps to 'open', not one of active, filed, closed"):
+    with pytest.raises(
+        CatalogError, match="'ACTIVE' maps to 'open', not one of active, filed, closed"
+    ):
         load_entry(path)
 
 
@@ -95,7 +110,13 @@ def test_unknown_region_suggests():
 def test_sample_region():
     region = load_region("utah-sample")
     assert region.work_crs == "EPSG:5070"
-    assert {r.role for r in region.layers} == {"deposits", "withdrawals", "access", "evidence", "raster"}
+    assert {r.role for r in region.layers} == {
+        "deposits",
+        "withdrawals",
+        "access",
+        "evidence",
+        "raster",
+    }
     assert region.missing_roles() == ["land", "claims"]
     for ref in region.layers:
         assert ref.path.exists()

@@ -117,10 +117,19 @@ boxes = st.tuples(
     seed=st.integers(0, 1000),
 )
 def test_properties(withdrawn, federal, claimed, seed):
-    parcels = _gdf([square(x * KM, y * KM, KM) for y in range(4) for x in range(4)], parcel_id=list("abcdefghijklmnop"))
-    wd = _gdf(withdrawn, name=[f"w{i}" for i in range(len(withdrawn))], kind=["other"] * len(withdrawn))
+    parcels = _gdf(
+        [square(x * KM, y * KM, KM) for y in range(4) for x in range(4)],
+        parcel_id=list("abcdefghijklmnop"),
+    )
+    wd = _gdf(
+        withdrawn, name=[f"w{i}" for i in range(len(withdrawn))], kind=["other"] * len(withdrawn)
+    )
     land = _gdf(federal, agency=["BLM"] * len(federal), federal=[True] * len(federal))
-    cl = _gdf(claimed, serial=[f"c{i}" for i in range(len(claimed))], disposition=["active"] * len(claimed))
+    cl = _gdf(
+        claimed,
+        serial=[f"c{i}" for i in range(len(claimed))],
+        disposition=["active"] * len(claimed),
+    )
     out = land_status(parcels, land=land, withdrawals=wd, claims=cl)
     for col in ("withdrawn_frac", "federal_frac", "claimed_frac", "open_frac"):
         assert ((out[col] >= 0) & (out[col] <= 1)).all()
@@ -130,7 +139,9 @@ def test_properties(withdrawn, federal, claimed, seed):
     # Exact area check against an independent overlay for every parcel.
     fed = shapely.union_all(federal)
     block = shapely.union_all([*withdrawn, *claimed]) if withdrawn or claimed else shapely.Polygon()
-    expected = shapely.area(shapely.intersection(parcels.geometry.to_numpy(), fed.difference(block))) / 1e6
+    expected = (
+        shapely.area(shapely.intersection(parcels.geometry.to_numpy(), fed.difference(block))) / 1e6
+    )
     np.testing.assert_allclose(out["open_frac"].to_numpy(), expected, atol=1e-9)
     # Input order does not matter.
     rng = np.random.default_rng(seed)
@@ -140,11 +151,15 @@ def test_properties(withdrawn, federal, claimed, seed):
         withdrawals=wd.iloc[rng.permutation(len(wd))],
         claims=cl.iloc[rng.permutation(len(cl))],
     )
-    pd.testing.assert_frame_equal(out.drop(columns="withdrawals"), shuffled.drop(columns="withdrawals"))
+    pd.testing.assert_frame_equal(
+        out.drop(columns="withdrawals"), shuffled.drop(columns="withdrawals")
+    )
     # Tiling does not matter: two halves computed apart equal the whole.
     halves = pd.concat(
-        [land_status(parcels.iloc[:8], land=land, withdrawals=wd, claims=cl),
-         land_status(parcels.iloc[8:], land=land, withdrawals=wd, claims=cl)]
+        [
+            land_status(parcels.iloc[:8], land=land, withdrawals=wd, claims=cl),
+            land_status(parcels.iloc[8:], land=land, withdrawals=wd, claims=cl),
+        ]
     )
     pd.testing.assert_frame_equal(out, halves)
 

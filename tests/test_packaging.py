@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def test_environment_matches_pyproject():
                     conda[_name(extra)] = extra.replace(" ", "")
         elif _name(dep) not in ("python", "pip"):
             name = CONDA_TO_PYPI.get(_name(dep), _name(dep))
-            conda[name] = name + dep.replace(" ", "")[len(_name(dep)):]
+            conda[name] = name + dep.replace(" ", "")[len(_name(dep)) :]
     assert set(conda) == set(pip_deps)
     # Same lower bounds on both sides.
     assert {k: v.lower() for k, v in conda.items()} == {k: v.lower() for k, v in pip_deps.items()}

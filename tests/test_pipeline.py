@@ -12,8 +12,18 @@ from prospector.errors import MissingLayerWarning, UnmappedCodeWarning
 from prospector.pipeline import rank
 
 REQUIRED = [
-    "parcel_id", "rank", "score", "score_value", "score_access", "open_frac", "land_status",
-    "n_deposits", "commodities", "critical_commodities", "dist_rail_km", "geometry",
+    "parcel_id",
+    "rank",
+    "score",
+    "score_value",
+    "score_access",
+    "open_frac",
+    "land_status",
+    "n_deposits",
+    "commodities",
+    "critical_commodities",
+    "dist_rail_km",
+    "geometry",
 ]
 
 
@@ -88,7 +98,7 @@ def test_tiny_region_hand_checked(tiny_region):
     assert len(table) == 100
     assert len(result.excluded) == 16  # the 4 km x 4 km wilderness
     # Site "a" (U V past producer at x=1.5 km, y=1.5 km) lies in cell (1, 1).
-    r0, c0 = int(1_900_000 // 1000), int(-1_500_000 // 1000)
+    r0, c0 = (1_900_000 // 1000), (-1_500_000 // 1000)
     cell = table.loc[f"r{r0 + 1}c{c0 + 1}"]
     assert cell["n_deposits"] == 1
     assert cell["commodities"] == "uranium; vanadium"
@@ -106,7 +116,9 @@ def test_tiny_region_hand_checked(tiny_region):
     # Sand & gravel producer: 1.0 * 0.4 non-critical * 0.02 bulk.
     assert weights["c"] == pytest.approx(0.4 * 0.02)
     # value_raw of cell (1, 1): site a inside (k = 1) plus site c, 3.54 km from the cell corner.
-    expected = weights["a"] * 1.0 + weights["c"] * kernel(np.array([np.hypot(3500.0, 500.0)]), 5000.0)[0]
+    expected = (
+        weights["a"] * 1.0 + weights["c"] * kernel(np.array([np.hypot(3500.0, 500.0)]), 5000.0)[0]
+    )
     assert cell["value_raw"] == pytest.approx(expected)
     # The cell holding the U-V past producer has the highest deposit value; with a 5 km
     # kernel its neighbours are nearly as valuable, and the fault decides among them.

@@ -49,10 +49,17 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     listed = _first(comm, 4)
     sites = sites + np.where(listed != "", " (" + listed + ")", " (commodity unidentified)")
     sites = sites + np.where(crit != "", "; critical: " + _first(crit, 4), "")
-    nearby = np.where(value > 0, f"known sites within {radius_km:g} km", f"no known site within {radius_km:g} km")
+    nearby = np.where(
+        value > 0, f"known sites within {radius_km:g} km", f"no known site within {radius_km:g} km"
+    )
     parts = [pd.Series(np.where(n > 0, sites, nearby), index=index)]
 
-    for kind, label in (("road", "road"), ("rail", "rail"), ("power", "power"), ("fault", "a Quaternary fault")):
+    for kind, label in (
+        ("road", "road"),
+        ("rail", "rail"),
+        ("power", "power"),
+        ("fault", "a Quaternary fault"),
+    ):
         col = f"dist_{kind}_km"
         if col in parcels:
             km = _km(parcels[col])
@@ -69,7 +76,12 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     withdrawn = parcels.get("withdrawn_frac", pd.Series(0.0, index=index)).fillna(0.0)
     names = parcels.get("withdrawals", empty).fillna("")
     pct = (withdrawn * 100).round().astype(int).astype(str)
-    parts.append(pd.Series(np.where((withdrawn > 0) & (names != ""), pct + "% withdrawn (" + names + ")", ""), index=index))
+    parts.append(
+        pd.Series(
+            np.where((withdrawn > 0) & (names != ""), pct + "% withdrawn (" + names + ")", ""),
+            index=index,
+        )
+    )
 
     body = parts[0]
     for part in parts[1:]:
@@ -77,7 +89,9 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
 
     rank = parcels.get("rank")
     if rank is not None:
-        head = pd.Series(np.where(rank.notna(), "#" + rank.astype("string").fillna("") + ": ", ""), index=index)
+        head = pd.Series(
+            np.where(rank.notna(), "#" + rank.astype("string").fillna("") + ": ", ""), index=index
+        )
     else:
         head = empty
     contrib_cols = [c for c in parcels.columns if c.startswith("contrib_")]
@@ -85,5 +99,8 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     if contrib_cols:
         top = parcels[contrib_cols].idxmax(axis=1).str.removeprefix("contrib_")
         label = top.map(lambda c: CRITERION_LABELS.get(c, c.replace("_", " ")))
-        tail = pd.Series(np.where(parcels[contrib_cols].max(axis=1) > 0, " Driven by " + label + ".", ""), index=index)
+        tail = pd.Series(
+            np.where(parcels[contrib_cols].max(axis=1) > 0, " Driven by " + label + ".", ""),
+            index=index,
+        )
     return (head + body + "." + tail).astype(object)

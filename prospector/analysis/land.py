@@ -13,8 +13,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from prospector.schema.columns import FEDERAL_AGENCIES
-
 __all__ = ["OPEN_TOLERANCE", "land_status", "status_at"]
 
 #: A parcel is "open" when at least 1 - OPEN_TOLERANCE of it is open ground.
@@ -114,7 +112,9 @@ def land_status(
     withdrawn = np.full(n, None, dtype=object)
     out["withdrawals"] = ""
     if withdrawals is not None and len(withdrawals):
-        pi, li, pieces = _pieces(geoms, withdrawals.geometry.to_numpy(), min_sliver_m2=min_sliver_m2)
+        pi, li, pieces = _pieces(
+            geoms, withdrawals.geometry.to_numpy(), min_sliver_m2=min_sliver_m2
+        )
         withdrawn = _union_by_parcel(n, pi, pieces)
         out["withdrawals"] = _names_by_parcel(n, pi, withdrawals["name"].astype(str).to_numpy()[li])
     withdrawn_area = _area(withdrawn)
@@ -139,20 +139,22 @@ def land_status(
         federal = _union_by_parcel(n, pi[is_fed], pieces[is_fed])
         out["federal_frac"] = np.clip(_area(federal) / area, 0.0, 1.0)
         by_agency = (
-            pd.DataFrame({"p": pi, "agency": land["agency"].to_numpy()[li], "a": shapely.area(pieces)})
+            pd.DataFrame(
+                {"p": pi, "agency": land["agency"].to_numpy()[li], "a": shapely.area(pieces)}
+            )
             .groupby(["p", "agency"], sort=True)["a"]
             .sum()
             .reset_index()
             .sort_values(["p", "a", "agency"], ascending=[True, False, True])
             .drop_duplicates("p")
         )
-        out.iloc[by_agency["p"].to_numpy(), out.columns.get_loc("agency")] = by_agency["agency"].to_numpy()
+        out.iloc[by_agency["p"].to_numpy(), out.columns.get_loc("agency")] = by_agency[
+            "agency"
+        ].to_numpy()
         blocked = shapely.union(withdrawn, claimed)
         blocked = np.where(pd.isna(blocked), withdrawn, blocked)
         blocked = np.where(pd.isna(blocked), claimed, blocked)
-        open_geom = np.where(
-            pd.isna(blocked), federal, shapely.difference(federal, blocked)
-        )
+        open_geom = np.where(pd.isna(blocked), federal, shapely.difference(federal, blocked))
         open_area = _area(open_geom)
         open_area = np.where(open_area < min_sliver_m2, 0.0, open_area)
         out["open_frac"] = np.clip(open_area / area, 0.0, 1.0)
@@ -164,13 +166,23 @@ def land_status(
     out["land_status"] = status
     out["status_reason"] = reason
     columns = [
-        "area_km2", "federal_frac", "withdrawn_frac", "claimed_frac", "open_frac",
-        "land_status", "status_reason", "agency", "withdrawals", "n_active_claims",
+        "area_km2",
+        "federal_frac",
+        "withdrawn_frac",
+        "claimed_frac",
+        "open_frac",
+        "land_status",
+        "status_reason",
+        "agency",
+        "withdrawals",
+        "n_active_claims",
     ]
     return out[columns]
 
 
-def _classify(frame: pd.DataFrame, *, have_land: bool, have_claims: bool) -> tuple[np.ndarray, np.ndarray]:
+def _classify(
+    frame: pd.DataFrame, *, have_land: bool, have_claims: bool
+) -> tuple[np.ndarray, np.ndarray]:
     withdrawn = frame["withdrawn_frac"].to_numpy()
     n = len(frame)
     status = np.full(n, "unknown", dtype=object)

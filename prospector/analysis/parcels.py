@@ -39,8 +39,8 @@ def grid_parcels(
     xmin, ymin, xmax, ymax = region.bounds
     c0, c1 = int(np.floor(xmin / cell_m)), int(np.ceil(xmax / cell_m))
     r0, r1 = int(np.floor(ymin / cell_m)), int(np.ceil(ymax / cell_m))
-    cols, rows = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
-    cols, rows = cols.ravel(), rows.ravel()
+    col_grid, row_grid = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
+    cols, rows = col_grid.ravel(), row_grid.ravel()
     cells = shapely.box(cols * cell_m, rows * cell_m, (cols + 1) * cell_m, (rows + 1) * cell_m)
     shapely.prepare(region)
     inside = shapely.contains_properly(region, cells)
@@ -54,7 +54,9 @@ def grid_parcels(
     geoms = np.array([_polygonal(g) for g in geoms], dtype=object) if touches.any() else geoms
     area = shapely.area(geoms)
     ok = (area > max(min_area_m2, 0.0)) & ~shapely.is_empty(geoms)
-    ids = np.char.add(np.char.add("r", rows[ok].astype(str)), np.char.add("c", cols[ok].astype(str)))
+    ids = np.char.add(
+        np.char.add("r", rows[ok].astype(str)), np.char.add("c", cols[ok].astype(str))
+    )
     order = np.lexsort((cols[ok], -rows[ok]))
     return gpd.GeoDataFrame(
         {"parcel_id": ids[order].astype(object)}, geometry=geoms[ok][order], crs=boundary.crs
@@ -82,7 +84,9 @@ def split_parcels(
         pieces.append(grid)
     small = parcels.loc[~big, ["parcel_id", "geometry"]]
     out = gpd.GeoDataFrame(
-        np.concatenate([small.to_numpy(), *[p[["parcel_id", "geometry"]].to_numpy() for p in pieces]]),
+        np.concatenate(
+            [small.to_numpy(), *[p[["parcel_id", "geometry"]].to_numpy() for p in pieces]]
+        ),
         columns=["parcel_id", "geometry"],
         geometry="geometry",
         crs=parcels.crs,

@@ -133,7 +133,9 @@ def combine(
     return pd.Series(score, index=criteria.index, name="score"), contrib
 
 
-def rank_scores(score: pd.Series, parcel_id: pd.Series, *, eligible: pd.Series | None = None) -> pd.Series:
+def rank_scores(
+    score: pd.Series, parcel_id: pd.Series, *, eligible: pd.Series | None = None
+) -> pd.Series:
     """Rank 1..N by descending score; ties broken by ascending parcel id.
 
     Parcels where *eligible* is False get no rank (``<NA>``).

@@ -47,9 +47,12 @@ def deposit_weights(
         ``critical`` (bool), ``n_critical``, and one ``w_<group>`` column per commodity group
         (status × best commodity weight within that group).
     """
-    status_w = deposits["dev_status"].map(config.status_weights).fillna(
-        config.status_weights.get("unknown", 0.0)
-    ).to_numpy(dtype=float)
+    status_w = (
+        deposits["dev_status"]
+        .map(config.status_weights)
+        .fillna(config.status_weights.get("unknown", 0.0))
+        .to_numpy(dtype=float)
+    )
     n = len(deposits)
     group_w = {g: np.zeros(n) for g in COMMODITY_GROUPS}
     best = np.zeros(n)
@@ -152,13 +155,15 @@ def deposits_in_parcels(
     critical_site = np.array(
         [any(vocabulary.is_critical(c) for c in cs) for cs in commodity_lists], dtype=bool
     )
-    out["n_critical_deposits"] = np.bincount(
-        owner[inside & critical_site], minlength=n
-    ).astype("int64")
+    out["n_critical_deposits"] = np.bincount(owner[inside & critical_site], minlength=n).astype(
+        "int64"
+    )
     commodities = np.full(n, "", dtype=object)
     critical = np.full(n, "", dtype=object)
     if inside.any():
-        exploded = pd.DataFrame({"p": owner[inside], "c": commodity_lists[inside]}).explode("c").dropna()
+        exploded = (
+            pd.DataFrame({"p": owner[inside], "c": commodity_lists[inside]}).explode("c").dropna()
+        )
         if not exploded.empty:
             exploded = exploded.drop_duplicates().sort_values(["p", "c"])
             joined = exploded.groupby("p")["c"].agg("; ".join)

@@ -112,13 +112,13 @@ def zonal_stats(
     hits = np.sort(local.sindex.query(shapely.box(*bounds), predicate="intersects"))
     if len(hits) == 0:
         return out
-    subset = gpd.GeoDataFrame({"_row": hits}, geometry=local.geometry.iloc[hits].to_numpy(), crs=crs)
+    subset = gpd.GeoDataFrame(
+        {"_row": hits}, geometry=local.geometry.iloc[hits].to_numpy(), crs=crs
+    )
     data = values.astype("float64")
     if nodata is not None:
         data = np.where(values == nodata, np.nan, data)
-    source = NumPyRasterSource(
-        data, west, south, east, north, nodata=np.nan, srs_wkt=crs.to_wkt()
-    )
+    source = NumPyRasterSource(data, west, south, east, north, nodata=np.nan, srs_wkt=crs.to_wkt())
     with warnings.catch_warnings():
         # exactextract warns when the vector and raster SRS strings differ textually.
         warnings.filterwarnings("ignore", message=".*spatial reference.*")
@@ -135,4 +135,3 @@ def zonal_stats(
     coverage = np.clip(result["count"].to_numpy(dtype=float) * cell_area / area, 0.0, 1.0)
     out.iloc[rows, out.columns.get_loc(f"{prefix}_coverage")] = coverage
     return out
-

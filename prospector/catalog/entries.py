@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tomllib
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from prospector._util import check_keys, did_you_mean
 from prospector.errors import CatalogError
@@ -158,7 +159,9 @@ def _parse_entry(data: dict[str, Any], *, where: str) -> CatalogEntry:
                 )
             elif col.name in constants:
                 maps.append(FieldMap(col.name, constant=constants[col.name]))
-            elif col.required and not (col.name == "commodities" and "commodity_codes" in fields_tab):
+            elif col.required and not (
+                col.name == "commodities" and "commodity_codes" in fields_tab
+            ):
                 if col.name in ("source",):
                     continue  # defaults to the entry name
                 problems.append(
@@ -197,9 +200,7 @@ def load_entry(path: str | Path) -> CatalogEntry:
         raise CatalogError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
     entry = _parse_entry(data, where=str(path))
     if entry.name != path.stem:
-        raise CatalogError(
-            f"{path}: name {entry.name!r} must equal the file name {path.stem!r}."
-        )
+        raise CatalogError(f"{path}: name {entry.name!r} must equal the file name {path.stem!r}.")
     return CatalogEntry(**{**entry.__dict__, "path": path})
 
 

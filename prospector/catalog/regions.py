@@ -24,10 +24,11 @@ Format (TOML)::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from prospector._util import check_keys, did_you_mean
 from prospector.catalog.entries import CatalogEntry, _parse_entry, layers_dir, load_catalog
@@ -37,8 +38,19 @@ from prospector.schema.columns import ROLES, SCHEMAS
 __all__ = ["LayerRef", "Region", "load_region"]
 
 _REGION_KEYS = {"name", "title", "description", "work_crs", "boundary", "layers", "notes"}
-_LAYER_KEYS = {"source", "role", "path", "layer", "where", "fields", "constants", "values", "name",
-               "raster", "options"}
+_LAYER_KEYS = {
+    "source",
+    "role",
+    "path",
+    "layer",
+    "where",
+    "fields",
+    "constants",
+    "values",
+    "name",
+    "raster",
+    "options",
+}
 _BOUNDARY_KEYS = {"path", "layer", "where", "name"}
 
 

@@ -22,11 +22,18 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)
 _out = Console(highlight=False, soft_wrap=True)
 
 region_option = click.option(
-    "--region", "-r", required=True, metavar="REGION",
+    "--region",
+    "-r",
+    required=True,
+    metavar="REGION",
     help="Region name in layers/regions/ (e.g. utah-sample) or path of a region .toml file.",
 )
 config_option = click.option(
-    "--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
     help="TOML configuration file (weights, radii, methods).",
 )
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
@@ -45,19 +52,40 @@ def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
 
 def _top_table(parcels: Any, n: int = 10) -> Table:
     table = Table(title=f"Top {min(n, len(parcels))} of {len(parcels):,} ranked parcels")
-    for col, justify in [("rank", "right"), ("parcel_id", "left"), ("score", "right"),
-                         ("land_status", "left"), ("n_deposits", "right"),
-                         ("critical_commodities", "left"), ("dist_rail_km", "right")]:
+    for col, justify in [
+        ("rank", "right"),
+        ("parcel_id", "left"),
+        ("score", "right"),
+        ("land_status", "left"),
+        ("n_deposits", "right"),
+        ("critical_commodities", "left"),
+        ("dist_rail_km", "right"),
+    ]:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for row in parcels.head(n).itertuples():
         rail = "" if row.dist_rail_km != row.dist_rail_km else f"{row.dist_rail_km:.1f}"
-        table.add_row(str(row.rank), row.parcel_id, f"{row.score:.3f}", row.land_status,
-                      str(row.n_deposits), row.critical_commodities or "—", rail)
+        table.add_row(
+            str(row.rank),
+            row.parcel_id,
+            f"{row.score:.3f}",
+            row.land_status,
+            str(row.n_deposits),
+            row.critical_commodities or "—",
+            rail,
+        )
     return table
 
 
-def _run_rank(region: str, config_path: str | None, out: Path, overwrite: bool, command: str,
-              status: str | None = None, method: str | None = None, make_map: bool = True) -> None:
+def _run_rank(
+    region: str,
+    config_path: str | None,
+    out: Path,
+    overwrite: bool,
+    command: str,
+    status: str | None = None,
+    method: str | None = None,
+    make_map: bool = True,
+) -> None:
     from prospector.config import load_config
     from prospector.outputs import write_run
     from prospector.pipeline import rank
@@ -75,9 +103,14 @@ def _run_rank(region: str, config_path: str | None, out: Path, overwrite: bool, 
     for item in result.missing():
         _err.print(f"[bold yellow]missing layer:[/] {item['message']}", markup=True)
     for name, why in result.weights.redistributed.items():
-        _err.print(f"[yellow]weights:[/] {name} not used ({why}); its weight was redistributed.", markup=True)
+        _err.print(
+            f"[yellow]weights:[/] {name} not used ({why}); its weight was redistributed.",
+            markup=True,
+        )
     _out.print(_top_table(result.parcels))
-    _out.print(f"{len(result.excluded):,} parcels not ranked (closed to mineral entry or filtered).")
+    _out.print(
+        f"{len(result.excluded):,} parcels not ranked (closed to mineral entry or filtered)."
+    )
     for key, path in paths.items():
         _out.print(f"{key:>8}: {path}")
 
@@ -89,8 +122,14 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--out", "-o", type=click.Path(file_okay=False), default="out/demo", show_default=True,
-              help="Output folder.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    default="out/demo",
+    show_default=True,
+    help="Output folder.",
+)
 def demo(out: str) -> None:
     """Rank the embedded Utah sample and write prospects.gpkg, prospects.html, manifest.json."""
     _run_rank("utah-sample", None, Path(out), True, "prospector demo --out " + out)
@@ -100,24 +139,54 @@ def demo(out: str) -> None:
 @region_option
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @config_option
-@click.option("--status", type=click.Choice(["any", "open", "not_closed"]), default=None,
-              help="Rank all parcels, only open/partly open ones, or all but closed ones (default).")
-@click.option("--method", type=click.Choice(["wlc", "gamma", "topsis"]), default=None,
-              help="Scoring method (default from config: wlc).")
+@click.option(
+    "--status",
+    type=click.Choice(["any", "open", "not_closed"]),
+    default=None,
+    help="Rank all parcels, only open/partly open ones, or all but closed ones (default).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["wlc", "gamma", "topsis"]),
+    default=None,
+    help="Scoring method (default from config: wlc).",
+)
 @click.option("--no-map", is_flag=True, help="Skip the HTML map.")
 @overwrite_option
-def rank_cmd(region: str, out: str, config_path: str | None, status: str | None, method: str | None,
-             no_map: bool, overwrite: bool) -> None:
+def rank_cmd(
+    region: str,
+    out: str,
+    config_path: str | None,
+    status: str | None,
+    method: str | None,
+    no_map: bool,
+    overwrite: bool,
+) -> None:
     """Rank the parcels of REGION and write the outputs into --out."""
-    _run_rank(region, config_path, Path(out), overwrite, " ".join(["prospector", *sys.argv[1:]]),
-              status=status, method=method, make_map=not no_map)
+    _run_rank(
+        region,
+        config_path,
+        Path(out),
+        overwrite,
+        " ".join(["prospector", *sys.argv[1:]]),
+        status=status,
+        method=method,
+        make_map=not no_map,
+    )
 
 
 @cli.command("map")
 @click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
-@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="HTML file to write.")
-@click.option("--basemap", type=click.Choice(["none", "osm", "usgs-topo", "usgs-imagery"]), default="none",
-              show_default=True, help="Online basemap (needs network in the browser); none keeps the map offline.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), required=True, help="HTML file to write."
+)
+@click.option(
+    "--basemap",
+    type=click.Choice(["none", "osm", "usgs-topo", "usgs-imagery"]),
+    default="none",
+    show_default=True,
+    help="Online basemap (needs network in the browser); none keeps the map offline.",
+)
 @overwrite_option
 def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
     """Render RANKED (a prospects.gpkg) as an interactive offline HTML map."""
@@ -126,11 +195,15 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
 
     layers = read_ranked(ranked)
     if "parcels" not in layers:
-        raise ProspectorError(f"{ranked} has no 'parcels' layer; pass a prospects.gpkg written by `prospector rank`.")
+        raise ProspectorError(
+            f"{ranked} has no 'parcels' layer; pass a prospects.gpkg written by `prospector rank`."
+        )
     manifest = read_manifest(ranked) or {}
     info = {
         "region": (manifest.get("region") or {}).get("title", Path(ranked).stem),
-        "layers_used": [f"{x['name']} ({x['role']}, {x['n_kept']} features)" for x in manifest.get("layers", [])],
+        "layers_used": [
+            f"{x['name']} ({x['role']}, {x['n_kept']} features)" for x in manifest.get("layers", [])
+        ],
         "layers_missing": manifest.get("layers_missing", []),
         "weights": (manifest.get("weights") or {}).get("effective", {}),
         "created": manifest.get("created", ""),
@@ -138,15 +211,27 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
         "list_year": (manifest.get("config") or {}).get("list_year", 2025),
         "notes": manifest.get("notes", []),
     }
-    fmap = build_map(layers["parcels"], deposits=layers.get("deposits"), withdrawals=layers.get("withdrawals"),
-                     access=layers.get("access"), info=info, basemap=None if basemap == "none" else basemap)
+    fmap = build_map(
+        layers["parcels"],
+        deposits=layers.get("deposits"),
+        withdrawals=layers.get("withdrawals"),
+        access=layers.get("access"),
+        info=info,
+        basemap=None if basemap == "none" else basemap,
+    )
     path = write_map(fmap, output, overwrite=overwrite)
     _out.print(f"map: {path}")
 
 
 @cli.command("export")
 @click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "-f", "fmt", required=True, help="Output format (gpkg, shp, geojson, fgb, parquet, csv, kml, kmz).")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    required=True,
+    help="Output format (gpkg, shp, geojson, fgb, parquet, csv, kml, kmz).",
+)
 @click.option("--output", "-o", type=click.Path(), required=True, help="Output file or folder.")
 @overwrite_option
 def export_cmd(ranked: str, fmt: str, output: str, overwrite: bool) -> None:
@@ -187,13 +272,22 @@ def layers_info(name: str) -> None:
 
     catalog = load_catalog()
     if name not in catalog:
-        raise ProspectorError(f"no catalogue entry {name!r}.{did_you_mean(name, catalog)} See `prospector layers list`.")
+        raise ProspectorError(
+            f"no catalogue entry {name!r}.{did_you_mean(name, catalog)} See `prospector layers list`."
+        )
     e = catalog[name]
     _out.print(f"[bold]{e.name}[/] — {e.title}", markup=True)
-    for label, value in [("role", e.role), ("publisher", e.publisher), ("licence", e.licence),
-                         ("url", e.url), ("download", e.download.get("url", "—")),
-                         ("native CRS", e.native_crs or "—"), ("format", e.format),
-                         ("layer", e.layer or "—"), ("filter", e.where or "—")]:
+    for label, value in [
+        ("role", e.role),
+        ("publisher", e.publisher),
+        ("licence", e.licence),
+        ("url", e.url),
+        ("download", e.download.get("url", "—")),
+        ("native CRS", e.native_crs or "—"),
+        ("format", e.format),
+        ("layer", e.layer or "—"),
+        ("filter", e.where or "—"),
+    ]:
         _out.print(f"  {label:>10}: {value}")
     if e.description:
         _out.print("  " + " ".join(e.description.split()))
@@ -211,9 +305,20 @@ def layers_info(name: str) -> None:
 
 @layers.command("check")
 @click.argument("path", type=click.Path())
-@click.option("--as", "role", required=True, type=click.Choice(["deposits", "land", "withdrawals", "claims", "access", "evidence", "parcels"]),
-              help="Role the file should play.")
-@click.option("--source", default=None, help="Catalogue entry describing the file's published schema (default: canonical column names).")
+@click.option(
+    "--as",
+    "role",
+    required=True,
+    type=click.Choice(
+        ["deposits", "land", "withdrawals", "claims", "access", "evidence", "parcels"]
+    ),
+    help="Role the file should play.",
+)
+@click.option(
+    "--source",
+    default=None,
+    help="Catalogue entry describing the file's published schema (default: canonical column names).",
+)
 @click.option("--layer", default=None, help="Layer name inside the file.")
 def layers_check(path: str, role: str, source: str | None, layer: str | None) -> None:
     """Validate the file at PATH as ROLE and report every problem at once."""
@@ -223,10 +328,16 @@ def layers_check(path: str, role: str, source: str | None, layer: str | None) ->
         warnings.simplefilter("always")
         report = check_file(path, role=role, source=source, layer=layer)
     _print_warnings(caught)
-    _out.print(f"OK: {path} is a valid {role} layer — {report.n_kept} of {report.n_read} features kept"
-               + (f", {report.n_repaired} repaired" if report.n_repaired else "")
-               + (f", {sum(report.unmapped_commodities.values())} unmapped commodity codes" if report.unmapped_commodities else "")
-               + ".")
+    _out.print(
+        f"OK: {path} is a valid {role} layer — {report.n_kept} of {report.n_read} features kept"
+        + (f", {report.n_repaired} repaired" if report.n_repaired else "")
+        + (
+            f", {sum(report.unmapped_commodities.values())} unmapped commodity codes"
+            if report.unmapped_commodities
+            else ""
+        )
+        + "."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -247,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _err.print(f"error: {exc}", markup=False)
         sys.exit(2)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+    except Exception as exc:
         if debug:
             raise
         _err.print(

@@ -35,7 +35,9 @@ def check_writable(path: str | Path, *, overwrite: bool) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | Path, *, overwrite: bool = False, directory: bool = False) -> Iterator[Path]:
+def atomic_output(
+    path: str | Path, *, overwrite: bool = False, directory: bool = False
+) -> Iterator[Path]:
     """Yield a temporary path beside *path*; on success move it into place.
 
     On any exception the temporary file (or folder) is removed and *path* is left

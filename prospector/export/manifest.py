@@ -15,5 +15,7 @@ def write_json(data: dict[str, Any], path: str | Path, *, overwrite: bool = Fals
     """Write *data* as pretty, key-sorted JSON, atomically."""
     path = Path(path)
     with atomic_output(path, overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+        )
     return path

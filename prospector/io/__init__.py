@@ -1,0 +1,1 @@
+"""Reading sources and fetching official layers (pyogrio, rasterio, pooch, ArcGIS REST)."""

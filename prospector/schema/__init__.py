@@ -1,0 +1,1 @@
+"""Canonical schemas, the commodity vocabulary and normalisation of published layers."""

@@ -115,9 +115,13 @@ SCHEMAS: dict[str, RoleSchema] = {
         description="Known mineral sites: mines, prospects and occurrences.",
         unique=("site_id",),
         columns=(
-            Column("site_id", "str", "Identifier, unique within the layer (source prefix + record id)."),
+            Column(
+                "site_id", "str", "Identifier, unique within the layer (source prefix + record id)."
+            ),
             Column("name", "str", "Site name as published.", required=False),
-            Column("commodities", "list[str]", "Canonical commodity names (see docs/commodities.md)."),
+            Column(
+                "commodities", "list[str]", "Canonical commodity names (see docs/commodities.md)."
+            ),
             Column("commodity_codes", "str", "Commodity codes exactly as published."),
             Column("dev_status", "str", "Development status.", allowed=DEV_STATUSES),
             Column("source", "str", "Dataset the record came from."),

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+
+import tomllib
 
 from prospector.errors import ConfigError
 

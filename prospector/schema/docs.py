@@ -6,9 +6,10 @@ Run ``python -m prospector.schema.docs`` after changing a schema or the vocabula
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
+
+import tomllib
 
 from prospector.schema.columns import schemas_markdown
 from prospector.schema.commodities import LIST_YEARS, load_vocabulary
@@ -17,7 +18,7 @@ __all__ = ["commodities_markdown", "write_docs"]
 
 
 def commodities_markdown() -> str:
-    """The commodity vocabulary as a Markdown table."""
+    """Render the commodity vocabulary as a Markdown table."""
     data = resources.files("prospector.schema").joinpath("data/commodities.toml")
     spec = tomllib.loads(data.read_text(encoding="utf-8"))
     vocabs = [load_vocabulary(year) for year in LIST_YEARS]

@@ -1,0 +1,148 @@
+"""The command line through click's CliRunner: outputs, messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from prospector.cli.main import main
+
+
+def run(args: list[str]) -> tuple[int, str, str]:
+    """Run ``prospector ARGS`` like the console script (exit-code mapping included)."""
+    runner = CliRunner()
+
+    def entry() -> None:
+        main(args)
+
+    import click
+
+    command = click.Command("prospector", callback=entry)
+    result = runner.invoke(command, [], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_layers_list_and_info():
+    code, out, _ = run(["layers", "list"])
+    assert code == 0
+    assert "blm-mlrs-claims" in out and "utah-minmod" in out
+    code, out, _ = run(["layers", "info", "blm-mlrs-claims"])
+    assert code == 0
+    assert "CSE_DISP" in out and "ACTIVE→active" in out
+
+
+def test_layers_info_unknown_suggests():
+    code, _, err = run(["layers", "info", "padus-gap"])
+    assert code == 2
+    assert "Did you mean 'padus-gap12'?" in err
+    assert "Traceback" not in err
+
+
+def test_layers_check_reports_every_problem(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    bad = gpd.GeoDataFrame(
+        {"site_id": ["1", "1", None], "commodity_codes": ["AU", "ZZZ", "CU"]},
+        geometry=shapely.points([(-112, 39), (-112.1, 39.1), (-112.2, 39.2)]),
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "sites.gpkg"
+    bad.to_file(path)
+    code, _, err = run(["layers", "check", str(path), "--as", "deposits"])
+    assert code == 2
+    # Missing fields, duplicate ids and missing values are all reported at once.
+    assert "published field 'dev_status'" in err
+    assert "published field 'source'" in err
+    assert "share a 'site_id'" in err
+    assert str(path) in err
+
+
+def test_layers_check_ok_with_counts(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    good = gpd.GeoDataFrame(
+        {
+            "site_id": ["1", "2"],
+            "name": ["A", "B"],
+            "commodity_codes": ["AU AG", "QQQ"],
+            "dev_status": ["producer", "prospect"],
+            "source": ["me", "me"],
+        },
+        geometry=shapely.points([(-112, 39), (-112.1, 39.1)]),
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "sites.gpkg"
+    good.to_file(path)
+    code, out, err = run(["layers", "check", str(path), "--as", "deposits"])
+    assert code == 0, err
+    assert "2 of 2 features kept" in out
+    assert "1 unmapped commodity codes" in out
+    assert "QQQ" in err
+
+
+def test_rank_writes_outputs(tiny_region, tmp_path):
+    region = tiny_region()
+    out = tmp_path / "run"
+    config = tmp_path / "km.toml"
+    config.write_text("[parcels]\ncell_m = 1000.0\n")
+    args = ["rank", "--region", str(region), "--out", str(out), "--no-map", "--config", str(config)]
+    code, stdout, err = run(args)
+    assert code == 0, err
+    assert (out / "prospects.gpkg").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["parcels_ranked"] == 84
+    assert manifest["counts"]["parcels_excluded"] == 16
+    roles = {m["role"] for m in manifest["layers_missing"]}
+    assert {"land", "claims"} <= roles
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert "missing layer:" in err and "No land-ownership layer" in err
+    assert "Top 10 of 84 ranked parcels" in stdout
+    # A second run refuses to overwrite and leaves the files untouched.
+    before = (out / "prospects.gpkg").read_bytes()
+    code, _, err = run(args)
+    assert code == 2
+    assert "already exists" in err and "--overwrite" in err
+    assert (out / "prospects.gpkg").read_bytes() == before
+
+
+def test_rank_bad_config_exit_2(tiny_region, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[score]\nweights = {value = -1, acess = 1}\n")
+    code, _, err = run(["rank", "--region", str(tiny_region()), "--out", str(tmp_path / "o"), "--config", str(config)])
+    assert code == 2
+    assert "score.weights.value must be a finite number >= 0" in err
+    assert "Did you mean 'access'?" in err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_unknown_region_exit_2(tmp_path):
+    code, _, err = run(["rank", "--region", "nowhere", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "unknown region 'nowhere'" in err
+
+
+def test_usage_error_exit_2():
+    code, _, err = run(["rank"])
+    assert code == 2
+    assert "Missing option" in err
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    code, stdout, err = run(["demo", "--out", str(out)])
+    assert code == 0, err
+    for name in ("prospects.gpkg", "prospects.html", "manifest.json"):
+        assert (out / name).stat().st_size > 0
+    assert "Top 10 of 82,055 ranked parcels" in stdout
+    assert "No land-ownership layer" in err
+    html = (out / "prospects.html").read_text(encoding="utf-8")
+    assert "No land-ownership layer" in html
+    assert "<script src=\"http" not in html and "https://cdn" not in html
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["region"]["name"] == "utah-sample"
+    assert {o["path"] for o in manifest["outputs"]} == {"prospects.gpkg", "prospects.html"}
