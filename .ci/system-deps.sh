@@ -1,10 +1,13 @@
 #!/bin/sh
 # System packages the tests need: Chromium (browser map tests) and GDAL's command-line
-# tools (exports are read back with ogrinfo). Installs only what is missing.
+# tools (exports are read back with ogrinfo), QGIS for the styled-GeoPackage check.
+# Installs only what is missing.
 set -eu
 missing=""
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing="$missing chromium"
 command -v ogrinfo >/dev/null 2>&1 || missing="$missing gdal-bin"
+# QGIS (headless) opens the exported GeoPackage to check its stored styles.
+/usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || missing="$missing qgis python3-qgis"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   SUDO=""

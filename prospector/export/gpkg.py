@@ -209,6 +209,8 @@ def read_ranked(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
 
 def read_manifest(path: str | Path) -> dict[str, Any] | None:
     """Return the run manifest stored in a GeoPackage, or None."""
-    meta = pyogrio.read_info(path).get("dataset_metadata") or {}
+    # Dataset metadata is the same from any layer; naming layer 0 avoids pyogrio's
+    # "more than one layer found" warning.
+    meta = pyogrio.read_info(path, layer=0).get("dataset_metadata") or {}
     text = meta.get("prospector_manifest")
     return json.loads(text) if text else None

@@ -1,0 +1,302 @@
+"""QGIS layer styles (QML) for the layers a ranking run writes.
+
+Pure functions: a GeoDataFrame in, a QML document (text) out.  :func:`write_gpkg`
+stores them in the GeoPackage ``layer_styles`` table that QGIS reads when it opens a
+layer; the file exporters write them as ``<layer>.qml`` sidecars, which QGIS loads
+automatically for Shapefile, GeoJSON and FlatGeobuf layers.
+
+The colours match the interactive map's legends: viridis quantile classes of
+``score`` for parcels, Okabe-Ito commodity groups for deposits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from xml.sax.saxutils import quoteattr
+
+import geopandas as gpd
+import numpy as np
+
+__all__ = ["QGIS_STYLE_VERSION", "SCORE_COLORS", "layer_qml", "style_layers"]
+
+#: QGIS version written into the QML header (styles load in QGIS >= 3.16).
+QGIS_STYLE_VERSION = "3.22.0-Białowieża"
+
+#: Viridis, 5 steps: dark = low score, yellow = high score (same as the HTML map).
+SCORE_COLORS: tuple[str, ...] = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
+
+#: Commodity groups of ``deposits.group``: colour and legend label (same as the HTML map).
+_DEPOSIT_GROUPS: dict[str, tuple[str, str]] = {
+    "ree": ("#cc79a7", "Rare earths"),
+    "battery": ("#0072b2", "Battery metals"),
+    "base": ("#d55e00", "Base metals"),
+    "precious": ("#e69f00", "Precious metals"),
+    "pgm": ("#56b4e9", "Platinum-group metals"),
+    "energy": ("#009e73", "Energy (U, Th...)"),
+    "specialty": ("#f0e442", "Specialty metals"),
+    "industrial": ("#8c6d31", "Industrial minerals"),
+    "bulk": ("#7f7f7f", "Bulk commodities"),
+    "none": ("#000000", "Other / none"),
+}
+_ACCESS_KINDS: dict[str, tuple[str, str, float, str]] = {
+    # kind: colour, label, width (mm), line style
+    "road": ("#4d4d4d", "Roads", 0.4, "solid"),
+    "rail": ("#000000", "Railways", 0.6, "dash"),
+    "power": ("#e69f00", "Power lines", 0.4, "dot"),
+}
+_LAND_STATUS: dict[str, tuple[str, str]] = {
+    "open": ("#009e73", "Open to mineral entry"),
+    "partly_open": ("#f0e442", "Partly open"),
+    "closed": ("#d55e00", "Closed (withdrawn)"),
+    "unknown": ("#999999", "Unknown / ownership unknown"),
+}
+_N_CLASSES = 5
+
+
+def _rgba(color: str, alpha: int = 255) -> str:
+    color = color.lstrip("#")
+    r, g, b = (int(color[i : i + 2], 16) for i in (0, 2, 4))
+    return f"{r},{g},{b},{alpha}"
+
+
+def _options(props: Mapping[str, object]) -> str:
+    items = "".join(
+        f'<Option type="QString" name={quoteattr(k)} value={quoteattr(str(v))}/>'
+        for k, v in props.items()
+    )
+    return f'<Option type="Map">{items}</Option>'
+
+
+def _symbol(kind: str, name: str, /, **props: object) -> str:
+    """One QGIS symbol (fill, line or marker) with one simple symbol layer."""
+    cls = {"fill": "SimpleFill", "line": "SimpleLine", "marker": "SimpleMarker"}[kind]
+    return (
+        f'<symbol type="{kind}" name={quoteattr(name)} alpha="1" clip_to_extent="1" '
+        f'force_rhr="0"><layer class="{cls}" enabled="1" locked="0" pass="0">'
+        f"{_options(props)}</layer></symbol>"
+    )
+
+
+def _fill(
+    name: str,
+    color: str,
+    *,
+    outline: str = "#ffffff",
+    alpha: int = 255,
+    width: float = 0.05,
+    brush: str = "solid",
+    outline_style: str = "solid",
+) -> str:
+    return _symbol(
+        "fill", name, color=_rgba(color, alpha), style=brush, outline_color=_rgba(outline),
+        outline_width=width, outline_width_unit="MM", outline_style=outline_style,
+        joinstyle="miter",
+    )  # fmt: skip
+
+
+def _line(name: str, color: str, *, width: float = 0.3, style: str = "solid") -> str:
+    return _symbol(
+        "line", name, line_color=_rgba(color), line_width=width, line_width_unit="MM",
+        line_style=style, capstyle="round", joinstyle="round",
+    )  # fmt: skip
+
+
+def _marker(name: str, color: str, *, size: float = 1.8) -> str:
+    return _symbol(
+        "marker", name, name="circle", color=_rgba(color), size=size, size_unit="MM",
+        outline_color=_rgba("#333333"), outline_width=0.1, outline_width_unit="MM",
+        outline_style="solid",
+    )  # fmt: skip
+
+
+def _document(
+    renderer: str, *, display_field: str | None = None, map_tip: str | None = None
+) -> str:
+    extra = ""
+    if display_field:
+        extra += f"<previewExpression>{_text(_quote_field(display_field))}</previewExpression>"
+    if map_tip:
+        extra += f"<mapTip>{_text(map_tip)}</mapTip>"
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        f'<qgis version={quoteattr(QGIS_STYLE_VERSION)} styleCategories="Symbology|MapTips">\n'
+        f"{renderer}\n{extra}\n</qgis>\n"
+    )
+
+
+def _text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _quote_field(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _single(symbol: str) -> str:
+    return (
+        '<renderer-v2 type="singleSymbol" forceraster="0" symbollevels="0" enableorderby="0">'
+        f"<symbols>{symbol}</symbols></renderer-v2>"
+    )
+
+
+def _categorized(attr: str, categories: list[tuple[str, str, str]]) -> str:
+    """Categorized renderer; *categories* are (value, label, symbol xml with name = index)."""
+    cats = "".join(
+        f'<category render="true" symbol="{i}" value={quoteattr(value)} label={quoteattr(label)}/>'
+        for i, (value, label, _) in enumerate(categories)
+    )
+    symbols = "".join(sym for _, _, sym in categories)
+    return (
+        f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(attr)} forceraster="0" '
+        f'symbollevels="0" enableorderby="0"><categories>{cats}</categories>'
+        f"<symbols>{symbols}</symbols></renderer-v2>"
+    )
+
+
+def score_breaks(scores: np.ndarray, n_classes: int = _N_CLASSES) -> list[float]:
+    """Quantile class breaks of *scores* (``n + 1`` increasing edges, duplicates dropped)."""
+    values = np.asarray(scores, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return [0.0, 1.0]
+    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, n_classes + 1)))
+    if edges.size == 1:
+        edges = np.array([edges[0], edges[0]])
+    return [float(e) for e in edges]
+
+
+def _graduated(attr: str, edges: list[float], *, outline: str) -> str:
+    n = len(edges) - 1
+    # Spread the palette over however many classes survived de-duplication.
+    picks = np.linspace(0, len(SCORE_COLORS) - 1, n).round().astype(int) if n > 1 else [4]
+    ranges, symbols = [], []
+    for i in range(n):
+        lower, upper = edges[i], edges[i + 1]
+        label = f"{lower:.3f} – {upper:.3f}"
+        ranges.append(
+            f'<range render="true" symbol="{i}" lower="{lower:.17g}" upper="{upper:.17g}" '
+            f"label={quoteattr(label)}/>"
+        )
+        symbols.append(_fill(str(i), SCORE_COLORS[picks[i]], outline=outline, width=0.0))
+    return (
+        f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attr)} '
+        'graduatedMethod="GraduatedColor" forceraster="0" symbollevels="0" enableorderby="0">'
+        f"<ranges>{''.join(ranges)}</ranges><symbols>{''.join(symbols)}</symbols>"
+        '<classificationMethod id="Quantile"/><mode name="quantile"/></renderer-v2>'
+    )
+
+
+def _symbol_kind(gdf: gpd.GeoDataFrame) -> str | None:
+    kinds = {
+        {"Point": "marker", "MultiPoint": "marker", "LineString": "line",
+         "MultiLineString": "line", "Polygon": "fill", "MultiPolygon": "fill"}.get(t, "?")
+        for t in gdf.geom_type.dropna().unique()
+    }  # fmt: skip
+    return kinds.pop() if len(kinds) == 1 and "?" not in kinds else None
+
+
+def layer_qml(
+    name: str, gdf: gpd.GeoDataFrame, *, field_names: Mapping[str, str] | None = None
+) -> str | None:
+    """Return the QGIS style (QML text) of a result layer, or None when there is none.
+
+    Parameters
+    ----------
+    name
+        Layer name as written by :func:`prospector.outputs.result_layers` (``parcels``,
+        ``excluded_parcels``, ``deposits``, ``withdrawals``, ``access``, ``evidence``,
+        ``boundary``, ``land``, ``claims``).
+    gdf
+        The layer; class breaks and categories come from its values.
+    field_names
+        Column name → name in the written file (Shapefile's short names); identity when
+        omitted.
+
+    Returns
+    -------
+    str or None
+        None for unknown layer names or layers mixing geometry families.
+    """
+    kind = _symbol_kind(gdf)
+    if kind is None:
+        return None
+    names = dict(field_names or {})
+
+    def field(col: str) -> str:
+        return names.get(col, col)
+
+    columns = set(gdf.columns)
+    if name == "parcels" and kind == "fill" and "score" in columns:
+        edges = score_breaks(gdf["score"].to_numpy())
+        tip = '[% "{rank}" %]. [% "{why}" %]'.format(rank=field("rank"), why=field("why"))
+        return _document(
+            _graduated(field("score"), edges, outline="#ffffff"),
+            display_field=field("parcel_id"),
+            map_tip=tip if {"rank", "why"} <= columns else None,
+        )
+    if name == "excluded_parcels" and kind == "fill":
+        if "land_status" in columns:
+            present = set(gdf["land_status"].dropna().astype(str))
+            cats = [
+                (value, label, _fill(str(i), color, alpha=140, width=0.0))
+                for i, (value, (color, label)) in enumerate(
+                    (v, c) for v, c in _LAND_STATUS.items() if v in present
+                )
+            ]
+            cats.append(("", "Other", _fill(str(len(cats)), "#bdbdbd", alpha=140, width=0.0)))
+            return _document(
+                _categorized(field("land_status"), cats), display_field=field("parcel_id")
+            )
+        return _document(_single(_fill("0", "#bdbdbd", alpha=140, width=0.0)))
+    if name == "deposits" and kind == "marker":
+        if "group" in columns:
+            present = set(gdf["group"].dropna().astype(str))
+            ordered = [g for g in _DEPOSIT_GROUPS if g in present]
+            cats = [
+                (g, _DEPOSIT_GROUPS[g][1], _marker(str(i), _DEPOSIT_GROUPS[g][0]))
+                for i, g in enumerate(ordered)
+            ]
+            cats.append(("", "Other / unknown group", _marker(str(len(cats)), "#ffffff")))
+            return _document(_categorized(field("group"), cats), display_field=field("name"))
+        return _document(_single(_marker("0", "#000000")), display_field=field("name"))
+    if name == "withdrawals" and kind == "fill":
+        # Outlines only, so the ranked parcels underneath stay readable.
+        return _document(
+            _single(_fill("0", "#d55e00", brush="no", outline="#d55e00", width=0.6)),
+            display_field=field("name"),
+        )
+    if name == "access" and kind == "line":
+        if "kind" in columns:
+            cats = [
+                (k, label, _line(str(i), color, width=width, style=style))
+                for i, (k, (color, label, width, style)) in enumerate(_ACCESS_KINDS.items())
+            ]
+            return _document(_categorized(field("kind"), cats), display_field=field("kind"))
+        return _document(_single(_line("0", "#4d4d4d")))
+    if name == "evidence":
+        symbol = {
+            "line": _line("0", "#a50f15", width=0.3),
+            "fill": _fill("0", "#a50f15", brush="no", outline="#a50f15", width=0.3),
+            "marker": _marker("0", "#a50f15"),
+        }[kind]
+        return _document(_single(symbol), display_field=field("kind"))
+    if name in ("boundary", "claims") and kind == "fill":
+        color = "#000000" if name == "boundary" else "#7b3294"
+        return _document(
+            _single(_fill("0", color, brush="no", outline=color, width=0.5, outline_style="dash"))
+        )
+    if name == "land" and kind == "fill":
+        return _document(_single(_fill("0", "#c7e9c0", alpha=120, outline="#74c476", width=0.1)))
+    return None
+
+
+def style_layers(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, str]:
+    """QML styles of every layer that has one (layer name → QML text)."""
+    out = {}
+    for name, gdf in layers.items():
+        if gdf is None:
+            continue
+        qml = layer_qml(name, gdf)
+        if qml is not None:
+            out[name] = qml
+    return out
