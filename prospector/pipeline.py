@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from prospector.analysis.access import decay, nearest_distance_km
+from prospector.analysis.access import nearest_distance_km
+from prospector.analysis.criteria import ACCESS_KINDS as _ACCESS
+from prospector.analysis.criteria import build_criteria
 from prospector.analysis.explain import explain
 from prospector.analysis.land import land_status
 from prospector.analysis.parcels import grid_parcels, split_parcels
 from prospector.analysis.score import (
     Weights,
     combine,
-    effective_weights,
-    normalise,
     rank_scores,
 )
 from prospector.analysis.value import deposit_weights, deposits_in_parcels, parcel_value
@@ -49,8 +49,6 @@ __all__ = [
     "score_parcels",
 ]
 
-_ACCESS = ("road", "rail", "power")
-
 
 @dataclass
 class RankResult:
@@ -65,6 +63,8 @@ class RankResult:
     config: Config
     weights: Weights
     notes: list[str] = field(default_factory=list)
+    available: dict[str, bool] = field(default_factory=dict)
+    """Which criterion inputs the region supplied (deposits, evidence, road, rail, power)."""
     created: str = field(
         default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     )
@@ -191,73 +191,6 @@ def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData) -> pd.DataFrame
             for col in z.columns:
                 out[col] = z[col]
     return out
-
-
-def build_criteria(
-    parcels: pd.DataFrame, config: Config, *, have: dict[str, bool]
-) -> tuple[pd.DataFrame, Weights]:
-    """Turn measured parcel columns into normalised benefit criteria and their weights.
-
-    Returns the criteria table (columns ``value``, ``access_<kind>``, ``terrain``,
-    ``evidence_fault``) and the effective weights per criterion.
-    """
-    how = config.score.normalise
-    crit = pd.DataFrame(index=parcels.index)
-    reasons: dict[str, str] = {}
-    crit["value"] = normalise(np.log1p(parcels["value_raw"]), how)
-    for kind in _ACCESS:
-        crit[f"access_{kind}"] = normalise(
-            pd.Series(
-                decay(
-                    parcels[f"dist_{kind}_km"].to_numpy(), config.access.decay_km.get(kind, 10.0)
-                ),
-                index=parcels.index,
-            ),
-            how,
-        )
-        if not have[kind]:
-            reasons[f"access_{kind}"] = f"no {kind} layer"
-    coverage = parcels["dem_coverage"].notna().mean() if "dem_coverage" in parcels else 0.0
-    terrain_ok = coverage >= config.access.min_raster_coverage
-    if "slope_mean_deg" in parcels:
-        terrain = 1.0 - (parcels["slope_mean_deg"] / config.access.max_slope_deg).clip(0, 1)
-        crit["terrain"] = normalise(terrain, how)
-    else:
-        crit["terrain"] = 0.0
-    if not terrain_ok:
-        reasons["terrain"] = (
-            f"DEM covers {coverage:.1%} of parcels (< {config.access.min_raster_coverage:.0%})"
-            if "slope_mean_deg" in parcels
-            else "no DEM"
-        )
-    crit["evidence_fault"] = normalise(
-        pd.Series(
-            decay(parcels["dist_fault_km"].to_numpy(), config.evidence.decay_km),
-            index=parcels.index,
-        ),
-        how,
-    )
-    if not have["evidence"]:
-        reasons["evidence_fault"] = "no vector evidence layer"
-    if not have["deposits"]:
-        reasons["value"] = "no deposit layer"
-
-    available = {
-        "value": have["deposits"],
-        **{f"access_{k}": have[k] for k in _ACCESS},
-        "terrain": bool(terrain_ok),
-        "evidence_fault": have["evidence"],
-    }
-    family = config.score.weights
-    access_w = config.score.access_weights
-    configured: dict[str, float] = {"value": family.get("value", 0.0)}
-    sub_total = sum(access_w.get(k, 0.0) for k in (*_ACCESS, "terrain")) or 1.0
-    for k in (*_ACCESS, "terrain"):
-        name = f"access_{k}" if k != "terrain" else "terrain"
-        configured[name] = family.get("access", 0.0) * access_w.get(k, 0.0) / sub_total
-    configured["evidence_fault"] = family.get("evidence", 0.0)
-    weights = effective_weights(configured, available, reasons)
-    return crit, weights
 
 
 def make_parcels(data: RegionData, config: Config) -> gpd.GeoDataFrame:
@@ -431,7 +364,7 @@ def finish(
     notes = list(data.region.notes)
     for name, why in weights.redistributed.items():
         notes.append(f"Criterion {name!r} not used ({why}); its weight was redistributed.")
-    return RankResult(ranked, excluded, deposits, data, config, weights, notes)
+    return RankResult(ranked, excluded, deposits, data, config, weights, notes, available=have)
 
 
 def _eligible(table: pd.DataFrame, status: str) -> pd.Series:

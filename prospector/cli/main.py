@@ -247,8 +247,14 @@ def export_cmd(ranked: str, fmt: str, output: str, overwrite: bool) -> None:
 
 @cli.command("status")
 @click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
-@click.option("--point", nargs=2, type=float, metavar="LON LAT", default=None,
-              help="A location in decimal degrees (EPSG:4326), e.g. --point -112.1 39.9")
+@click.option(
+    "--point",
+    nargs=2,
+    type=float,
+    metavar="LON LAT",
+    default=None,
+    help="A location in decimal degrees (EPSG:4326), e.g. --point -112.1 39.9",
+)
 @click.option("--parcel", "parcel_id", default=None, help="A parcel id, e.g. r1238c-845.")
 def status_cmd(ranked: str, point: tuple[float, float] | None, parcel_id: str | None) -> None:
     """Land status of a point or a parcel in RANKED (a prospects.gpkg)."""
@@ -264,24 +270,43 @@ def status_cmd(ranked: str, point: tuple[float, float] | None, parcel_id: str | 
     layers = read_ranked(ranked)
     frames = [layers[k] for k in ("parcels", "excluded_parcels") if k in layers]
     if not frames:
-        raise ProspectorError(f"{ranked} has no parcels layer; pass a prospects.gpkg from `prospector rank`.")
+        raise ProspectorError(
+            f"{ranked} has no parcels layer; pass a prospects.gpkg from `prospector rank`."
+        )
     parcels = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
     if parcel_id is not None:
         hits = parcels[parcels["parcel_id"] == parcel_id]
         if hits.empty:
-            raise ProspectorError(f"no parcel {parcel_id!r} in {ranked}; parcel ids look like {parcels['parcel_id'].iloc[0]!r}.")
+            raise ProspectorError(
+                f"no parcel {parcel_id!r} in {ranked}; parcel ids look like {parcels['parcel_id'].iloc[0]!r}."
+            )
     else:
         assert point is not None
         where = gpd.GeoSeries([shapely.Point(point)], crs="EPSG:4326").to_crs(parcels.crs).iloc[0]
         hits = status_at(parcels, where)
         if hits.empty:
-            raise ProspectorError(f"the point {point[0]}, {point[1]} (lon, lat) is outside every parcel of {ranked}.")
+            raise ProspectorError(
+                f"the point {point[0]}, {point[1]} (lon, lat) is outside every parcel of {ranked}."
+            )
     for row in hits.itertuples():
         r = row._asdict()
         rank = r.get("rank")
-        _out.print(f"[bold]parcel {r['parcel_id']}[/]  rank: {'—' if rank is None or pd.isna(rank) else int(rank)}", markup=True)
-        for key in ("land_status", "status_reason", "agency", "federal_frac", "withdrawn_frac", "claimed_frac",
-                    "open_frac", "withdrawals", "n_active_claims", "area_km2"):
+        _out.print(
+            f"[bold]parcel {r['parcel_id']}[/]  rank: {'—' if rank is None or pd.isna(rank) else int(rank)}",
+            markup=True,
+        )
+        for key in (
+            "land_status",
+            "status_reason",
+            "agency",
+            "federal_frac",
+            "withdrawn_frac",
+            "claimed_frac",
+            "open_frac",
+            "withdrawals",
+            "n_active_claims",
+            "area_km2",
+        ):
             value = r.get(key)
             if isinstance(value, float):
                 value = "unknown" if pd.isna(value) else f"{value:.3f}"
@@ -381,6 +406,16 @@ def layers_check(path: str, role: str, source: str | None, layer: str | None) ->
         )
         + "."
     )
+
+
+def _register() -> None:
+    from prospector.cli.analysis_cmds import sensitivity, validate
+
+    cli.add_command(sensitivity)
+    cli.add_command(validate)
+
+
+_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,29 @@
+"""Small vectorised string helpers shared by the analysis steps."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["join_sorted"]
+
+
+def join_sorted(keys: np.ndarray, values: np.ndarray, sep: str = "; ") -> tuple[np.ndarray, np.ndarray]:
+    """Join *values* with *sep* per run of equal *keys* (keys already grouped/sorted).
+
+    The same result as ``pandas.DataFrame({"k": keys, "v": values}).groupby("k")["v"].agg(sep.join)``
+    for grouped keys, without a Python call per group: one object-array ``add.reduceat``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The distinct keys (in order) and the joined strings.
+    """
+    keys = np.asarray(keys)
+    if len(keys) == 0:
+        return keys, np.empty(0, dtype=object)
+    values = np.asarray(values, dtype=object)
+    starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
+    first = np.zeros(len(keys), dtype=bool)
+    first[starts] = True
+    pieces = np.where(first, values, sep + values)
+    return keys[starts], np.add.reduceat(pieces, starts)

@@ -1,0 +1,87 @@
+"""Criteria: measured parcel columns → normalised benefit criteria and their weights.
+
+Pure: a (Geo)DataFrame of measurements in, a criteria table and :class:`Weights` out.
+Shared by the pipeline, sensitivity analysis and validation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from prospector.analysis.access import decay
+from prospector.analysis.score import Weights, effective_weights, normalise
+from prospector.config import Config
+
+__all__ = ["ACCESS_KINDS", "build_criteria"]
+
+#: Kinds of access features, in criterion order.
+ACCESS_KINDS: tuple[str, ...] = ("road", "rail", "power")
+_ACCESS = ACCESS_KINDS
+
+
+def build_criteria(
+    parcels: pd.DataFrame, config: Config, *, have: dict[str, bool]
+) -> tuple[pd.DataFrame, Weights]:
+    """Turn measured parcel columns into normalised benefit criteria and their weights.
+
+    Returns the criteria table (columns ``value``, ``access_<kind>``, ``terrain``,
+    ``evidence_fault``) and the effective weights per criterion.
+    """
+    how = config.score.normalise
+    crit = pd.DataFrame(index=parcels.index)
+    reasons: dict[str, str] = {}
+    crit["value"] = normalise(np.log1p(parcels["value_raw"]), how)
+    for kind in _ACCESS:
+        crit[f"access_{kind}"] = normalise(
+            pd.Series(
+                decay(
+                    parcels[f"dist_{kind}_km"].to_numpy(), config.access.decay_km.get(kind, 10.0)
+                ),
+                index=parcels.index,
+            ),
+            how,
+        )
+        if not have[kind]:
+            reasons[f"access_{kind}"] = f"no {kind} layer"
+    coverage = parcels["dem_coverage"].notna().mean() if "dem_coverage" in parcels else 0.0
+    terrain_ok = coverage >= config.access.min_raster_coverage
+    if "slope_mean_deg" in parcels:
+        terrain = 1.0 - (parcels["slope_mean_deg"] / config.access.max_slope_deg).clip(0, 1)
+        crit["terrain"] = normalise(terrain, how)
+    else:
+        crit["terrain"] = 0.0
+    if not terrain_ok:
+        reasons["terrain"] = (
+            f"DEM covers {coverage:.1%} of parcels (< {config.access.min_raster_coverage:.0%})"
+            if "slope_mean_deg" in parcels
+            else "no DEM"
+        )
+    crit["evidence_fault"] = normalise(
+        pd.Series(
+            decay(parcels["dist_fault_km"].to_numpy(), config.evidence.decay_km),
+            index=parcels.index,
+        ),
+        how,
+    )
+    if not have["evidence"]:
+        reasons["evidence_fault"] = "no vector evidence layer"
+    if not have["deposits"]:
+        reasons["value"] = "no deposit layer"
+
+    available = {
+        "value": have["deposits"],
+        **{f"access_{k}": have[k] for k in _ACCESS},
+        "terrain": bool(terrain_ok),
+        "evidence_fault": have["evidence"],
+    }
+    family = config.score.weights
+    access_w = config.score.access_weights
+    configured: dict[str, float] = {"value": family.get("value", 0.0)}
+    sub_total = sum(access_w.get(k, 0.0) for k in (*_ACCESS, "terrain")) or 1.0
+    for k in (*_ACCESS, "terrain"):
+        name = f"access_{k}" if k != "terrain" else "terrain"
+        configured[name] = family.get("access", 0.0) * access_w.get(k, 0.0) / sub_total
+    configured["evidence_fault"] = family.get("evidence", 0.0)
+    weights = effective_weights(configured, available, reasons)
+    return crit, weights
