@@ -8,6 +8,7 @@ inspected alone.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -50,6 +51,17 @@ __all__ = [
 ]
 
 
+def _now() -> str:
+    """Run time (UTC, seconds): ``$SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    when = (
+        _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
+        if epoch.isdigit()
+        else _dt.datetime.now(_dt.timezone.utc)
+    )
+    return when.isoformat(timespec="seconds")
+
+
 @dataclass
 class RankResult:
     """Everything a ranking run produced."""
@@ -65,9 +77,7 @@ class RankResult:
     notes: list[str] = field(default_factory=list)
     available: dict[str, bool] = field(default_factory=dict)
     """Which criterion inputs the region supplied (deposits, evidence, road, rail, power)."""
-    created: str = field(
-        default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    )
+    created: str = field(default_factory=lambda: _now())
 
     @property
     def all_parcels(self) -> gpd.GeoDataFrame:

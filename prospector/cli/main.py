@@ -410,9 +410,11 @@ def layers_check(path: str, role: str, source: str | None, layer: str | None) ->
 
 def _register() -> None:
     from prospector.cli.analysis_cmds import sensitivity, validate
+    from prospector.cli.fetch_cmd import fetch
 
     cli.add_command(sensitivity)
     cli.add_command(validate)
+    layers.add_command(fetch)
 
 
 _register()

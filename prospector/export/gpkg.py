@@ -11,9 +11,11 @@ Besides the layers, the file holds
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import json
+import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,28 @@ _DESCRIPTIONS = {
 }
 
 
+def _timestamp() -> str:
+    """GeoPackage time stamp (UTC, ms): ``$SOURCE_DATE_EPOCH`` when set, else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    when = (
+        _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
+        if epoch.isdigit()
+        else _dt.datetime.now(_dt.timezone.utc)
+    )
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+@contextlib.contextmanager
+def _gdal_current_date(stamp: str) -> Iterator[None]:
+    """Make GDAL write *stamp* as gpkg_contents.last_change and metadata timestamps."""
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+
+
 def flatten_lists(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Turn list-valued columns (``commodities``) into '; '-joined strings for file formats."""
     out = gdf.copy()
@@ -108,7 +132,8 @@ def write_gpkg(
     from prospector.export.styles import layer_qml
 
     path = Path(path)
-    with atomic_output(path, overwrite=overwrite) as tmp:
+    stamp = _timestamp()
+    with atomic_output(path, overwrite=overwrite) as tmp, _gdal_current_date(stamp):
         written: dict[str, str] = {}
         first = True
         for name, gdf in layers.items():
@@ -138,11 +163,11 @@ def write_gpkg(
                 "GeoDataFrame, e.g. {'parcels': result.parcels}."
             )
         if written:
-            _write_layer_styles(tmp, written)
+            _write_layer_styles(tmp, written, stamp)
     return path
 
 
-def _write_layer_styles(path: Path, styles: Mapping[str, str]) -> None:
+def _write_layer_styles(path: Path, styles: Mapping[str, str], stamp: str) -> None:
     """Add the QGIS ``layer_styles`` table to a closed GeoPackage (one default style a layer)."""
     with contextlib.closing(sqlite3.connect(path)) as con, con:
         geom_cols = dict(
@@ -153,15 +178,16 @@ def _write_layer_styles(path: Path, styles: Mapping[str, str]) -> None:
         con.execute(
             "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, "
             "last_change) VALUES ('layer_styles', 'attributes', 'layer_styles', "
-            "'QGIS layer styles', strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
+            "'QGIS layer styles', ?)",
+            (stamp,),
         )
         con.executemany(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
             "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
-            "owner, ui) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, 'prospector', NULL)",
+            "owner, ui, update_time) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, 'prospector', NULL, ?)",
             [
                 (name, geom_cols.get(name, "geom"), f"prospector {name}", qml,
-                 f"Prospector default style for {name}")
+                 f"Prospector default style for {name}", stamp)
                 for name, qml in styles.items()
             ],
         )  # fmt: skip

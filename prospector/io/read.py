@@ -1,18 +1,36 @@
-"""Read vector and raster sources into memory (pyogrio / rasterio) with clear errors."""
+"""Read vector and raster sources into memory (pyogrio / rasterio) with clear errors.
+
+Shapefiles get extra care because agencies hand them out in every state of repair:
+missing companion files and truncated ``.shp`` files are errors that name the file, and
+text in a code page other than the one declared (or without any declaration) is detected
+and read again in the right encoding, with a :class:`~prospector.errors.ProspectorWarning`
+saying so.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import struct
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pyogrio
 import rasterio
+from pandas.api.types import is_object_dtype, is_string_dtype
 from rasterio.errors import RasterioIOError
 
-from prospector.errors import LayerReadError
+from prospector.errors import LayerReadError, ProspectorWarning
 
-__all__ = ["list_layers", "read_vector", "raster_profile"]
+__all__ = ["list_layers", "raster_profile", "read_vector"]
+
+#: Encoding assumed for text that is not valid in its declared encoding: every byte is a
+#: valid ISO-8859-1 character, so the retry cannot fail.
+_FALLBACK_ENCODING = "ISO-8859-1"
+#: Distinct text values inspected when looking for UTF-8 read as ISO-8859-1.
+_MOJIBAKE_SAMPLE = 2000
 
 
 def list_layers(path: str | Path) -> list[str]:
@@ -25,10 +43,10 @@ def list_layers(path: str | Path) -> list[str]:
 
 def _read_message(path: Path, exc: Exception, layer: str | None = None) -> str:
     what = f"{path}" + (f" (layer {layer!r})" if layer else "")
-    text = str(exc)
+    text = str(exc).rstrip(".")
     hint = "Check that the file is a complete vector dataset GDAL can open."
     if path.suffix.lower() == ".shp":
-        missing = [ext for ext in (".shx", ".dbf") if not path.with_suffix(ext).exists()]
+        missing = _missing_companions(path)
         if missing:
             hint = (
                 f"The shapefile is missing its {', '.join(missing)} companion file(s): copy every "
@@ -42,6 +60,96 @@ def _read_message(path: Path, exc: Exception, layer: str | None = None) -> str:
     return f"cannot read {what}: {text}. {hint}"
 
 
+def _missing_companions(path: Path) -> list[str]:
+    """Mandatory shapefile companions (.shx, .dbf) missing beside *path*, in any case."""
+    present = {p.name.lower() for p in path.parent.glob(f"{path.stem}.*")}
+    return [ext for ext in (".shx", ".dbf") if f"{path.stem}{ext}".lower() not in present]
+
+
+def _check_shapefile(path: Path) -> None:
+    """Refuse a shapefile with missing companions or a ``.shp`` shorter than its header says.
+
+    GDAL reads a ``.shp`` without its ``.dbf`` (no attributes) and a truncated ``.shp``
+    (the last features become null geometries) without an error; both would silently
+    lose data here.
+    """
+    missing = _missing_companions(path)
+    if missing:
+        raise LayerReadError(
+            f"cannot read {path}: the shapefile is missing its {', '.join(missing)} companion "
+            "file(s) (.shx: the index of the shapes; .dbf: the attribute table). Copy every "
+            "file of the shapefile (.shp, .shx, .dbf, .prj, .cpg) together, or convert it to "
+            "GeoPackage."
+        )
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        header = fh.read(28)
+    if len(header) < 28 or struct.unpack(">i", header[:4])[0] != 9994:
+        raise LayerReadError(
+            f"cannot read {path}: it is not a shapefile (the header is missing or its file code "
+            "is not 9994). The .shp is corrupt or is another kind of file: re-export or "
+            "re-download it."
+        )
+    declared = 2 * struct.unpack(">i", header[24:28])[0]  # 16-bit words
+    if size < declared:
+        raise LayerReadError(
+            f"cannot read {path}: the .shp is truncated ({size:,} bytes, its header declares "
+            f"{declared:,}); the last features would be lost. Re-download or re-export it "
+            "(an interrupted copy or download is the usual cause)."
+        )
+
+
+@contextlib.contextmanager
+def _gdal_config(**options: str) -> Iterator[None]:
+    """Set GDAL configuration options (pyogrio's GDAL) for the block, then restore them."""
+    previous = {key: pyogrio.get_gdal_config_option(key) for key in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(previous)
+
+
+def _read_once(path: Path, encoding: str | None, **kwargs: Any) -> gpd.GeoDataFrame:
+    """One pyogrio read; GDAL's encoding chatter is dropped, other warnings passed on.
+
+    PAM is off while reading: GDAL would otherwise write a ``<file>.aux.xml`` sidecar
+    next to a GeoPackage that holds dataset metadata (a run manifest) on every read.
+    """
+    with warnings.catch_warnings(record=True) as caught, _gdal_config(GDAL_PAM_ENABLED="NO"):
+        warnings.simplefilter("always")
+        gdf = pyogrio.read_dataframe(path, encoding=encoding, use_arrow=False, **kwargs)
+    for w in caught:
+        message = str(w.message)
+        if "not recognized as being in UTF-8" in message or "encoding" in message.lower():
+            continue  # handled by the caller: detected and retried
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return gdf
+
+
+def _looks_like_mojibake(gdf: gpd.GeoDataFrame) -> bool:
+    """Tell whether every non-ASCII text value is UTF-8 that was decoded as ISO-8859-1.
+
+    ``'Peña'`` written as UTF-8 and read as ISO-8859-1 becomes ``'PeÃ±a'``; encoding that
+    back to ISO-8859-1 gives bytes that are valid UTF-8.  Real ISO-8859-1 text almost never
+    does (``'ñ'`` alone is the invalid UTF-8 byte 0xF1).
+    """
+    found = False
+    for column in gdf.columns:
+        dtype = gdf[column].dtype
+        if column == gdf.geometry.name or not (is_object_dtype(dtype) or is_string_dtype(dtype)):
+            continue
+        for value in gdf[column].dropna().unique()[:_MOJIBAKE_SAMPLE]:
+            if not isinstance(value, str) or value.isascii():
+                continue
+            try:
+                value.encode("latin-1").decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                return False
+            found = True
+    return found
+
+
 def read_vector(
     path: str | Path,
     *,
@@ -51,6 +159,11 @@ def read_vector(
     bbox: tuple[float, float, float, float] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a vector layer with pyogrio.
+
+    Text that is not valid in the encoding the file declares (a shapefile ``.cpg``
+    saying UTF-8 over ISO-8859-1 bytes) is read again as ISO-8859-1, and a shapefile
+    without any code page whose text turns out to be UTF-8 is read again as UTF-8; both
+    with a :class:`~prospector.errors.ProspectorWarning`.
 
     Parameters
     ----------
@@ -68,10 +181,21 @@ def read_vector(
     Returns
     -------
     geopandas.GeoDataFrame
+
+    Raises
+    ------
+    prospector.errors.LayerReadError
+        The file is missing, incomplete (shapefile companions), truncated or unreadable,
+        has no such layer, or has no geometry.
     """
     path = Path(path)
     if not path.exists():
         raise LayerReadError(_read_message(path, FileNotFoundError("no such file"), layer))
+    if path.is_dir() and path.suffix.lower() != ".gdb":
+        raise LayerReadError(
+            f"cannot read {path}: it is a folder. Give the path of the file itself "
+            "(e.g. the .shp of a shapefile or the .gpkg)."
+        )
     if layer is not None:
         available = list_layers(path)
         if layer not in available:
@@ -81,28 +205,45 @@ def read_vector(
             )
     if path.suffix.lower() == ".parquet":
         try:
-            gdf = gpd.read_parquet(path, columns=None if columns is None else [*columns, "geometry"])
+            gdf = gpd.read_parquet(
+                path, columns=None if columns is None else [*columns, "geometry"]
+            )
         except (OSError, ValueError) as exc:
             raise LayerReadError(_read_message(path, exc)) from exc
         return gdf.query(where) if where else gdf
+    shapefile = path.suffix.lower() == ".shp"
+    if shapefile:
+        _check_shapefile(path)
+    kwargs: dict[str, Any] = {"layer": layer, "where": where, "columns": columns, "bbox": bbox}
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            gdf = pyogrio.read_dataframe(
-                path, layer=layer, where=where, columns=columns, bbox=bbox, use_arrow=False
+        try:
+            gdf = _read_once(path, None, **kwargs)
+        except UnicodeDecodeError as exc:
+            gdf = _read_once(path, _FALLBACK_ENCODING, **kwargs)
+            warnings.warn(
+                f"{path}: text is not valid in the encoding the file declares ({exc.reason} at "
+                f"byte {exc.start}); read it as {_FALLBACK_ENCODING} (latin-1) instead. Check "
+                "accented names; to silence this, give the shapefile a .cpg with its real code "
+                "page (e.g. ISO-8859-1 or CP1252) or convert it to GeoPackage.",
+                ProspectorWarning,
+                stacklevel=2,
             )
+        else:
+            if shapefile and _looks_like_mojibake(gdf):
+                gdf = _read_once(path, "UTF-8", **kwargs)
+                warnings.warn(
+                    f"{path}: the shapefile declares no code page (no .cpg) and GDAL read its "
+                    "text as ISO-8859-1, but the text is UTF-8: read it again as UTF-8. Add a "
+                    ".cpg file containing 'UTF-8' beside the .shp to silence this.",
+                    ProspectorWarning,
+                    stacklevel=2,
+                )
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
         raise LayerReadError(_read_message(path, exc, layer)) from exc
     except pyogrio.errors.FieldError as exc:
         raise LayerReadError(
             f"cannot read {path}: {exc}. Check the field names used in `where`/`fields`."
         ) from exc
-    for w in caught:
-        message = str(w.message)
-        if "not recognized as being in UTF-8" in message or "encoding" in message.lower():
-            # pyogrio falls back to the DBF's code page; nothing to repair.
-            continue
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name is None:
         raise LayerReadError(f"{path}: layer has no geometry column; expected a vector layer.")
     return gdf

@@ -32,6 +32,8 @@ class LayerReport:
     n_kept: int = 0
     n_null_geometry: int = 0
     n_repaired: int = 0
+    n_repair_dropped: int = 0
+    n_outside_region: int = 0
     unmapped_values: dict[str, Counter[str]] = field(default_factory=dict)
     unmapped_commodities: Counter[str] = field(default_factory=Counter)
     ignored_commodities: Counter[str] = field(default_factory=Counter)
@@ -46,6 +48,8 @@ class LayerReport:
             "n_kept": self.n_kept,
             "n_null_geometry": self.n_null_geometry,
             "n_repaired": self.n_repaired,
+            "n_repair_dropped": self.n_repair_dropped,
+            "n_outside_region": self.n_outside_region,
             "unmapped_values": {k: dict(v.most_common()) for k, v in self.unmapped_values.items()},
             "unmapped_commodity_codes": dict(self.unmapped_commodities.most_common()),
             "n_unmapped_commodity_codes": sum(self.unmapped_commodities.values()),
@@ -66,7 +70,9 @@ def _map_column(
     values = raw[fmap.field]
     if not fmap.values:
         return values
-    keys = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+    keys = values.map(
+        lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+    )
     mapped = keys.map(fmap.values)
     unmapped = mapped.isna() & keys.notna()
     if unmapped.any():
@@ -182,7 +188,14 @@ def normalize_layer(
     types = pd.Series(shapely.get_type_id(geometry), index=raw.index)
     allowed_ids = {
         shapely.GeometryType[name.upper().replace("MULTI", "MULTI")].value
-        for name in ("Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon")
+        for name in (
+            "Point",
+            "LineString",
+            "Polygon",
+            "MultiPoint",
+            "MultiLineString",
+            "MultiPolygon",
+        )
         if name in schema.geometry
     }
     wrong = ~types.isin(allowed_ids)
@@ -212,10 +225,27 @@ def normalize_layer(
                     dtype=object,
                 )
             geometry[invalid] = fixed
+            # A repair can leave nothing of the wanted type (a zero-area polygon becomes a
+            # line, then nothing polygonal): those features are dropped, and counted.
+            emptied = invalid & (
+                shapely.is_missing(geometry)
+                | shapely.is_empty(geometry)
+                | ~np.isin(shapely.get_type_id(geometry), list(allowed_ids))
+            )
+            geometry[emptied] = None
             report.n_repaired = int(invalid.sum())
+            report.n_repair_dropped = int(emptied.sum())
+            dropped = (
+                f"; {report.n_repair_dropped} of them had nothing valid of the expected type "
+                f"left and were dropped (rows {list(raw.index[emptied][:_MAX_LISTED])})"
+                if report.n_repair_dropped
+                else ""
+            )
             warnings.warn(
-                f"{where}: repaired {report.n_repaired} invalid geometries with make_valid "
-                f"(first rows: {list(raw.index[invalid][:_MAX_LISTED])}).",
+                f"{where}: repaired {report.n_repaired} invalid geometries (self-intersections, "
+                f"bad rings) with make_valid (first rows: "
+                f"{list(raw.index[invalid][:_MAX_LISTED])}){dropped}. Fix them at the source "
+                "to silence this.",
                 GeometryRepairWarning,
                 stacklevel=2,
             )
@@ -227,8 +257,8 @@ def normalize_layer(
                 values = out.loc[dup, unique].astype(str).unique()[:_MAX_LISTED]
                 problems.append(
                     f"{where}: {int(dup.sum())} features share a {unique!r} "
-                    f"({', '.join(values)}). Ids must be unique: fix the source or map "
-                    f"{unique!r} to a unique field."
+                    f"({', '.join(values)}; rows {list(out.index[dup][:_MAX_LISTED])}). Ids "
+                    f"must be unique: fix the source or map {unique!r} to a unique field."
                 )
     for col in schema.columns:
         if col.required and col.name in out.columns and col.name != "commodities":
@@ -265,9 +295,7 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
         return None
     if shapely.get_type_id(geom) in (3, 6):
         return geom
-    parts = [
-        p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in (3, 6)
-    ]
+    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in (3, 6)]
     if not parts:
         return None
     return shapely.union_all(parts)

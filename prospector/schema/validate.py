@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prospector.catalog import load_catalog
 from prospector.catalog.regions import _inline_entry
-from prospector.crs import check_layer_crs
+from prospector.crs import check_layer_crs, split_antimeridian
 from prospector.errors import CatalogError
 from prospector.io.read import read_vector
 from prospector.schema.commodities import load_vocabulary
@@ -24,6 +24,10 @@ def check_file(
     list_year: int = 2025,
 ) -> LayerReport:
     """Read *path*, check its CRS and normalise it as *role*; raise on any problem.
+
+    Repairs (null geometries dropped, invalid geometries made valid, antimeridian
+    crossings split, text re-decoded) are announced with warnings and counted in the
+    report; everything else is an error naming the file, the feature rows and the fix.
 
     Parameters
     ----------
@@ -55,5 +59,6 @@ def check_file(
     where = f"{path}" + (f" (layer {layer})" if layer else "")
     raw = read_vector(path, layer=layer or entry.layer, where=entry.where)
     check_layer_crs(raw, where=where)
+    raw = split_antimeridian(raw, where=where)
     _gdf, report = normalize_layer(raw, entry, where=where, vocabulary=load_vocabulary(list_year))
     return report
