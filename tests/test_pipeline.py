@@ -148,3 +148,31 @@ def test_methods_rank_near_the_best_deposit(tiny_region, method):
     # Every method puts first a parcel within 1 km of the U-V past producer.
     assert top["value_raw"] >= 0.8 * result.all_parcels["value_raw"].max()
     assert ((result.parcels["score"] >= 0) & (result.parcels["score"] <= 1)).all()
+
+
+def test_given_parcels_keep_ids_and_large_ones_are_split(tiny_region, tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from tests.conftest import CRS, X0, Y0, write_layer
+
+    # PLSS-like sections with the BLM CadNSDI id field; one huge polygon (a whole district).
+    sections = gpd.GeoDataFrame(
+        {"FRSTDIVID": ["UT260010S0100W0SN010", "UT260010S0100W0SN020", "BIGBLOB"]},
+        geometry=[
+            shapely.box(X0, Y0, X0 + 1_600, Y0 + 1_600),
+            shapely.box(X0 + 1_600, Y0, X0 + 3_200, Y0 + 1_600),
+            shapely.box(X0, Y0 + 1_600, X0 + 10_000, Y0 + 10_000),
+        ],
+        crs=CRS,
+    )
+    write_layer(sections, tmp_path / "plss.gpkg")
+    region = tiny_region('\n[[layers]]\nsource = "blm-plss-sections"\npath = "plss.gpkg"\n')
+    result = _rank(region, {"parcels": {"cell_m": 1609.344}})
+    ids = set(result.all_parcels["parcel_id"])
+    assert {"UT260010S0100W0SN010", "UT260010S0100W0SN020"} <= ids
+    assert "BIGBLOB" not in ids
+    pieces = [i for i in ids if i.startswith("BIGBLOB/")]
+    assert len(pieces) > 20
+    total = result.all_parcels["area_km2"].sum()
+    assert total == pytest.approx(1.6 * 1.6 * 2 + 10 * 8.4, rel=1e-9)
