@@ -66,6 +66,8 @@ class ParcelConfig:
 
     cell_m: float = MILE_M
     """Grid cell size in metres of the work CRS (default one statute mile)."""
+    shape: Literal["square", "hex"] = "square"
+    """Grid cells: squares of side ``cell_m`` or hexagons of the same area."""
     min_sliver_m2: float = 1000.0
     """Intersections smaller than this are ignored (slivers from generalised layers)."""
 
@@ -130,6 +132,11 @@ class ScoreConfig:
         default_factory=lambda: {"road": 0.5, "rail": 0.3, "power": 0.2, "terrain": 0.0}
     )
     """Split of the access weight between access criteria."""
+    ahp: dict[str, float] = field(default_factory=dict)
+    """Pairwise judgements of the families, e.g. ``{"value/access" = 3, "value/evidence" = 5,
+    "access/evidence" = 2}``; when given they replace ``weights`` (Saaty's AHP, refused when
+    the consistency ratio exceeds 0.1 unless ``ahp_force``)."""
+    ahp_force: bool = False
     status: Literal["any", "open", "not_closed"] = "not_closed"
     """Which parcels are ranked: all, only open/partly open ones, or all but closed ones."""
 
@@ -151,6 +158,17 @@ class Config:
     def validate(self) -> Config:
         """Check values; raise one :class:`ConfigError` listing every problem."""
         problems: list[str] = []
+        if self.score.ahp:
+            from prospector.analysis.ahp import weights_from_judgements
+
+            try:
+                result = weights_from_judgements(
+                    self.score.ahp, ["value", "access", "evidence"], force=self.score.ahp_force
+                )
+            except ConfigError as exc:
+                problems.append(f"score.ahp: {exc}")
+            else:
+                self.score.weights = {k: float(v) for k, v in result.weights.items()}
         _check_weights(self.score.weights, "score.weights", problems, need_positive=True)
         _check_weights(self.score.access_weights, "score.access_weights", problems)
         _check_weights(self.value.status_weights, "value.status_weights", problems)

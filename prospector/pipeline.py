@@ -211,7 +211,10 @@ def make_parcels(data: RegionData, config: Config) -> gpd.GeoDataFrame:
         )
     else:
         parcels = grid_parcels(
-            data.boundary, cell_m=config.parcels.cell_m, min_area_m2=config.parcels.min_sliver_m2
+            data.boundary,
+            cell_m=config.parcels.cell_m,
+            min_area_m2=config.parcels.min_sliver_m2,
+            shape=config.parcels.shape,
         )
     return parcels.reset_index(drop=True)
 

@@ -120,3 +120,21 @@ def test_sample_region():
     assert region.missing_roles() == ["land", "claims"]
     for ref in region.layers:
         assert ref.path.exists()
+
+
+def test_ahp_judgements_set_family_weights():
+    config = load_config(
+        {"score": {"ahp": {"value/access": 3, "value/evidence": 5, "access/evidence": 2}}}
+    )
+    w = config.score.weights
+    assert sum(w.values()) == pytest.approx(1.0)
+    assert w["value"] > w["access"] > w["evidence"]
+    assert w["value"] == pytest.approx(0.648, abs=1e-3)
+
+
+def test_ahp_inconsistent_refused_unless_forced():
+    bad = {"value/access": 9, "value/evidence": 1 / 9, "access/evidence": 9}
+    with pytest.raises(ConfigError, match="consistency ratio"):
+        load_config({"score": {"ahp": bad}})
+    config = load_config({"score": {"ahp": bad, "ahp_force": True}})
+    assert sum(config.score.weights.values()) == pytest.approx(1.0)

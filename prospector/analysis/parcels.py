@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -10,13 +12,18 @@ __all__ = ["grid_parcels", "split_parcels"]
 
 
 def grid_parcels(
-    boundary: gpd.GeoDataFrame, *, cell_m: float, min_area_m2: float = 0.0
+    boundary: gpd.GeoDataFrame,
+    *,
+    cell_m: float,
+    min_area_m2: float = 0.0,
+    shape: Literal["square", "hex"] = "square",
 ) -> gpd.GeoDataFrame:
-    """Tessellate *boundary* into square cells of ``cell_m`` metres, clipped to it.
+    """Tessellate *boundary* into cells of ``cell_m`` × ``cell_m`` area, clipped to it.
 
-    Cells are aligned to multiples of ``cell_m`` in the boundary's (projected) CRS, so the
-    same cell always gets the same ``parcel_id`` (``"r<row>c<col>"`` counted from the CRS
-    origin), whatever the region.  Only cells crossing the boundary are clipped; interior
+    Cells are aligned to the origin of the boundary's (projected) CRS, so the same cell
+    always gets the same ``parcel_id`` whatever the region: ``"r<row>c<col>"`` for squares
+    of side ``cell_m``; ``"h<col>_<row>"`` for flat-topped hexagons of the same area (odd
+    columns shifted half a row up).  Only cells crossing the boundary are clipped; interior
     cells are kept whole.
 
     Parameters
@@ -24,9 +31,11 @@ def grid_parcels(
     boundary
         Region outline in a projected CRS (metres).
     cell_m
-        Cell size in metres.
+        Square side in metres; hexagons get the same area (``cell_m²``).
     min_area_m2
         Clipped cells smaller than this are dropped (slivers along the boundary).
+    shape
+        ``"square"`` or ``"hex"``.
 
     Returns
     -------
@@ -35,32 +44,65 @@ def grid_parcels(
     """
     if boundary.crs is None or not boundary.crs.is_projected:
         raise ValueError("grid_parcels needs a boundary in a projected CRS (metres)")
+    if shape not in ("square", "hex"):
+        raise ValueError(f"shape must be 'square' or 'hex'; got {shape!r}")
     region = shapely.make_valid(boundary.geometry.union_all())
-    xmin, ymin, xmax, ymax = region.bounds
-    c0, c1 = int(np.floor(xmin / cell_m)), int(np.ceil(xmax / cell_m))
-    r0, r1 = int(np.floor(ymin / cell_m)), int(np.ceil(ymax / cell_m))
-    col_grid, row_grid = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
-    cols, rows = col_grid.ravel(), row_grid.ravel()
-    cells = shapely.box(cols * cell_m, rows * cell_m, (cols + 1) * cell_m, (rows + 1) * cell_m)
+    if shape == "square":
+        cells, rows, cols, prefix, sep = _square_cells(region.bounds, cell_m)
+    else:
+        cells, rows, cols, prefix, sep = _hex_cells(region.bounds, cell_m)
     shapely.prepare(region)
     inside = shapely.contains_properly(region, cells)
     touches = ~inside & shapely.intersects(region, cells)
     keep = inside | touches
     geoms = cells.copy()
-    geoms[touches] = shapely.intersection(cells[touches], region)
-    geoms = geoms[keep]
-    rows, cols = rows[keep], cols[keep]
     # Keep only the polygonal part of clipped cells (intersections may add lines/points).
-    geoms = np.array([_polygonal(g) for g in geoms], dtype=object) if touches.any() else geoms
-    area = shapely.area(geoms)
-    ok = (area > max(min_area_m2, 0.0)) & ~shapely.is_empty(geoms)
+    geoms[touches] = np.array(
+        [_polygonal(g) for g in shapely.intersection(cells[touches], region)], dtype=object
+    ).reshape(-1)
+    geoms, rows, cols = geoms[keep], rows[keep], cols[keep]
+    ok = (shapely.area(geoms) > max(min_area_m2, 0.0)) & ~shapely.is_empty(geoms)
     ids = np.char.add(
-        np.char.add("r", rows[ok].astype(str)), np.char.add("c", cols[ok].astype(str))
+        np.char.add(prefix, (cols if shape == "hex" else rows)[ok].astype(str)),
+        np.char.add(sep, (rows if shape == "hex" else cols)[ok].astype(str)),
     )
     order = np.lexsort((cols[ok], -rows[ok]))
     return gpd.GeoDataFrame(
         {"parcel_id": ids[order].astype(object)}, geometry=geoms[ok][order], crs=boundary.crs
     ).reset_index(drop=True)
+
+
+def _square_cells(
+    bounds: tuple[float, float, float, float], cell_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str]:
+    xmin, ymin, xmax, ymax = bounds
+    c0, c1 = int(np.floor(xmin / cell_m)), int(np.ceil(xmax / cell_m))
+    r0, r1 = int(np.floor(ymin / cell_m)), int(np.ceil(ymax / cell_m))
+    col_grid, row_grid = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
+    cols, rows = col_grid.ravel(), row_grid.ravel()
+    cells = shapely.box(cols * cell_m, rows * cell_m, (cols + 1) * cell_m, (rows + 1) * cell_m)
+    return cells, rows, cols, "r", "c"
+
+
+def _hex_cells(
+    bounds: tuple[float, float, float, float], cell_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str]:
+    # Flat-topped hexagon of circumradius R has area 3√3/2 R²; match the square's area.
+    radius = np.sqrt(2.0 * cell_m**2 / (3.0 * np.sqrt(3.0)))
+    dx, dy = 1.5 * radius, np.sqrt(3.0) * radius
+    xmin, ymin, xmax, ymax = bounds
+    c0, c1 = int(np.floor(xmin / dx)) - 1, int(np.ceil(xmax / dx)) + 1
+    r0, r1 = int(np.floor(ymin / dy)) - 1, int(np.ceil(ymax / dy)) + 1
+    col_grid, row_grid = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
+    cols, rows = col_grid.ravel(), row_grid.ravel()
+    cx = cols * dx
+    cy = rows * dy + np.where(cols % 2 == 1, dy / 2.0, 0.0)
+    angles = np.deg2rad(np.arange(0, 360, 60))
+    ring = np.stack(
+        [cx[:, None] + radius * np.cos(angles), cy[:, None] + radius * np.sin(angles)], axis=-1
+    )
+    ring = np.concatenate([ring, ring[:, :1]], axis=1)
+    return shapely.polygons(ring), rows, cols, "h", "_"
 
 
 def split_parcels(
