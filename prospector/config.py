@@ -115,6 +115,8 @@ class EvidenceConfig:
 
     decay_km: float = 5.0
     """Distance to evidence features at which the criterion falls to 1/e."""
+    density_radius_km: float = 10.0
+    """Kernel radius of the evidence line density (``evidence_density``, reported column)."""
 
 
 @dataclass

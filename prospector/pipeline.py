@@ -23,6 +23,7 @@ import rasterio
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.criteria import ACCESS_KINDS as _ACCESS
 from prospector.analysis.criteria import build_criteria
+from prospector.analysis.evidence import line_density
 from prospector.analysis.explain import explain
 from prospector.analysis.land import land_status
 from prospector.analysis.parcels import grid_parcels, split_parcels
@@ -294,6 +295,9 @@ def measure_parcels(
         table[f"dist_{kind}_km"] = nearest_distance_km(
             parcels, _access_features(data, config, kind), max_km=config.access.search_km
         )
+    table["evidence_density"] = line_density(
+        parcels, data.evidence, radius_km=config.evidence.density_radius_km
+    )
     table["dist_fault_km"] = nearest_distance_km(
         parcels, data.evidence, max_km=config.access.search_km
     )

@@ -223,6 +223,10 @@ PARCEL_COLUMNS: dict[str, str] = {
     "dist_road_km": "Distance to the nearest road.",
     "dist_power_km": "Distance to the nearest power line.",
     "dist_fault_km": "Distance to the nearest evidence fault.",
+    "evidence_density": (
+        "Weight × length of evidence lines (km) per km² within evidence.density_radius_km "
+        "(biweight kernel); for the sample faults the weight is the slip rate in mm/yr."
+    ),
     "slope_mean_deg": "Mean slope from the DEM (NaN outside DEM coverage).",
     "why": "One-sentence explanation of the rank.",
 }
