@@ -112,7 +112,17 @@ def test_rank_writes_outputs(tiny_region, tmp_path):
 def test_rank_bad_config_exit_2(tiny_region, tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("[score]\nweights = {value = -1, acess = 1}\n")
-    code, _, err = run(["rank", "--region", str(tiny_region()), "--out", str(tmp_path / "o"), "--config", str(config)])
+    code, _, err = run(
+        [
+            "rank",
+            "--region",
+            str(tiny_region()),
+            "--out",
+            str(tmp_path / "o"),
+            "--config",
+            str(config),
+        ]
+    )
     assert code == 2
     assert "score.weights.value must be a finite number >= 0" in err
     assert "Did you mean 'access'?" in err
@@ -142,7 +152,42 @@ def test_demo_end_to_end(tmp_path):
     assert "No land-ownership layer" in err
     html = (out / "prospects.html").read_text(encoding="utf-8")
     assert "No land-ownership layer" in html
-    assert "<script src=\"http" not in html and "https://cdn" not in html
+    assert '<script src="http' not in html and "https://cdn" not in html
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["region"]["name"] == "utah-sample"
     assert {o["path"] for o in manifest["outputs"]} == {"prospects.gpkg", "prospects.html"}
+
+
+def test_rank_engines_agree(tiny_region, tmp_path):
+    region = str(tiny_region())
+    config = tmp_path / "km.toml"
+    config.write_text("[parcels]\ncell_m = 1000.0\n")
+    outs = {}
+    for engine in ("memory", "local"):
+        out = tmp_path / engine
+        args = ["rank", "--region", region, "--out", str(out), "--no-map", "--config", str(config)]
+        code, _, err = run([*args, "--engine", engine, "--workers", "1", "--tile-km", "4"])
+        assert code == 0, err
+        outs[engine] = json.loads((out / "manifest.json").read_text())
+        assert f"--engine {engine}" in outs[engine]["command"]
+    import geopandas as gpd
+
+    a = gpd.read_file(tmp_path / "memory" / "prospects.gpkg", layer="parcels")
+    b = gpd.read_file(tmp_path / "local" / "prospects.gpkg", layer="parcels")
+    assert a["parcel_id"].tolist() == b["parcel_id"].tolist()
+    assert a["rank"].tolist() == b["rank"].tolist()
+
+
+def test_scheduler_needs_dask(tiny_region, tmp_path):
+    args = [
+        "rank",
+        "--region",
+        str(tiny_region()),
+        "--out",
+        str(tmp_path / "o"),
+        "--scheduler",
+        "tcp://x:1",
+    ]
+    code, _, err = run(args)
+    assert code == 2
+    assert "--scheduler needs --engine dask" in err

@@ -7,7 +7,9 @@ import numpy as np
 __all__ = ["join_sorted"]
 
 
-def join_sorted(keys: np.ndarray, values: np.ndarray, sep: str = "; ") -> tuple[np.ndarray, np.ndarray]:
+def join_sorted(
+    keys: np.ndarray, values: np.ndarray, sep: str = "; "
+) -> tuple[np.ndarray, np.ndarray]:
     """Join *values* with *sep* per run of equal *keys* (keys already grouped/sorted).
 
     The same result as ``pandas.DataFrame({"k": keys, "v": values}).groupby("k")["v"].agg(sep.join)``

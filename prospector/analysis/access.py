@@ -24,13 +24,17 @@ def nearest_distance_km(
     if features.crs != parcels.crs:
         raise ValueError("features and parcels must share the work CRS")
     tree = shapely.STRtree(_segments(features.geometry.to_numpy()))
-    (pi, _fi), dist = tree.query_nearest(
-        parcels.geometry.to_numpy(),
-        max_distance=max_km * 1000.0,
-        return_distance=True,
-        all_matches=False,
-    )
-    out[pi] = dist / 1000.0
+    geoms = parcels.geometry.to_numpy()
+    # Parcels touching a feature are at distance 0: a cheap index query settles them.
+    touching = np.unique(tree.query(geoms, predicate="intersects")[0])
+    out[touching] = 0.0
+    rest = np.setdiff1d(np.arange(n), touching, assume_unique=True)
+    # No ``max_distance`` here: shapely first scans every item in the query box grown by
+    # ``max_distance`` (200 km by default: thousands of items per parcel), while the plain
+    # branch-and-bound nearest search is exact and fast.  Farther than max_km becomes NaN below.
+    (pi, _fi), dist = tree.query_nearest(geoms[rest], return_distance=True, all_matches=False)
+    dist = np.where(dist <= max_km * 1000.0, dist / 1000.0, np.nan)
+    out[rest[pi]] = dist
     return out
 
 

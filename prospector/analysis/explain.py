@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["CRITERION_LABELS", "explain"]
 
@@ -18,16 +20,49 @@ CRITERION_LABELS: dict[str, str] = {
 }
 
 
+def _int_text(values: np.ndarray) -> pa.Array:
+    """Decimal text of integers, through Arrow's C cast."""
+    return pc.cast(pa.array(values, type=pa.int64()), pa.string())
+
+
+def _concat(*parts: pa.Array | str) -> np.ndarray:
+    """Element-wise concatenation of Arrow string arrays and literals (object array)."""
+    return pc.binary_join_element_wise(*parts, "").to_numpy(zero_copy_only=False)
+
+
 def _km(values: pd.Series) -> pd.Series:
-    text = values.map(lambda v: f"{v:.0f} km" if v >= 10 else f"{v:.1f} km")
-    return text.where(values.notna(), "")
+    """``f"{v:.0f} km"`` from 10 km, ``f"{v:.1f} km"`` below, "" for NaN (vectorised).
+
+    ``np.rint`` rounds half to even on the exact binary value, as ``format`` does, so whole
+    kilometres are exact; tenths come from ``rint(v * 10)`` except within 1e-6 of a half
+    (where the product may round), which are formatted by Python like the rest used to be.
+    """
+    v = values.to_numpy(dtype=float, na_value=np.nan)
+    out = np.full(len(v), "", dtype=object)
+    finite = np.isfinite(v) & (v >= 0) & (v < 1e15)
+    big = finite & (v >= 10)
+    if big.any():
+        out[big] = _concat(_int_text(np.rint(v[big]).astype(np.int64)), " km")
+    tenths = v * 10.0
+    frac = tenths - np.floor(tenths)
+    small = finite & ~big & (np.abs(frac - 0.5) > 1e-6)
+    if small.any():
+        r = np.rint(tenths[small]).astype(np.int64)
+        out[small] = _concat(_int_text(r // 10), ".", _int_text(r % 10), " km")
+    other = ~np.isnan(v) & ~big & ~small
+    for i in np.flatnonzero(other):
+        out[i] = f"{v[i]:.0f} km" if v[i] >= 10 else f"{v[i]:.1f} km"
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _first(items: pd.Series, n: int) -> pd.Series:
     """First *n* entries of '; '-joined lists, comma-separated, with an ellipsis if cut."""
-    parts = items.fillna("").str.split("; ")
-    head = parts.str[:n].str.join(", ")
-    return head + np.where(parts.str.len() > n, "…", "")
+    text = items.fillna("").to_numpy(dtype=object)
+    out = np.full(len(text), "", dtype=object)
+    for i in np.flatnonzero(text != ""):  # most parcels list nothing
+        parts = text[i].split("; ")
+        out[i] = ", ".join(parts[:n]) + ("…" if len(parts) > n else "")
+    return pd.Series(out, index=items.index, dtype=object)
 
 
 def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:

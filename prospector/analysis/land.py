@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from prospector.analysis._text import join_sorted
+
 __all__ = ["OPEN_TOLERANCE", "land_status", "status_at"]
 
 #: A parcel is "open" when at least 1 - OPEN_TOLERANCE of it is open ground.
@@ -61,8 +63,9 @@ def _names_by_parcel(n: int, pi: np.ndarray, names: np.ndarray) -> np.ndarray:
     if len(pi) == 0:
         return out
     frame = pd.DataFrame({"p": pi, "name": names}).drop_duplicates()
-    joined = frame.sort_values(["p", "name"]).groupby("p")["name"].agg("; ".join)
-    out[joined.index.to_numpy()] = joined.to_numpy()
+    frame = frame.sort_values(["p", "name"])
+    keys, joined = join_sorted(frame["p"].to_numpy(), frame["name"].to_numpy(dtype=object))
+    out[keys] = joined
     return out
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from prospector.analysis._text import join_sorted
 from prospector.config import ValueConfig
 from prospector.schema.commodities import COMMODITY_GROUPS, CommodityVocabulary
 
@@ -115,7 +116,12 @@ def parcel_value(
     points = deposits.geometry.to_numpy()
     geoms = parcels.geometry.to_numpy()
     tree = shapely.STRtree(points)
-    pi, di = tree.query(geoms, predicate="dwithin", distance=radius_m)
+    # Candidates from the parcel boxes grown by the radius (the same boxes and tree walk as
+    # predicate="dwithin", without its per-pair distance test); the kernel is 0 at and beyond
+    # the radius, so the extra corner candidates add exact zeros.
+    xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
+    boxes = shapely.box(xmin - radius_m, ymin - radius_m, xmax + radius_m, ymax + radius_m)
+    pi, di = tree.query(boxes)
     k = kernel(shapely.distance(geoms[pi], points[di]), radius_m, config.kernel)
     out["value_raw"] = np.bincount(pi, weights=k * weights["weight"].to_numpy()[di], minlength=n)
     for g in COMMODITY_GROUPS:
@@ -166,12 +172,16 @@ def deposits_in_parcels(
         )
         if not exploded.empty:
             exploded = exploded.drop_duplicates().sort_values(["p", "c"])
-            joined = exploded.groupby("p")["c"].agg("; ".join)
-            commodities[joined.index.to_numpy(dtype=np.int64)] = joined.to_numpy()
-            crit = exploded[exploded["c"].map(vocabulary.is_critical)]
+            keys, joined = join_sorted(
+                exploded["p"].to_numpy(dtype=np.int64), exploded["c"].to_numpy(dtype=object)
+            )
+            commodities[keys] = joined
+            crit = exploded[exploded["c"].map(vocabulary.is_critical).to_numpy(dtype=bool)]
             if not crit.empty:
-                joined = crit.groupby("p")["c"].agg("; ".join)
-                critical[joined.index.to_numpy(dtype=np.int64)] = joined.to_numpy()
+                keys, joined = join_sorted(
+                    crit["p"].to_numpy(dtype=np.int64), crit["c"].to_numpy(dtype=object)
+                )
+                critical[keys] = joined
     out["commodities"] = commodities
     out["critical_commodities"] = critical
     return out, owner

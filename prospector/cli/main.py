@@ -85,10 +85,14 @@ def _run_rank(
     status: str | None = None,
     method: str | None = None,
     make_map: bool = True,
+    engine: str = "memory",
+    workers: int | None = None,
+    tile_km: float = 150.0,
+    scheduler: str | None = None,
 ) -> None:
     from prospector.config import load_config
     from prospector.outputs import write_run
-    from prospector.pipeline import rank
+    from prospector.pipeline import RankResult, rank
 
     config = load_config(config_path)
     if status:
@@ -97,7 +101,22 @@ def _run_rank(
         config.score.method = method  # type: ignore[assignment]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = rank(region, config)
+        if engine == "memory":
+            result = rank(region, config)
+        else:
+            from prospector.engine import rank_partitioned
+            from prospector.layers import load_region_data
+
+            ranked = rank_partitioned(
+                load_region_data(region, config),
+                config,
+                engine=engine,
+                workers=workers,
+                tile_km=tile_km,
+                scheduler=scheduler,
+            )
+            assert isinstance(ranked, RankResult)
+            result = ranked
         paths = write_run(result, out, overwrite=overwrite, command=command, make_map=make_map)
     _print_warnings(caught)
     for item in result.missing():
@@ -132,7 +151,7 @@ def cli() -> None:
 )
 def demo(out: str) -> None:
     """Rank the embedded Utah sample and write prospects.gpkg, prospects.html, manifest.json."""
-    _run_rank("utah-sample", None, Path(out), True, "prospector demo --out " + out)
+    _run_rank("utah-sample", None, Path(out), True, _command_line())
 
 
 @cli.command("rank")
@@ -152,6 +171,29 @@ def demo(out: str) -> None:
     help="Scoring method (default from config: wlc).",
 )
 @click.option("--no-map", is_flag=True, help="Skip the HTML map.")
+@click.option(
+    "--engine",
+    type=click.Choice(["memory", "local", "dask"]),
+    default="memory",
+    show_default=True,
+    help="memory: one pass; local: spatial tiles on worker processes; dask: tiles on dask.distributed.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1), default=None, help="Worker processes (local/dask)."
+)
+@click.option(
+    "--tile-km",
+    type=click.FloatRange(min=1.0),
+    default=150.0,
+    show_default=True,
+    help="Tile size (local/dask).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (dask only).",
+)
 @overwrite_option
 def rank_cmd(
     region: str,
@@ -160,19 +202,41 @@ def rank_cmd(
     status: str | None,
     method: str | None,
     no_map: bool,
+    engine: str,
+    workers: int | None,
+    tile_km: float,
+    scheduler: str | None,
     overwrite: bool,
 ) -> None:
     """Rank the parcels of REGION and write the outputs into --out."""
+    if scheduler is not None and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
     _run_rank(
         region,
         config_path,
         Path(out),
         overwrite,
-        " ".join(["prospector", *sys.argv[1:]]),
+        _command_line(),
         status=status,
         method=method,
         make_map=not no_map,
+        engine=engine,
+        workers=workers,
+        tile_km=tile_km,
+        scheduler=scheduler,
     )
+
+
+def _command_line() -> str:
+    """Return the invoked command with its effective options, for the manifest."""
+    ctx = click.get_current_context()
+    parts = [ctx.command_path]
+    for name, value in sorted(ctx.params.items()):
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-").removesuffix("-path")
+        parts.append(flag if value is True else f"{flag} {value}")
+    return " ".join(parts)
 
 
 @cli.command("map")
