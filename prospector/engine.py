@@ -270,6 +270,11 @@ def _measure_tile(
 _FORKED: dict[str, Any] = {}
 
 
+def _single_threaded() -> None:
+    """Worker processes already use every core between them: no threads inside each."""
+    os.environ["PROSPECTOR_THREADS"] = "1"
+
+
 def _forked_task(positions: np.ndarray) -> _TileOut:
     parcels = _FORKED["parcels"].iloc[positions]
     return _measure_tile(parcels, _FORKED["source"], _FORKED["config"], _FORKED["margin"])
@@ -298,7 +303,9 @@ def _run_tiles(
             yield _measure_tile(load(task), source, config, margin)
     elif engine == "local":
         if parcels is None:  # file-backed: each worker reads its own windows
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            with ProcessPoolExecutor(
+                workers, mp_context=mp.get_context("fork"), initializer=_single_threaded
+            ) as pool:
                 yield from pool.map(
                     _measure_tile_file,
                     tasks,
@@ -309,7 +316,9 @@ def _run_tiles(
             return
         _FORKED.update(parcels=parcels, source=source, config=config, margin=margin)
         try:
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            with ProcessPoolExecutor(
+                workers, mp_context=mp.get_context("fork"), initializer=_single_threaded
+            ) as pool:
                 yield from pool.map(_forked_task, tasks)
         finally:
             _FORKED.clear()
@@ -695,7 +704,9 @@ def _rank_streamed(
         ]
         del scores
         if engine == "local" and workers > 1:
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            with ProcessPoolExecutor(
+                workers, mp_context=mp.get_context("fork"), initializer=_single_threaded
+            ) as pool:
                 n_ranked = sum(
                     pool.map(_write_tile, jobs, [source] * len(jobs), [config] * len(jobs))
                 )

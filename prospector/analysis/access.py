@@ -6,6 +6,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from prospector.analysis._parallel import chunked
+
 __all__ = ["decay", "nearest_distance_km"]
 
 
@@ -32,9 +34,16 @@ def nearest_distance_km(
     # No ``max_distance`` here: shapely first scans every item in the query box grown by
     # ``max_distance`` (200 km by default: thousands of items per parcel), while the plain
     # branch-and-bound nearest search is exact and fast.  Farther than max_km becomes NaN below.
-    (pi, _fi), dist = tree.query_nearest(geoms[rest], return_distance=True, all_matches=False)
-    dist = np.where(dist <= max_km * 1000.0, dist / 1000.0, np.nan)
-    out[rest[pi]] = dist
+    dist = chunked(lambda g: _nearest_distance(tree, g), geoms[rest])
+    out[rest] = np.where(dist <= max_km * 1000.0, dist / 1000.0, np.nan)
+    return out
+
+
+def _nearest_distance(tree: shapely.STRtree, geoms: np.ndarray) -> np.ndarray:
+    """Distance from every geometry to its nearest tree item (inf for an empty tree)."""
+    out = np.full(len(geoms), np.inf)
+    (gi, _ti), dist = tree.query_nearest(geoms, return_distance=True, all_matches=False)
+    out[gi] = dist
     return out
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from prospector.analysis._parallel import chunked
 from prospector.analysis._text import join_sorted
 
 __all__ = ["OPEN_TOLERANCE", "land_status", "status_at"]
@@ -30,16 +31,22 @@ def _pieces(
     if len(pi) == 0:
         return pi, li, np.empty(0, dtype=object)
     shapely.prepare(polygons)
-    covered = shapely.contains_properly(polygons[li], parcels[pi])
+    covered = chunked(shapely.contains_properly, polygons[li], parcels[pi])
     pieces = parcels[pi].copy()
     todo = ~covered
-    pieces[todo] = shapely.intersection(parcels[pi[todo]], polygons[li[todo]], grid_size=None)
+    pieces[todo] = chunked(shapely.intersection, parcels[pi[todo]], polygons[li[todo]])
     keep = shapely.area(pieces) >= min_sliver_m2
     return pi[keep], li[keep], pieces[keep]
 
 
-def _union_by_parcel(n: int, pi: np.ndarray, pieces: np.ndarray) -> np.ndarray:
-    """Union the pieces of each parcel; parcels without pieces get None."""
+def _union_by_parcel(
+    n: int, pi: np.ndarray, pieces: np.ndarray, *, max_pad: int = 64
+) -> np.ndarray:
+    """Union the pieces of each parcel; parcels without pieces get None.
+
+    Groups of up to *max_pad* pieces are unioned in one vectorised call on a None-padded
+    (groups × max size) array; larger groups (rare) one by one.
+    """
     out = np.full(n, None, dtype=object)
     if len(pi) == 0:
         return out
@@ -48,8 +55,18 @@ def _union_by_parcel(n: int, pi: np.ndarray, pieces: np.ndarray) -> np.ndarray:
     uniq, start, counts = np.unique(pi, return_index=True, return_counts=True)
     single = counts == 1
     out[uniq[single]] = pieces[start[single]]
-    for p, s, c in zip(uniq[~single], start[~single], counts[~single], strict=True):
-        out[p] = shapely.union_all(pieces[s : s + c])
+    padded = ~single & (counts <= max_pad)
+    if padded.any():
+        c, s = counts[padded], start[padded]
+        grid = np.full((len(c), int(c.max())), None, dtype=object)
+        rows = np.repeat(np.arange(len(c)), c)
+        cols = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        grid[rows, cols] = pieces[np.repeat(s, c) + cols]
+        out[uniq[padded]] = chunked(lambda g: shapely.union_all(g, axis=1), grid)
+    for p, s0, c0 in zip(
+        uniq[counts > max_pad], start[counts > max_pad], counts[counts > max_pad], strict=True
+    ):
+        out[p] = shapely.union_all(pieces[s0 : s0 + c0])
     return out
 
 
@@ -154,11 +171,21 @@ def land_status(
         out.iloc[by_agency["p"].to_numpy(), out.columns.get_loc("agency")] = by_agency[
             "agency"
         ].to_numpy()
-        blocked = shapely.union(withdrawn, claimed)
-        blocked = np.where(pd.isna(blocked), withdrawn, blocked)
-        blocked = np.where(pd.isna(blocked), claimed, blocked)
-        open_geom = np.where(pd.isna(blocked), federal, shapely.difference(federal, blocked))
-        open_area = _area(open_geom)
+        has_w, has_c = ~pd.isna(withdrawn), ~pd.isna(claimed)
+        blocked = np.where(has_w, withdrawn, claimed)
+        both = has_w & has_c
+        blocked[both] = chunked(shapely.union, withdrawn[both], claimed[both])
+        federal_area = _area(federal)
+        unblocked = pd.isna(blocked)
+        # Open = federal minus blocked.  Exact shortcuts avoid most overlays: nothing blocked
+        # (open = federal); wholly federal parcel (open = parcel - blocked, blocked ⊂ parcel);
+        # no federal ground (open = 0).  Only the remaining parcels need a difference.
+        wholly_federal = federal_area >= area * (1.0 - 1e-12)
+        open_area = np.where(
+            unblocked, federal_area, np.where(wholly_federal, area - _area(blocked), 0.0)
+        )
+        mixed = ~unblocked & ~wholly_federal & (federal_area > 0)
+        open_area[mixed] = _area(chunked(shapely.difference, federal[mixed], blocked[mixed]))
         open_area = np.where(open_area < min_sliver_m2, 0.0, open_area)
         out["open_frac"] = np.clip(open_area / area, 0.0, 1.0)
     else:

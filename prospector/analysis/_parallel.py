@@ -1,0 +1,47 @@
+"""Run vectorised shapely operations on all cores.
+
+Shapely 2 releases the GIL inside its vectorised GEOS calls, so splitting a large array
+into one chunk per core and running the chunks on threads gives a near-linear speed-up
+with no copies between processes.  ``PROSPECTOR_THREADS`` caps the thread count (set it
+to 1 when each process of a partitioned run should stay single-threaded).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["chunked", "n_threads"]
+
+_MIN_CHUNK = 20_000
+
+
+def n_threads() -> int:
+    """Threads to use: ``$PROSPECTOR_THREADS`` or the CPUs this process may run on."""
+    env = os.environ.get("PROSPECTOR_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def chunked(func: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+    """Apply an element-wise *func* to equal-length *arrays* in parallel chunks.
+
+    The result equals ``func(*arrays)``; small inputs run in the calling thread.
+    """
+    n = len(arrays[0])
+    workers = min(n_threads(), max(1, n // _MIN_CHUNK))
+    if workers == 1:
+        return func(*arrays)
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    slices = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda s: func(*(a[s] for a in arrays)), slices))
+    return np.concatenate(parts)

@@ -1,0 +1,23 @@
+import numpy as np
+import shapely
+
+from prospector.analysis._parallel import chunked, n_threads
+
+
+def test_chunked_equals_direct(monkeypatch):
+    monkeypatch.setenv("PROSPECTOR_THREADS", "3")
+    assert n_threads() == 3
+    rng = np.random.default_rng(0)
+    a = shapely.points(rng.uniform(0, 100, (70_000, 2)))
+    b = shapely.buffer(shapely.points(rng.uniform(0, 100, (70_000, 2))), 5.0)
+    np.testing.assert_array_equal(chunked(shapely.distance, a, b), shapely.distance(a, b))
+    box = shapely.box(0, 0, 50, 50)
+    inter = chunked(lambda g: shapely.intersection(g, box), b)
+    assert shapely.equals(inter, shapely.intersection(b, box)).all()
+
+
+def test_single_thread_small_input(monkeypatch):
+    monkeypatch.setenv("PROSPECTOR_THREADS", "1")
+    assert n_threads() == 1
+    x = shapely.points([(0, 0), (1, 1)])
+    np.testing.assert_array_equal(chunked(shapely.get_x, x), [0.0, 1.0])
