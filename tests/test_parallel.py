@@ -21,3 +21,16 @@ def test_single_thread_small_input(monkeypatch):
     assert n_threads() == 1
     x = shapely.points([(0, 0), (1, 1)])
     np.testing.assert_array_equal(chunked(shapely.get_x, x), [0.0, 1.0])
+
+
+def test_query_pairs_equals_one_query(monkeypatch):
+    from prospector.analysis._parallel import query_pairs
+
+    monkeypatch.setenv("PROSPECTOR_THREADS", "4")
+    rng = np.random.default_rng(1)
+    tree = shapely.STRtree(shapely.buffer(shapely.points(rng.uniform(0, 1000, (5_000, 2))), 3.0))
+    geoms = shapely.points(rng.uniform(0, 1000, (90_000, 2)))
+    expected = tree.query(geoms, predicate="dwithin", distance=2.0)
+    got = query_pairs(tree, geoms, "dwithin", distance=2.0)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])

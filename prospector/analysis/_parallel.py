@@ -14,8 +14,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import shapely
 
-__all__ = ["chunked", "n_threads"]
+__all__ = ["chunked", "n_threads", "query_pairs"]
 
 _MIN_CHUNK = 20_000
 
@@ -45,3 +46,28 @@ def chunked(func: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(lambda s: func(*(a[s] for a in arrays)), slices))
     return np.concatenate(parts)
+
+
+def query_pairs(
+    tree: shapely.STRtree, geoms: np.ndarray, predicate: str | None = None, **kwargs: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``tree.query(geoms, predicate)`` on parallel chunks of *geoms*.
+
+    Returns the same ``(input index, tree index)`` pairs, in the same order, as one call.
+    """
+    n = len(geoms)
+    workers = min(n_threads(), max(1, n // _MIN_CHUNK))
+    if workers == 1:
+        pairs = tree.query(geoms, predicate=predicate, **kwargs)
+        return pairs[0], pairs[1]
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+
+    def one(start: int, stop: int) -> np.ndarray:
+        pairs = tree.query(geoms[start:stop], predicate=predicate, **kwargs)
+        pairs[0] += start
+        return pairs
+
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(one, bounds[:-1], bounds[1:]))
+    both = np.concatenate(parts, axis=1)
+    return both[0], both[1]

@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from prospector.analysis._parallel import chunked
+from prospector.analysis._parallel import chunked, query_pairs
 
 __all__ = ["decay", "nearest_distance_km"]
 
@@ -28,7 +28,7 @@ def nearest_distance_km(
     tree = shapely.STRtree(_segments(features.geometry.to_numpy()))
     geoms = parcels.geometry.to_numpy()
     # Parcels touching a feature are at distance 0: a cheap index query settles them.
-    touching = np.unique(tree.query(geoms, predicate="intersects")[0])
+    touching = np.unique(query_pairs(tree, geoms, "intersects")[0])
     out[touching] = 0.0
     rest = np.setdiff1d(np.arange(n), touching, assume_unique=True)
     # No ``max_distance`` here: shapely first scans every item in the query box grown by

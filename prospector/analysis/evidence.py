@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from prospector.analysis._parallel import query_pairs
 from prospector.analysis.value import kernel
 
 __all__ = ["line_density"]
@@ -56,7 +57,7 @@ def line_density(
     mid = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
     radius_m = radius_km * 1000.0
     tree = shapely.STRtree(mid)
-    pi, mi = tree.query(parcels.geometry.to_numpy(), predicate="dwithin", distance=radius_m)
+    pi, mi = query_pairs(tree, parcels.geometry.to_numpy(), "dwithin", distance=radius_m)
     k = kernel(shapely.distance(parcels.geometry.to_numpy()[pi], mid[mi]), radius_m, "biweight")
     effective_km2 = np.pi * radius_km**2 / 3.0
     return np.bincount(pi, weights=k * piece_w[mi], minlength=n) / effective_km2

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from prospector.analysis._parallel import chunked
+from prospector.analysis._parallel import chunked, query_pairs
 from prospector.analysis._text import join_sorted
 
 __all__ = ["OPEN_TOLERANCE", "land_status", "status_at"]
@@ -27,7 +27,7 @@ def _pieces(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Intersections of parcels with polygons: (parcel index, polygon index, piece geometry)."""
     tree = shapely.STRtree(polygons)
-    pi, li = tree.query(parcels, predicate="intersects")
+    pi, li = query_pairs(tree, parcels, "intersects")
     if len(pi) == 0:
         return pi, li, np.empty(0, dtype=object)
     shapely.prepare(polygons)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from prospector.analysis._parallel import chunked
+from prospector.analysis._parallel import chunked, query_pairs
 from prospector.analysis._text import join_sorted
 from prospector.config import ValueConfig
 from prospector.schema.commodities import COMMODITY_GROUPS, CommodityVocabulary
@@ -122,7 +122,7 @@ def parcel_value(
     # the radius, so the extra corner candidates add exact zeros.
     xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
     boxes = shapely.box(xmin - radius_m, ymin - radius_m, xmax + radius_m, ymax + radius_m)
-    pi, di = tree.query(boxes)
+    pi, di = query_pairs(tree, boxes)
     k = kernel(chunked(shapely.distance, geoms[pi], points[di]), radius_m, config.kernel)
     out["value_raw"] = np.bincount(pi, weights=k * weights["weight"].to_numpy()[di], minlength=n)
     for g in COMMODITY_GROUPS:
