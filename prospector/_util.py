@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
+import os
 from collections.abc import Iterable
 
 
@@ -21,3 +23,11 @@ def check_keys(given: Iterable[str], allowed: Iterable[str], *, where: str) -> l
         for key in given
         if key not in allowed
     ]
+
+
+def run_time() -> _dt.datetime:
+    """Now in UTC, or ``$SOURCE_DATE_EPOCH`` when set (reproducible outputs)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
+    return _dt.datetime.now(_dt.timezone.utc)

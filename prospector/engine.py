@@ -58,7 +58,6 @@ import shapely
 from prospector import pipeline as _pl
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.explain import explain
-from prospector.analysis.score import combine, rank_scores
 from prospector.analysis.value import deposit_weights, deposits_in_parcels
 from prospector.catalog import Region
 from prospector.config import Config, load_config
@@ -736,31 +735,10 @@ def _write_tile(
 def _global_scores(
     slim: pd.DataFrame, config: Config, have: dict[str, bool]
 ) -> tuple[pd.DataFrame, Any]:
-    """Run the global part of :func:`~prospector.pipeline.score_parcels` on a slim table."""
-    criteria, weights = _pl.build_criteria(slim, config, have=have)
-    score, contrib = combine(
-        criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
+    """Run :func:`~prospector.pipeline.global_scores` on a slim (categorical) table."""
+    return _pl.global_scores(
+        slim.assign(land_status=slim["land_status"].astype(object)), config, have=have
     )
-    out = pd.DataFrame(index=slim.index)
-    out["score"] = score
-    out["score_value"] = criteria["value"]
-    acc_cols = [
-        c
-        for c in ("access_road", "access_rail", "access_power", "terrain")
-        if weights.effective.get(c, 0) > 0
-    ]
-    acc_w = np.array([weights.effective[c] for c in acc_cols])
-    out["score_access"] = (criteria[acc_cols].to_numpy() @ acc_w / acc_w.sum()) if acc_cols else 0.0
-    out["score_evidence"] = (
-        criteria["evidence_fault"] if weights.effective.get("evidence_fault", 0) > 0 else 0.0
-    )
-    for c in criteria.columns:
-        out[f"contrib_{c}"] = contrib[c] if c in contrib else 0.0  # noqa: SIM401 (as score_parcels)
-    eligible = _pl._eligible(
-        slim.assign(land_status=slim["land_status"].astype(object)), config.score.status
-    )
-    out["rank"] = rank_scores(out["score"], slim["parcel_id"], eligible=eligible)
-    return out, weights
 
 
 def _finish_tile(

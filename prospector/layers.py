@@ -515,27 +515,9 @@ def _region_boundary_spec(
     region: str | Path,
 ) -> tuple[Path, tuple[Path, str | None, str | None], str]:
     """Region file path, boundary (path, layer, where) and work CRS, without loading layers."""
-    import tomllib
+    from prospector.catalog.regions import read_region_file
 
-    from prospector._util import did_you_mean
-    from prospector.catalog import layers_dir
-
-    path = Path(region)
-    if path.suffix != ".toml" and not path.exists():
-        regions_dir = layers_dir() / "regions"
-        path = regions_dir / f"{region}.toml"
-        if not path.exists():
-            known = sorted(p.stem for p in regions_dir.glob("*.toml"))
-            raise CatalogError(
-                f"unknown region {str(region)!r}.{did_you_mean(str(region), known)} "
-                f"Known regions: {', '.join(known) or 'none'}; or pass the path of a region file."
-            )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CatalogError(f"region file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
+    path, data = read_region_file(region)
     boundary = data.get("boundary")
     if not isinstance(boundary, dict) or not boundary.get("path"):
         raise CatalogError(f"{path}: missing [boundary] table with a `path`.")

@@ -7,8 +7,6 @@ inspected alone.
 
 from __future__ import annotations
 
-import datetime as _dt
-import os
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 
+from prospector._util import run_time
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.criteria import ACCESS_KINDS as _ACCESS
 from prospector.analysis.criteria import build_criteria
@@ -38,6 +37,7 @@ from prospector.catalog import Region
 from prospector.config import Config, config_to_dict, load_config
 from prospector.errors import LayerReadError
 from prospector.layers import RegionData, load_region_data
+from prospector.schema.columns import PARCEL_COLUMNS
 from prospector.schema.commodities import COMMODITY_GROUPS
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "available_criteria",
     "build_criteria",
     "finish",
+    "global_scores",
     "make_parcels",
     "measure_parcels",
     "rank",
@@ -54,13 +55,7 @@ __all__ = [
 
 def _now() -> str:
     """Run time (UTC, seconds): ``$SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    when = (
-        _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
-        if epoch.isdigit()
-        else _dt.datetime.now(_dt.timezone.utc)
-    )
-    return when.isoformat(timespec="seconds")
+    return run_time().isoformat(timespec="seconds")
 
 
 @dataclass
@@ -307,6 +302,39 @@ def measure_parcels(
     return gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs), deposits
 
 
+def global_scores(
+    table: pd.DataFrame, config: Config, *, have: dict[str, bool]
+) -> tuple[pd.DataFrame, Weights]:
+    """Scores, family sub-scores, contributions and ranks of every parcel.
+
+    The global part of scoring (normalisation and ranks need every parcel).  *table* needs
+    the measured columns plus ``parcel_id`` and ``land_status``; the result is indexed like
+    it with ``score, score_value, score_access, score_evidence, contrib_*, rank``.
+    """
+    criteria, weights = build_criteria(table, config, have=have)
+    score, contrib = combine(
+        criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
+    )
+    out = pd.DataFrame(index=table.index)
+    out["score"] = score
+    out["score_value"] = criteria["value"]
+    acc_cols = [
+        c
+        for c in ("access_road", "access_rail", "access_power", "terrain")
+        if weights.effective.get(c, 0) > 0
+    ]
+    acc_w = np.array([weights.effective[c] for c in acc_cols])
+    out["score_access"] = (criteria[acc_cols].to_numpy() @ acc_w / acc_w.sum()) if acc_cols else 0.0
+    out["score_evidence"] = (
+        criteria["evidence_fault"] if weights.effective.get("evidence_fault", 0) > 0 else 0.0
+    )
+    for c in criteria.columns:
+        out[f"contrib_{c}"] = contrib.get(c, 0.0)
+    eligible = _eligible(table, config.score.status)
+    out["rank"] = rank_scores(out["score"], table["parcel_id"], eligible=eligible)
+    return out, weights
+
+
 def score_parcels(
     table: gpd.GeoDataFrame, config: Config, *, have: dict[str, bool]
 ) -> tuple[gpd.GeoDataFrame, Weights]:
@@ -315,29 +343,10 @@ def score_parcels(
     Needs every parcel at once (normalisation and ranks are global); cheap compared to
     :func:`measure_parcels`.
     """
+    scores, weights = global_scores(table, config, have=have)
     table = table.copy()
-    criteria, weights = build_criteria(table, config, have=have)
-    score, contrib = combine(
-        criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
-    )
-    table["score"] = score
-    table["score_value"] = criteria["value"]
-    acc_cols = [
-        c
-        for c in ("access_road", "access_rail", "access_power", "terrain")
-        if weights.effective.get(c, 0) > 0
-    ]
-    acc_w = np.array([weights.effective[c] for c in acc_cols])
-    table["score_access"] = (
-        (criteria[acc_cols].to_numpy() @ acc_w / acc_w.sum()) if acc_cols else 0.0
-    )
-    table["score_evidence"] = (
-        criteria["evidence_fault"] if weights.effective.get("evidence_fault", 0) > 0 else 0.0
-    )
-    for c in criteria.columns:
-        table[f"contrib_{c}"] = contrib.get(c, 0.0)
-    eligible = _eligible(table, config.score.status)
-    table["rank"] = rank_scores(table["score"], table["parcel_id"], eligible=eligible)
+    for column in scores.columns:
+        table[column] = scores[column]
     table["why"] = explain(table, radius_km=config.value.radius_km)
     return _order_columns(table), weights
 
@@ -393,33 +402,7 @@ def _eligible(table: pd.DataFrame, status: str) -> pd.Series:
 
 
 def _order_columns(table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    first = [
-        "parcel_id",
-        "rank",
-        "score",
-        "score_value",
-        "score_access",
-        "score_evidence",
-        "area_km2",
-        "federal_frac",
-        "withdrawn_frac",
-        "claimed_frac",
-        "open_frac",
-        "land_status",
-        "status_reason",
-        "agency",
-        "withdrawals",
-        "n_active_claims",
-        "n_deposits",
-        "n_critical_deposits",
-        "commodities",
-        "critical_commodities",
-        "value_raw",
-        "dist_rail_km",
-        "dist_road_km",
-        "dist_power_km",
-        "dist_fault_km",
-        "slope_mean_deg",
-    ]
+    """Canonical columns first (PARCEL_COLUMNS order), other measurements next, ``why`` last."""
+    first = [c for c in PARCEL_COLUMNS if c in table.columns and c != "why"]
     rest = [c for c in table.columns if c not in first and c not in ("why", "geometry")]
     return table[[*first, *rest, "why", "geometry"]]

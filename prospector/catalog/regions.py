@@ -35,7 +35,7 @@ from prospector.catalog.entries import CatalogEntry, _parse_entry, layers_dir, l
 from prospector.errors import CatalogError
 from prospector.schema.columns import ROLES, SCHEMAS
 
-__all__ = ["LayerRef", "Region", "load_region"]
+__all__ = ["LayerRef", "Region", "load_region", "read_region_file"]
 
 _REGION_KEYS = {"name", "title", "description", "work_crs", "boundary", "layers", "notes"}
 _LAYER_KEYS = {
@@ -131,11 +131,8 @@ def _inline_entry(spec: dict[str, Any], *, where: str, path: Path) -> CatalogEnt
     return _parse_entry(data, where=where)
 
 
-def load_region(region: str | Path, *, catalog: dict[str, CatalogEntry] | None = None) -> Region:
-    """Load a region by name (``layers/regions/NAME.toml``) or from a region file path.
-
-    Every problem is collected and reported in one :class:`~prospector.errors.CatalogError`.
-    """
+def read_region_file(region: str | Path) -> tuple[Path, dict[str, Any]]:
+    """Find a region by name (``layers/regions/NAME.toml``) or path and parse its TOML."""
     path = Path(region)
     if path.suffix != ".toml" and not path.exists():
         regions_dir = layers_dir() / "regions"
@@ -147,11 +144,19 @@ def load_region(region: str | Path, *, catalog: dict[str, CatalogEntry] | None =
                 f"Known regions: {', '.join(known) or 'none'}; or pass the path of a region file."
             )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise CatalogError(f"region file not found: {path}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
+
+
+def load_region(region: str | Path, *, catalog: dict[str, CatalogEntry] | None = None) -> Region:
+    """Load a region by name (``layers/regions/NAME.toml``) or from a region file path.
+
+    Every problem is collected and reported in one :class:`~prospector.errors.CatalogError`.
+    """
+    path, data = read_region_file(region)
     catalog = catalog if catalog is not None else load_catalog()
     base = path.parent
     problems = check_keys(data, _REGION_KEYS, where=str(path))

@@ -11,9 +11,7 @@ Besides the layers, the file holds
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import geopandas as gpd
 import pyogrio
 
+from prospector._util import run_time
 from prospector.errors import ProspectorError
 from prospector.export.atomic import atomic_output
 
@@ -66,12 +65,7 @@ _DESCRIPTIONS = {
 
 def _timestamp() -> str:
     """GeoPackage time stamp (UTC, ms): ``$SOURCE_DATE_EPOCH`` when set, else now."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    when = (
-        _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
-        if epoch.isdigit()
-        else _dt.datetime.now(_dt.timezone.utc)
-    )
+    when = run_time()
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 

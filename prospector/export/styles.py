@@ -17,27 +17,15 @@ from xml.sax.saxutils import quoteattr
 import geopandas as gpd
 import numpy as np
 
+from prospector.palette import DEPOSIT_GROUPS, SCORE_COLORS
+
 __all__ = ["QGIS_STYLE_VERSION", "SCORE_COLORS", "layer_qml", "style_layers"]
 
 #: QGIS version written into the QML header (styles load in QGIS >= 3.16).
 QGIS_STYLE_VERSION = "3.22.0-Białowieża"
 
-#: Viridis, 5 steps: dark = low score, yellow = high score (same as the HTML map).
-SCORE_COLORS: tuple[str, ...] = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
+_DEPOSIT_GROUPS = DEPOSIT_GROUPS
 
-#: Commodity groups of ``deposits.group``: colour and legend label (same as the HTML map).
-_DEPOSIT_GROUPS: dict[str, tuple[str, str]] = {
-    "ree": ("#cc79a7", "Rare earths"),
-    "battery": ("#0072b2", "Battery metals"),
-    "base": ("#d55e00", "Base metals"),
-    "precious": ("#e69f00", "Precious metals"),
-    "pgm": ("#56b4e9", "Platinum-group metals"),
-    "energy": ("#009e73", "Energy (U, Th...)"),
-    "specialty": ("#f0e442", "Specialty metals"),
-    "industrial": ("#8c6d31", "Industrial minerals"),
-    "bulk": ("#7f7f7f", "Bulk commodities"),
-    "none": ("#000000", "Other / none"),
-}
 _ACCESS_KINDS: dict[str, tuple[str, str, float, str]] = {
     # kind: colour, label, width (mm), line style
     "road": ("#4d4d4d", "Roads", 0.4, "solid"),

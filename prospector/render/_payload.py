@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from prospector.palette import DEPOSIT_GROUPS
 from prospector.render import _style
 from prospector.render._raster import ParcelRaster
 
@@ -203,7 +204,7 @@ def deposit_columns(deposits: gpd.GeoDataFrame) -> dict[str, Any]:
         "commodities": [clean_text(v) for v in text_values(pts, "commodities", "")],
         "dev_status": [clean_text(v) for v in text_values(pts, "dev_status", "unknown")],
         "source": [clean_text(v) for v in text_values(pts, "source", "")],
-        "group": [g if g in _style.DEPOSIT_GROUPS else "none" for g in group],
+        "group": [g if g in DEPOSIT_GROUPS else "none" for g in group],
         "critical": [bool(v) for v in bool_values(pts, "critical")],
     }
 

@@ -9,42 +9,14 @@ from typing import Any
 import mapclassify
 import numpy as np
 
+from prospector.palette import LAND_STATUS, NODATA_COLOR, VIRIDIS
+
 __all__: list[str] = []
 
 #: Number of classes of every continuous choropleth (quantiles: each class holds ~20 %).
 N_CLASSES = 5
 
-#: Colour-blind-safe sequential palette (viridis, 5 steps; dark = low, yellow = high).
-_VIRIDIS: dict[int, tuple[str, ...]] = {
-    1: ("#fde725",),
-    2: ("#21918c", "#fde725"),
-    3: ("#440154", "#21918c", "#fde725"),
-    4: ("#440154", "#31688e", "#35b779", "#fde725"),
-    5: ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"),
-}
-NODATA_COLOR = "#bdbdbd"
-
-#: Land status colours (Okabe-Ito, colour-blind safe) and labels.
-LAND_STATUS: dict[str, tuple[str, str]] = {
-    "open": ("#009e73", "Open to mineral entry"),
-    "partly_open": ("#f0e442", "Partly open"),
-    "closed": ("#d55e00", "Closed (withdrawn)"),
-    "unknown": ("#999999", "Unknown / ownership unknown"),
-}
-
-#: Deposit commodity-group colours (Okabe-Ito plus two) and labels.
-DEPOSIT_GROUPS: dict[str, tuple[str, str]] = {
-    "ree": ("#cc79a7", "Rare earths"),
-    "battery": ("#0072b2", "Battery metals"),
-    "base": ("#d55e00", "Base metals"),
-    "precious": ("#e69f00", "Precious metals"),
-    "pgm": ("#56b4e9", "Platinum-group metals"),
-    "energy": ("#009e73", "Energy (U, Th...)"),
-    "specialty": ("#f0e442", "Specialty metals"),
-    "industrial": ("#8c6d31", "Industrial minerals"),
-    "bulk": ("#7f7f7f", "Bulk commodities"),
-    "none": ("#000000", "Other / none"),
-}
+_VIRIDIS = VIRIDIS
 
 #: Withdrawal kinds and access kinds as shown in the legend.
 WITHDRAWAL_KINDS: dict[str, str] = {

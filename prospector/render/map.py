@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 
 from prospector.errors import OutputExistsError, SchemaError
+from prospector.palette import DEPOSIT_GROUPS
 from prospector.render import _payload, _style
 from prospector.render._assets import OfflinePage, copy_static
 from prospector.render._raster import ParcelRaster, encode_png_gray
@@ -132,9 +133,7 @@ def build_map(
         "land_status": {
             k: {"color": c, "label": lab} for k, (c, lab) in _style.LAND_STATUS.items()
         },
-        "deposit_groups": {
-            k: {"color": c, "label": lab} for k, (c, lab) in _style.DEPOSIT_GROUPS.items()
-        },
+        "deposit_groups": {k: {"color": c, "label": lab} for k, (c, lab) in DEPOSIT_GROUPS.items()},
         "withdrawal_kinds": _style.WITHDRAWAL_KINDS,
         "access_style": _style.ACCESS_STYLE,
         "info": _clean_info(info),

@@ -1,0 +1,46 @@
+"""Colours and labels shared by the HTML map and the exported GIS styles.
+
+One place, so a deposit group or a score class has the same colour in the browser, in
+QGIS (GeoPackage/Shapefile styles) and in Google Earth (KML).  All palettes are
+colour-blind safe: viridis for ordered values, Okabe-Ito for categories.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEPOSIT_GROUPS", "LAND_STATUS", "NODATA_COLOR", "SCORE_COLORS", "VIRIDIS"]
+
+#: Viridis by number of classes (dark = low, yellow = high).
+VIRIDIS: dict[int, tuple[str, ...]] = {
+    1: ("#fde725",),
+    2: ("#21918c", "#fde725"),
+    3: ("#440154", "#21918c", "#fde725"),
+    4: ("#440154", "#31688e", "#35b779", "#fde725"),
+    5: ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"),
+}
+
+#: The five score classes.
+SCORE_COLORS: tuple[str, ...] = VIRIDIS[5]
+
+NODATA_COLOR = "#bdbdbd"
+
+#: Land status colours (Okabe-Ito) and labels.
+LAND_STATUS: dict[str, tuple[str, str]] = {
+    "open": ("#009e73", "Open to mineral entry"),
+    "partly_open": ("#f0e442", "Partly open"),
+    "closed": ("#d55e00", "Closed (withdrawn)"),
+    "unknown": ("#999999", "Unknown / ownership unknown"),
+}
+
+#: Deposit commodity-group colours (Okabe-Ito plus two) and legend labels.
+DEPOSIT_GROUPS: dict[str, tuple[str, str]] = {
+    "ree": ("#cc79a7", "Rare earths"),
+    "battery": ("#0072b2", "Battery metals"),
+    "base": ("#d55e00", "Base metals"),
+    "precious": ("#e69f00", "Precious metals"),
+    "pgm": ("#56b4e9", "Platinum-group metals"),
+    "energy": ("#009e73", "Energy (U, Th...)"),
+    "specialty": ("#f0e442", "Specialty metals"),
+    "industrial": ("#8c6d31", "Industrial minerals"),
+    "bulk": ("#7f7f7f", "Bulk commodities"),
+    "none": ("#000000", "Other / none"),
+}
