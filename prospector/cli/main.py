@@ -16,10 +16,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from prospector.errors import ProspectorError, ProspectorWarning
+from prospector.errors import MissingLayerWarning, ProspectorError, ProspectorWarning
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 _out = Console(highlight=False, soft_wrap=True)
+if not _out.is_terminal and "COLUMNS" not in os.environ:
+    _out.width = 120  # pipes and logs: wide enough for the top-parcels table
 
 region_option = click.option(
     "--region",
@@ -46,32 +48,40 @@ def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
         if text in seen:
             continue
         seen.add(text)
+        if issubclass(w.category, MissingLayerWarning):
+            continue  # listed after the run with what each missing layer means
         kind = "note" if issubclass(w.category, ProspectorWarning) else "warning"
         _err.print(f"[yellow]{kind}:[/] {text}", markup=True)
 
 
 def _top_table(parcels: Any, n: int = 10) -> Table:
-    table = Table(title=f"Top {min(n, len(parcels))} of {len(parcels):,} ranked parcels")
-    for col, justify in [
+    top = parcels.head(n)
+    centre = top.geometry.representative_point().to_crs("EPSG:4326")
+    table = Table(title=f"Top {len(top)} of {len(parcels):,} ranked parcels", expand=True)
+    for name, justify in [
         ("rank", "right"),
         ("parcel_id", "left"),
+        ("lon, lat", "left"),
         ("score", "right"),
-        ("land_status", "left"),
-        ("n_deposits", "right"),
-        ("critical_commodities", "left"),
-        ("dist_rail_km", "right"),
+        ("status", "left"),
+        ("sites", "right"),
+        ("rail km", "right"),
     ]:
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for row in parcels.head(n).itertuples():
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column(
+        "critical commodities", no_wrap=True, overflow="ellipsis", ratio=1, min_width=16
+    )
+    for row, point in zip(top.itertuples(), centre, strict=True):
         rail = "" if row.dist_rail_km != row.dist_rail_km else f"{row.dist_rail_km:.1f}"
         table.add_row(
             str(row.rank),
             row.parcel_id,
+            f"{point.x:.3f}, {point.y:.3f}",
             f"{row.score:.3f}",
             row.land_status,
             str(row.n_deposits),
-            row.critical_commodities or "—",
             rail,
+            (row.critical_commodities or "—").replace("; ", ", "),
         )
     return table
 
