@@ -115,6 +115,9 @@ class EvidenceConfig:
 
     decay_km: float = 5.0
     """Distance to evidence features at which the criterion falls to 1/e."""
+    raster_direction: dict[str, str] = field(default_factory=dict)
+    """Per evidence raster (catalogue name with '-' as '_'): "high" (default) when high values
+    are favourable, "low" when low values are."""
     density_radius_km: float = 10.0
     """Kernel radius of the evidence line density (``evidence_density``, reported column)."""
 
@@ -185,6 +188,11 @@ class Config:
         ]:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 problems.append(f"{name} must be a positive number; got {value!r}.")
+        for name, direction in self.evidence.raster_direction.items():
+            if direction not in ("high", "low"):
+                problems.append(
+                    f"evidence.raster_direction.{name} must be 'high' or 'low'; got {direction!r}."
+                )
         unknown = set(self.score.weights) - {"value", "access", "evidence"}
         for key in sorted(unknown):
             problems.append(

@@ -185,6 +185,10 @@ def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData) -> pd.DataFrame
             out["relief_m"] = elev["elev_max"] - elev["elev_min"]
             out["dem_coverage"] = z["slope_coverage"]
         else:
+            # Continuous evidence rasters (geophysics, geochemistry grids) become criteria
+            # through their ``ev_<name>_mean`` column (prospector.analysis.criteria).
+            name = layer.name.replace("-", "_")
+            evidence = layer.kind == "evidence" and not layer.categorical
             z = zonal_stats(
                 parcels,
                 band,
@@ -192,7 +196,7 @@ def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData) -> pd.DataFrame
                 crs=crs,
                 nodata=nodata,
                 categorical=layer.categorical,
-                prefix=layer.name.replace("-", "_"),
+                prefix=f"ev_{name}" if evidence else name,
             )
             for col in z.columns:
                 out[col] = z[col]
@@ -325,9 +329,11 @@ def global_scores(
     ]
     acc_w = np.array([weights.effective[c] for c in acc_cols])
     out["score_access"] = (criteria[acc_cols].to_numpy() @ acc_w / acc_w.sum()) if acc_cols else 0.0
-    out["score_evidence"] = (
-        criteria["evidence_fault"] if weights.effective.get("evidence_fault", 0) > 0 else 0.0
-    )
+    ev_cols = [
+        c for c in criteria.columns if c.startswith("evidence_") and weights.effective.get(c, 0) > 0
+    ]
+    ev_w = np.array([weights.effective[c] for c in ev_cols])
+    out["score_evidence"] = (criteria[ev_cols].to_numpy() @ ev_w / ev_w.sum()) if ev_cols else 0.0
     for c in criteria.columns:
         out[f"contrib_{c}"] = contrib.get(c, 0.0)
     eligible = _eligible(table, config.score.status)

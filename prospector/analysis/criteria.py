@@ -6,6 +6,8 @@ Shared by the pipeline, sensitivity analysis and validation.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -26,7 +28,8 @@ def build_criteria(
     """Turn measured parcel columns into normalised benefit criteria and their weights.
 
     Returns the criteria table (columns ``value``, ``access_<kind>``, ``terrain``,
-    ``evidence_fault``) and the effective weights per criterion.
+    ``evidence_fault`` and ``evidence_<raster>`` for every continuous evidence raster, from its
+    ``ev_<raster>_mean`` column) and the effective weights per criterion.
     """
     how = config.score.normalise
     crit = pd.DataFrame(index=parcels.index)
@@ -66,6 +69,22 @@ def build_criteria(
     )
     if not have["evidence"]:
         reasons["evidence_fault"] = "no vector evidence layer"
+    raster_evidence: dict[str, bool] = {}
+    for column in parcels.columns:
+        match = re.fullmatch(r"ev_(.+)_mean", column)
+        if not match:
+            continue
+        name = match.group(1)
+        values = parcels[column]
+        if config.evidence.raster_direction.get(name, "high") == "low":
+            values = -values
+        crit[f"evidence_{name}"] = normalise(values, how)
+        covered = parcels[column].notna().mean()
+        raster_evidence[f"evidence_{name}"] = covered >= config.access.min_raster_coverage
+        if not raster_evidence[f"evidence_{name}"]:
+            reasons[f"evidence_{name}"] = (
+                f"raster covers {covered:.1%} of parcels (< {config.access.min_raster_coverage:.0%})"
+            )
     if not have["deposits"]:
         reasons["value"] = "no deposit layer"
 
@@ -74,6 +93,7 @@ def build_criteria(
         **{f"access_{k}": have[k] for k in _ACCESS},
         "terrain": bool(terrain_ok),
         "evidence_fault": have["evidence"],
+        **raster_evidence,
     }
     family = config.score.weights
     access_w = config.score.access_weights
@@ -82,6 +102,9 @@ def build_criteria(
     for k in (*_ACCESS, "terrain"):
         name = f"access_{k}" if k != "terrain" else "terrain"
         configured[name] = family.get("access", 0.0) * access_w.get(k, 0.0) / sub_total
-    configured["evidence_fault"] = family.get("evidence", 0.0)
+    # The evidence weight is shared equally by the fault criterion and each evidence raster.
+    evidence_criteria = ["evidence_fault", *raster_evidence]
+    for name in evidence_criteria:
+        configured[name] = family.get("evidence", 0.0) / len(evidence_criteria)
     weights = effective_weights(configured, available, reasons)
     return crit, weights
