@@ -105,6 +105,9 @@ class AccessConfig:
     """Road classes that count (empty: all)."""
     max_slope_deg: float = 35.0
     """Mean slope at which the terrain criterion reaches 0."""
+    travel_cost: bool = False
+    """Compute the least-cost travel distance from roads over the DEM (``travel_cost_km``);
+    give it weight with ``score.access_weights.travel``."""
     min_raster_coverage: float = 0.8
     """A raster criterion is used only when it covers this share of parcels."""
 
@@ -134,7 +137,13 @@ class ScoreConfig:
     )
     """Top-level weights of the three criterion families (renormalised to sum 1)."""
     access_weights: dict[str, float] = field(
-        default_factory=lambda: {"road": 0.5, "rail": 0.3, "power": 0.2, "terrain": 0.0}
+        default_factory=lambda: {
+            "road": 0.5,
+            "rail": 0.3,
+            "power": 0.2,
+            "terrain": 0.0,
+            "travel": 0.0,
+        }
     )
     """Split of the access weight between access criteria."""
     ahp: dict[str, float] = field(default_factory=dict)

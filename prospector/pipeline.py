@@ -31,6 +31,7 @@ from prospector.analysis.score import (
     combine,
     rank_scores,
 )
+from prospector.analysis.travel import travel_cost_km
 from prospector.analysis.value import deposit_weights, deposits_in_parcels, parcel_value
 from prospector.analysis.zonal import slope_degrees, zonal_stats
 from prospector.catalog import Region
@@ -158,7 +159,7 @@ class RankResult:
         }
 
 
-def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData) -> pd.DataFrame:
+def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData, config: Config) -> pd.DataFrame:
     out = pd.DataFrame(index=parcels.index)
     for layer in data.rasters:
         try:
@@ -184,6 +185,15 @@ def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData) -> pd.DataFrame
             elev = zonal_stats(parcels, band, bounds=bounds, crs=crs, nodata=nodata, prefix="elev")
             out["relief_m"] = elev["elev_max"] - elev["elev_min"]
             out["dem_coverage"] = z["slope_coverage"]
+            roads = _access_features(data, config, "road")
+            if config.access.travel_cost and roads is not None:
+                travel = travel_cost_km(
+                    slope, roads, bounds=bounds, crs=crs, max_slope_deg=config.access.max_slope_deg
+                )
+                t = zonal_stats(
+                    parcels, travel, bounds=bounds, crs=crs, nodata=None, prefix="travel"
+                )
+                out["travel_cost_km"] = t["travel_mean"]
         else:
             # Continuous evidence rasters (geophysics, geochemistry grids) become criteria
             # through their ``ev_<name>_mean`` column (prospector.analysis.criteria).
@@ -300,7 +310,7 @@ def measure_parcels(
     table["dist_fault_km"] = nearest_distance_km(
         parcels, data.evidence, max_km=config.access.search_km
     )
-    table = pd.concat([table, _raster_columns(parcels, data)], axis=1)
+    table = pd.concat([table, _raster_columns(parcels, data, config)], axis=1)
     if "slope_mean_deg" not in table:
         table["slope_mean_deg"] = np.nan
     return gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs), deposits
@@ -324,7 +334,7 @@ def global_scores(
     out["score_value"] = criteria["value"]
     acc_cols = [
         c
-        for c in ("access_road", "access_rail", "access_power", "terrain")
+        for c in ("access_road", "access_rail", "access_power", "terrain", "travel")
         if weights.effective.get(c, 0) > 0
     ]
     acc_w = np.array([weights.effective[c] for c in acc_cols])

@@ -60,6 +60,27 @@ def build_criteria(
             if "slope_mean_deg" in parcels
             else "no DEM"
         )
+    travel_ok = False
+    if "travel_cost_km" in parcels:
+        crit["travel"] = normalise(
+            pd.Series(
+                decay(
+                    parcels["travel_cost_km"].to_numpy(), config.access.decay_km.get("road", 5.0)
+                ),
+                index=parcels.index,
+            ),
+            how,
+        )
+        travel_cover = parcels["travel_cost_km"].notna().mean()
+        travel_ok = travel_cover >= config.access.min_raster_coverage
+        if not travel_ok:
+            reasons["travel"] = (
+                f"travel cost covers {travel_cover:.1%} of parcels "
+                f"(< {config.access.min_raster_coverage:.0%}; DEM and roads must overlap)"
+            )
+    else:
+        crit["travel"] = 0.0
+        reasons["travel"] = "no travel cost (needs access.travel_cost, a DEM and roads)"
     crit["evidence_fault"] = normalise(
         pd.Series(
             decay(parcels["dist_fault_km"].to_numpy(), config.evidence.decay_km),
@@ -92,15 +113,16 @@ def build_criteria(
         "value": have["deposits"],
         **{f"access_{k}": have[k] for k in _ACCESS},
         "terrain": bool(terrain_ok),
+        "travel": bool(travel_ok),
         "evidence_fault": have["evidence"],
         **raster_evidence,
     }
     family = config.score.weights
     access_w = config.score.access_weights
     configured: dict[str, float] = {"value": family.get("value", 0.0)}
-    sub_total = sum(access_w.get(k, 0.0) for k in (*_ACCESS, "terrain")) or 1.0
-    for k in (*_ACCESS, "terrain"):
-        name = f"access_{k}" if k != "terrain" else "terrain"
+    sub_total = sum(access_w.get(k, 0.0) for k in (*_ACCESS, "terrain", "travel")) or 1.0
+    for k in (*_ACCESS, "terrain", "travel"):
+        name = f"access_{k}" if k in _ACCESS else k
         configured[name] = family.get("access", 0.0) * access_w.get(k, 0.0) / sub_total
     # The evidence weight is shared equally by the fault criterion and each evidence raster.
     evidence_criteria = ["evidence_fault", *raster_evidence]

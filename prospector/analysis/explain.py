@@ -16,6 +16,7 @@ CRITERION_LABELS: dict[str, str] = {
     "access_rail": "rail access",
     "access_power": "power access",
     "terrain": "gentle terrain",
+    "travel": "short travel from roads",
     "evidence_fault": "nearby faults",
 }
 

@@ -228,6 +228,10 @@ PARCEL_COLUMNS: dict[str, str] = {
         "(biweight kernel); for the sample faults the weight is the slip rate in mm/yr."
     ),
     "slope_mean_deg": "Mean slope from the DEM (NaN outside DEM coverage).",
+    "travel_cost_km": (
+        "Mean least-cost travel from the nearest road over the DEM, in km of flat walking "
+        "(only with access.travel_cost; NaN outside the DEM or where unreachable)."
+    ),
     "why": "One-sentence explanation of the rank.",
 }
 
