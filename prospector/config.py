@@ -163,6 +163,8 @@ class Config:
     work_crs: str | None = None
     """Override the region's work CRS."""
     seed: int = 20251107
+    open_agencies: list[str] = field(default_factory=lambda: ["BLM", "USFS"])
+    """Federal agencies whose land is open to mineral location unless withdrawn."""
     parcels: ParcelConfig = field(default_factory=ParcelConfig)
     value: ValueConfig = field(default_factory=ValueConfig)
     access: AccessConfig = field(default_factory=AccessConfig)

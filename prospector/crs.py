@@ -19,7 +19,7 @@ import pyproj
 import shapely
 from pyproj.exceptions import CRSError as PyprojCRSError
 
-from prospector.errors import CRSError, GeometryRepairWarning
+from prospector.errors import CRSError, GeometryRepairWarning, ProspectorWarning
 
 __all__ = [
     "DEFAULT_WORK_CRS",
@@ -48,6 +48,22 @@ def work_crs(crs: str | int | None = None) -> pyproj.CRS:
         raise CRSError(
             f"work_crs {crs!r} is geographic; areas and distances need a projected CRS in "
             "metres, e.g. EPSG:5070 (CONUS Albers) or EPSG:3338 (Alaska Albers)."
+        )
+    units = {axis.unit_name for axis in out.axis_info}
+    if units != {"metre"}:
+        raise CRSError(
+            f"work_crs {crs!r} has axis units {', '.join(sorted(units))}; Prospector measures "
+            "cells, areas and distances in metres. Use a metric equal-area CRS such as "
+            "EPSG:5070 (CONUS Albers) or EPSG:3338 (Alaska Albers)."
+        )
+    method = (out.coordinate_operation.method_name if out.coordinate_operation else "").lower()
+    if "equal area" not in method and "albers" not in method and "sinusoidal" not in method:
+        warnings.warn(
+            f"work_crs {crs!r} ({method or 'unknown projection'}) is not equal-area: parcel "
+            "areas and fractions are distorted away from its centre. Prefer EPSG:5070 "
+            "(CONUS Albers) or EPSG:3338 (Alaska Albers).",
+            ProspectorWarning,
+            stacklevel=2,
         )
     return out
 

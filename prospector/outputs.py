@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +48,10 @@ def write_run(
 ) -> dict[str, Path]:
     """Write ``prospects.gpkg``, ``prospects.html`` and ``manifest.json`` into *out_dir*.
 
-    Every target is checked before anything is written, so a refused overwrite leaves
-    the folder untouched; each file is written atomically.
+    All files are first written into a hidden staging folder inside *out_dir* and moved
+    into place only when every one of them succeeded, so a failure (or a refused
+    overwrite) leaves the folder exactly as it was: never a GeoPackage without its map
+    and manifest, never a mix of two runs.
     """
     out_dir = Path(out_dir)
     paths = {key: out_dir / name for key, name in RUN_FILES.items()}
@@ -54,27 +59,34 @@ def write_run(
         paths.pop("map")
     for path in paths.values():
         check_writable(path, overwrite=overwrite)
-    manifest = result.manifest(command=command)
-    write_gpkg(result_layers(result), paths["gpkg"], overwrite=overwrite, metadata=manifest)
-    if make_map:
-        from prospector.render import build_map, hillshade_from_dem, write_map
+    staging = Path(tempfile.mkdtemp(prefix=".prospector-run-", dir=out_dir))
+    try:
+        staged = {key: staging / path.name for key, path in paths.items()}
+        manifest = result.manifest(command=command)
+        write_gpkg(result_layers(result), staged["gpkg"], metadata=manifest)
+        if make_map:
+            from prospector.render import build_map, hillshade_from_dem, write_map
 
-        dems = [r for r in result.data.rasters if r.kind == "dem"]
-        hillshade = hillshade_from_dem(dems[0].path) if dems else None
-        fmap = build_map(
-            result.parcels,
-            deposits=result.deposits,
-            withdrawals=result.data.withdrawals,
-            access=result.data.access,
-            hillshade=hillshade,
-            info=result.info(),
-            **(map_options or {}),
-        )
-        write_map(fmap, paths["map"], overwrite=overwrite)
-    manifest["outputs"] = [
-        {"path": p.name, "sha256": file_sha256(p), "bytes": p.stat().st_size}
-        for key, p in paths.items()
-        if key != "manifest"
-    ]
-    write_json(manifest, paths["manifest"], overwrite=overwrite)
+            dems = [r for r in result.data.rasters if r.kind == "dem"]
+            hillshade = hillshade_from_dem(dems[0].path) if dems else None
+            fmap = build_map(
+                result.parcels,
+                deposits=result.deposits,
+                withdrawals=result.data.withdrawals,
+                access=result.data.access,
+                hillshade=hillshade,
+                info=result.info(),
+                **(map_options or {}),
+            )
+            write_map(fmap, staged["map"])
+        manifest["outputs"] = [
+            {"path": p.name, "sha256": file_sha256(p), "bytes": p.stat().st_size}
+            for key, p in staged.items()
+            if key != "manifest"
+        ]
+        write_json(manifest, staged["manifest"])
+        for key, path in paths.items():
+            os.replace(staged[key], path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return paths

@@ -36,7 +36,7 @@ from prospector.analysis.value import deposit_weights, deposits_in_parcels, parc
 from prospector.analysis.zonal import slope_degrees, zonal_stats
 from prospector.catalog import Region
 from prospector.config import Config, config_to_dict, load_config
-from prospector.errors import LayerReadError
+from prospector.errors import LayerReadError, ProspectorError
 from prospector.layers import RegionData, load_region_data
 from prospector.schema.columns import PARCEL_COLUMNS
 from prospector.schema.commodities import COMMODITY_GROUPS
@@ -271,6 +271,7 @@ def measure_parcels(
         withdrawals=data.withdrawals,
         claims=data.claims,
         min_sliver_m2=config.parcels.min_sliver_m2,
+        open_agencies=config.open_agencies,
     )
     table = pd.concat([parcels, status], axis=1)
     deposits = data.deposits
@@ -401,6 +402,15 @@ def finish(
     have = available_criteria(data, config)
     scored, weights = score_parcels(table, config, have=have)
     ranked = scored[scored["rank"].notna()].sort_values("rank").reset_index(drop=True)
+    if ranked.empty:
+        counts = scored["land_status"].value_counts().to_dict()
+        raise ProspectorError(
+            f"no parcel is eligible for ranking under score.status = {config.score.status!r} "
+            f"(land status of the {len(scored)} parcels: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            + "). 'open' needs a land-ownership layer (BLM SMA / PAD-US); use --status "
+            "not_closed or any, or add the layer."
+        )
     ranked["rank"] = ranked["rank"].astype("int64")
     excluded = scored[scored["rank"].isna()].drop(columns=["rank"]).reset_index(drop=True)
     notes = list(data.region.notes)

@@ -304,3 +304,56 @@ def test_real_no_ranked_parcel_inside_wilderness(utah_result):
     # Zion National Park (both the 1:10M outline and the NPS boundary) closes its parcels.
     zion = utah_result.excluded[utah_result.excluded["withdrawals"].str.contains("Zion")]
     assert len(zion) > 200
+
+
+def test_only_blm_and_usfs_land_is_open(two_parcels):
+    land = _gdf(
+        [shapely.box(-10, -10, KM, KM + 10), shapely.box(KM, -10, 2.1 * KM, KM + 10)],
+        agency=["DOD", "USFS"],
+        federal=[True, True],
+    )
+    out = land_status(two_parcels, land=land)
+    assert out["federal_frac"].tolist() == pytest.approx([1.0, 1.0])
+    assert out["open_frac"].tolist() == pytest.approx([0.0, 1.0])
+    assert out["land_status"].tolist() == ["closed", "open"]
+    assert out["status_reason"].iloc[0].startswith("managed by DOD: not open to mineral location")
+    # A user may open other agencies' land explicitly.
+    out = land_status(two_parcels, land=land, open_agencies={"BLM", "USFS", "DOD"})
+    assert out["land_status"].tolist() == ["open", "open"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [([1, 0], [True, False]), (["Y", "N"], [True, False]), (["true", "FALSE"], [True, False])],
+)
+def test_federal_flag_parsing(values, expected):
+    from pathlib import Path
+
+    from prospector.catalog.regions import _inline_entry
+    from prospector.schema.normalize import normalize_layer
+
+    entry = _inline_entry({"role": "land"}, where="t", path=Path("t.gpkg"))
+    layer = _gdf(
+        [square(0, 0, 1), square(1, 0, 1)],
+        agency=["BLM", "PRIVATE"],
+        federal=values,
+        unit_name=["a", "b"],
+        source=["s", "s"],
+    )
+    out, _ = normalize_layer(layer, entry, where="t")
+    assert out["federal"].tolist() == expected
+
+
+def test_federal_flag_garbage_is_an_error():
+    from pathlib import Path
+
+    from prospector.catalog.regions import _inline_entry
+    from prospector.errors import SchemaError
+    from prospector.schema.normalize import normalize_layer
+
+    entry = _inline_entry({"role": "land"}, where="t", path=Path("t.gpkg"))
+    layer = _gdf(
+        [square(0, 0, 1)], agency=["BLM"], federal=["maybe"], unit_name=["a"], source=["s"]
+    )
+    with pytest.raises(SchemaError, match="values of 'federal' are not yes/no"):
+        normalize_layer(layer, entry, where="t")

@@ -8,6 +8,8 @@ intersected.  Nothing is dissolved into one large multipolygon.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -16,7 +18,11 @@ import shapely
 from prospector.analysis._parallel import chunked, query_pairs
 from prospector.analysis._text import join_sorted
 
-__all__ = ["OPEN_TOLERANCE", "land_status", "status_at"]
+__all__ = ["OPEN_AGENCIES", "OPEN_TOLERANCE", "land_status", "status_at"]
+
+#: Agencies whose federal land is open to mineral location (Mining Law of 1872) unless
+#: withdrawn: the BLM and the Forest Service.
+OPEN_AGENCIES: frozenset[str] = frozenset({"BLM", "USFS"})
 
 #: A parcel is "open" when at least 1 - OPEN_TOLERANCE of it is open ground.
 OPEN_TOLERANCE = 1e-3
@@ -93,6 +99,7 @@ def land_status(
     withdrawals: gpd.GeoDataFrame | None = None,
     claims: gpd.GeoDataFrame | None = None,
     min_sliver_m2: float = 0.0,
+    open_agencies: Collection[str] = OPEN_AGENCIES,
 ) -> pd.DataFrame:
     """Compute land-status columns for every parcel.
 
@@ -108,6 +115,10 @@ def land_status(
         Canonical ``claims`` layer; only ``active`` and ``filed`` claims count.
     min_sliver_m2
         Intersections smaller than this are ignored.
+    open_agencies
+        Federal agencies whose land is open to mineral location under the Mining Law
+        (default BLM and USFS); other federal land (NPS, FWS, DOD, DOE, BOR...) is federal but
+        not open.
 
     Returns
     -------
@@ -156,8 +167,13 @@ def land_status(
         lgeoms = land.geometry.to_numpy()
         pi, li, pieces = _pieces(geoms, lgeoms, min_sliver_m2=min_sliver_m2)
         is_fed = land["federal"].to_numpy(dtype=bool)[li]
-        federal = _union_by_parcel(n, pi[is_fed], pieces[is_fed])
-        out["federal_frac"] = np.clip(_area(federal) / area, 0.0, 1.0)
+        out["federal_frac"] = np.clip(
+            _area(_union_by_parcel(n, pi[is_fed], pieces[is_fed])) / area, 0.0, 1.0
+        )
+        # Only land of agencies open to mineral location can be open ground.
+        is_open = is_fed & np.isin(land["agency"].to_numpy()[li], list(open_agencies))
+        federal = _union_by_parcel(n, pi[is_open], pieces[is_open])
+        out["open_agency_frac"] = np.clip(_area(federal) / area, 0.0, 1.0)
         by_agency = (
             pd.DataFrame(
                 {"p": pi, "agency": land["agency"].to_numpy()[li], "a": shapely.area(pieces)}
@@ -190,6 +206,7 @@ def land_status(
         out["open_frac"] = np.clip(open_area / area, 0.0, 1.0)
     else:
         out["federal_frac"] = np.nan
+        out["open_agency_frac"] = np.nan
         out["open_frac"] = np.nan
 
     status, reason = _classify(out, have_land=land is not None, have_claims=claims is not None)
@@ -232,9 +249,16 @@ def _classify(
     status[is_open], status[partly], status[closed] = "open", "partly_open", "closed"
     reason[closed & fully_withdrawn] = "withdrawn from mineral entry"
     reason[closed & ~fully_withdrawn & (federal < OPEN_TOLERANCE)] = "not federal land"
+    open_agency = frame["open_agency_frac"].to_numpy()
+    agency = frame["agency"].to_numpy(dtype=object)
+    not_open_agency = closed & (reason == "") & (open_agency < OPEN_TOLERANCE)
+    reason[not_open_agency] = np.char.add(
+        np.char.add("managed by ", agency[not_open_agency].astype(str)),
+        ": not open to mineral location",
+    ).astype(object)
     reason[closed & (reason == "") & (claimed > 0)] = "claimed"
-    reason[closed & (reason == "")] = "withdrawn, claimed or non-federal"
-    reason[partly] = "partly withdrawn, claimed or non-federal"
+    reason[closed & (reason == "")] = "withdrawn, claimed or not open to location"
+    reason[partly] = "partly withdrawn, claimed, or not open to location"
     if not have_claims:
         note = "mining claims not checked: no claims layer supplied"
         reason = np.array([f"{r}; {note}" if r else note for r in reason], dtype=object)

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from prospector.errors import ConfigError
+
 __all__ = ["Weights", "combine", "effective_weights", "normalise", "rank_scores"]
 
 Method = Literal["wlc", "gamma", "topsis"]
@@ -40,16 +42,20 @@ def effective_weights(
 
     Raises
     ------
-    ValueError
+    ConfigError
         When no criterion with a positive weight is available.
     """
     reasons = reasons or {}
     kept = {k: w for k, w in configured.items() if available.get(k, False) and w > 0}
     total = sum(kept.values())
     if total <= 0:
-        raise ValueError(
-            "no criterion with a positive weight is available; supply a deposit, access or "
-            "evidence layer, or change the weights"
+        weighted = sorted(k for k, w in configured.items() if w > 0)
+        missing = "; ".join(f"{k}: {reasons[k]}" for k in weighted if k in reasons)
+        raise ConfigError(
+            "no criterion with a positive weight is available "
+            f"(weighted: {', '.join(weighted) or 'none'}"
+            + (f"; unavailable because {missing}" if missing else "")
+            + "). Supply the missing layers or give weight to criteria the region has."
         )
     effective = {k: kept.get(k, 0.0) / total for k in configured}
     redistributed = {

@@ -19,6 +19,20 @@ from prospector.schema.commodities import CommodityVocabulary, parse_commodities
 __all__ = ["LayerReport", "normalize_layer"]
 
 _MAX_LISTED = 10
+_BOOLEANS = {
+    "true": True,
+    "t": True,
+    "1": True,
+    "1.0": True,
+    "y": True,
+    "yes": True,
+    "false": False,
+    "f": False,
+    "0": False,
+    "0.0": False,
+    "n": False,
+    "no": False,
+}
 
 
 @dataclass
@@ -176,9 +190,23 @@ def normalize_layer(
             ids = f"{prefix}:" + ids
         out["site_id"] = ids
     if entry.role == "land":
-        out["federal"] = out["federal"].map(
-            lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else str(v).lower() == "true"
+        text = out["federal"].map(
+            lambda v: (
+                None
+                if v is None or (isinstance(v, float) and np.isnan(v))
+                else str(v).strip().lower()
+            )
         )
+        parsed = text.map(_BOOLEANS)
+        bad = parsed.isna() & text.notna()
+        if bad.any():
+            values = sorted(set(text[bad]))[:_MAX_LISTED]
+            problems.append(
+                f"{where}: {int(bad.sum())} values of 'federal' are not yes/no "
+                f"({', '.join(map(repr, values))}; rows {list(out.index[bad][:_MAX_LISTED])}). "
+                "Use true/false, 1/0 or yes/no, or map the agency field under [values.federal]."
+            )
+        out["federal"] = parsed.astype(object).where(parsed.notna(), False).astype(bool)
     if entry.role == "evidence":
         weight = pd.to_numeric(out["weight"], errors="coerce")
         out["weight"] = weight.fillna(1.0).clip(lower=0.0)
