@@ -171,7 +171,7 @@ def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData, config: Config)
                 res = src.res
         except rasterio.errors.RasterioIOError as exc:
             raise LayerReadError(f"cannot read raster {layer.path}: {exc}") from exc
-        valid = band != nodata if nodata is not None else np.isfinite(band)
+        valid = np.isfinite(band) if nodata is None or np.isnan(nodata) else band != nodata
         if not valid.any():
             raise LayerReadError(
                 f"{layer.path}: every cell is NoData ({nodata}); the raster holds no values. "

@@ -55,7 +55,6 @@ def test_layers_check_reports_every_problem(tmp_path):
     assert code == 2
     # Missing fields, duplicate ids and missing values are all reported at once.
     assert "published field 'dev_status'" in err
-    assert "published field 'source'" in err
     assert "share a 'site_id'" in err
     assert str(path) in err
 

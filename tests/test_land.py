@@ -357,3 +357,31 @@ def test_federal_flag_garbage_is_an_error():
     )
     with pytest.raises(SchemaError, match="values of 'federal' are not yes/no"):
         normalize_layer(layer, entry, where="t")
+
+
+def test_padus_land_uses_fee_polygons_only(tiny_region, tmp_path):
+    # PAD-US published fields; an easement over private land must not make it federal.
+    padus = gpd.GeoDataFrame(
+        {
+            "FeatClass": ["Fee", "Easement"],
+            "Mang_Type": ["FED", "FED"],
+            "Mang_Name": ["BLM", "NRCS"],
+            "Unit_Nm": ["Grazing allotment", "Conservation easement"],
+            "GAP_Sts": ["4", "3"],
+        },
+        geometry=[
+            shapely.box(X0 - 100, Y0 - 100, X0 + 5_000, Y0 + 10_100),
+            shapely.box(X0 + 5_000, Y0 - 100, X0 + 10_100, Y0 + 10_100),
+        ],
+        crs=CRS,
+    )
+    write_layer(padus, tmp_path / "padus_land.gpkg")
+    result = _rank(tiny_region('\n[[layers]]\nsource = "padus"\npath = "padus_land.gpkg"\n'))
+    status = result.all_parcels.set_index("parcel_id")
+    row0, col0 = int(Y0 // 1000), int(X0 // 1000)
+    assert status.loc[f"r{row0 + 1}c{col0 + 1}", "land_status"] == "open"
+    assert status.loc[f"r{row0 + 1}c{col0 + 1}", "agency"] == "BLM"
+    east = status.loc[f"r{row0 + 1}c{col0 + 7}"]
+    assert east["federal_frac"] == 0.0
+    assert east["land_status"] == "closed"
+    assert east["status_reason"].startswith("not federal land")

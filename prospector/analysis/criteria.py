@@ -14,11 +14,10 @@ import pandas as pd
 from prospector.analysis.access import decay
 from prospector.analysis.score import Weights, effective_weights, normalise
 from prospector.config import Config
+from prospector.schema.columns import ACCESS_KINDS
 
 __all__ = ["ACCESS_KINDS", "build_criteria"]
 
-#: Kinds of access features, in criterion order.
-ACCESS_KINDS: tuple[str, ...] = ("road", "rail", "power")
 _ACCESS = ACCESS_KINDS
 
 

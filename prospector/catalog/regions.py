@@ -99,6 +99,20 @@ class Region:
         return [r for r in ROLES if r not in present and r != "parcels"]
 
 
+def _field_names(path: Path, layer: str | None) -> set[str] | None:
+    """Attribute field names of a vector file, or None when it cannot be read (yet)."""
+    try:
+        import warnings
+
+        import pyogrio
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "more than one layer": the first is what is read
+            return {str(name) for name in pyogrio.read_info(path, layer=layer)["fields"]}
+    except Exception:
+        return None
+
+
 def _inline_entry(spec: dict[str, Any], *, where: str, path: Path) -> CatalogEntry:
     role = spec.get("role")
     if role not in ROLES:
@@ -108,10 +122,14 @@ def _inline_entry(spec: dict[str, Any], *, where: str, path: Path) -> CatalogEnt
         )
     fields_tab = dict(spec.get("fields", {}))
     constants = dict(spec.get("constants", {}))
+    present = _field_names(path, spec.get("layer"))
     if role in SCHEMAS:
         for col in SCHEMAS[role].columns:
             if col.name == "commodities":
                 continue  # derived from commodity_codes through the vocabulary
+            optional = not col.required or col.name == "source"
+            if optional and present is not None and col.name not in present:
+                continue  # optional columns are mapped only when the file has them
             if col.name not in fields_tab and col.name not in constants:
                 fields_tab[col.name] = col.name  # the file already uses the canonical name
     data = {
