@@ -190,3 +190,43 @@ def test_scheduler_needs_dask(tiny_region, tmp_path):
     code, _, err = run(args)
     assert code == 2
     assert "--scheduler needs --engine dask" in err
+
+
+def test_export_single_file_defaults_to_parcels(tiny_region, tmp_path):
+    import geopandas as gpd
+
+    out = tmp_path / "run"
+    config = tmp_path / "km.toml"
+    config.write_text("[parcels]\ncell_m = 1000.0\n")
+    code, _, err = run(
+        [
+            "rank",
+            "--region",
+            str(tiny_region()),
+            "--out",
+            str(out),
+            "--no-map",
+            "--config",
+            str(config),
+        ]
+    )
+    assert code == 0, err
+    target = tmp_path / "top.geojson"
+    code, _, err = run(["export", str(out / "prospects.gpkg"), "-f", "geojson", "-o", str(target)])
+    assert code == 0, err
+    assert "exporting 'parcels'" in err
+    assert len(gpd.read_file(target)) == 84
+    code, _, err = run(
+        [
+            "export",
+            str(out / "prospects.gpkg"),
+            "-f",
+            "geojson",
+            "-o",
+            str(tmp_path / "d.geojson"),
+            "-l",
+            "deposit",
+        ]
+    )
+    assert code == 2
+    assert "Did you mean 'deposits'?" in err

@@ -297,6 +297,10 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
     _out.print(f"map: {path}")
 
 
+#: File names that hold exactly one layer (a folder or .gpkg/.zip/.kmz holds several).
+_SINGLE_LAYER_SUFFIXES = {".geojson", ".json", ".fgb", ".parquet", ".csv", ".kml"}
+
+
 @cli.command("export")
 @click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -307,13 +311,34 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
     help="Output format (gpkg, shp, geojson, fgb, parquet, csv, kml, kmz).",
 )
 @click.option("--output", "-o", type=click.Path(), required=True, help="Output file or folder.")
+@click.option(
+    "--layer",
+    "-l",
+    "layer_names",
+    multiple=True,
+    help="Layer(s) to export (repeatable); default all, or 'parcels' for a single-file output.",
+)
 @overwrite_option
-def export_cmd(ranked: str, fmt: str, output: str, overwrite: bool) -> None:
+def export_cmd(
+    ranked: str, fmt: str, output: str, layer_names: tuple[str, ...], overwrite: bool
+) -> None:
     """Export RANKED (a prospects.gpkg) to another GIS format."""
+    from prospector._util import did_you_mean
     from prospector.export import read_ranked
     from prospector.export.formats import export_layers
 
     layers = read_ranked(ranked)
+    if not layer_names and Path(output).suffix.lower() in _SINGLE_LAYER_SUFFIXES:
+        layer_names = ("parcels",)
+        _err.print(f"note: {Path(output).name} holds one layer: exporting 'parcels' (use --layer).")
+    if layer_names:
+        unknown = [n for n in layer_names if n not in layers]
+        if unknown:
+            raise ProspectorError(
+                f"{ranked} has no layer {unknown[0]!r}.{did_you_mean(unknown[0], layers)} "
+                f"Layers: {', '.join(layers)}."
+            )
+        layers = {n: layers[n] for n in layer_names}
     written = export_layers(layers, output, fmt=fmt, overwrite=overwrite)
     for path in written:
         _out.print(f"wrote {path}")
