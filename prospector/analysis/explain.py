@@ -107,11 +107,13 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     land = pd.Series("ownership unknown", index=index, dtype=object)
     land[status == "open"] = ("open " + ground)[status == "open"]
     land[status == "partly_open"] = ("partly open " + ground)[status == "partly_open"]
-    land[status == "closed"] = "closed to mineral entry"
+    reason = parcels.get("status_reason", empty).fillna("").str.split(";").str[0].str.strip()
+    closed = status == "closed"
+    land[closed] = np.where(reason[closed] != "", "closed: " + reason[closed], "closed")
     parts.append(land)
     withdrawn = parcels.get("withdrawn_frac", pd.Series(0.0, index=index)).fillna(0.0)
     names = parcels.get("withdrawals", empty).fillna("")
-    pct = (withdrawn * 100).round().astype(int).astype(str)
+    pct = (withdrawn * 100).round().astype(int).astype(str).where(withdrawn >= 0.005, "<1")
     parts.append(
         pd.Series(
             np.where((withdrawn > 0) & (names != ""), pct + "% withdrawn (" + names + ")", ""),
