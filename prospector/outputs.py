@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from prospector.export import check_writable, write_gpkg, write_json
 from prospector.layers import file_sha256
 from prospector.pipeline import RankResult
 
-__all__ = ["RUN_FILES", "result_layers", "write_run"]
+__all__ = ["RUN_FILES", "map_lines", "result_layers", "write_run"]
 
 #: File names written into a run's output folder.
 RUN_FILES = {"gpkg": "prospects.gpkg", "map": "prospects.html", "manifest": "manifest.json"}
@@ -35,6 +36,21 @@ def result_layers(result: RankResult) -> dict[str, gpd.GeoDataFrame]:
         "boundary": data.boundary,
     }
     return {k: v for k, v in layers.items() if v is not None and len(v)}
+
+
+def map_lines(
+    access: gpd.GeoDataFrame | None, evidence: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame | None:
+    """Access lines plus line evidence (faults), as the map's line layers (kind, class, name)."""
+    frames = []
+    if access is not None and len(access):
+        frames.append(access.reindex(columns=["kind", "class", "name", "geometry"]))
+    if evidence is not None and len(evidence):
+        lines = evidence[evidence.geom_type.isin(["LineString", "MultiLineString"])]
+        frames.append(lines.reindex(columns=["kind", "class", "name", "geometry"]))
+    if not frames:
+        return None
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
 
 
 def write_run(
@@ -73,7 +89,7 @@ def write_run(
                 result.parcels,
                 deposits=result.deposits,
                 withdrawals=result.data.withdrawals,
-                access=result.data.access,
+                access=map_lines(result.data.access, result.data.evidence),
                 hillshade=hillshade,
                 info=result.info(),
                 **(map_options or {}),

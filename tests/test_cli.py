@@ -151,6 +151,7 @@ def test_demo_end_to_end(tmp_path):
     assert "No land-ownership layer" in err
     html = (out / "prospects.html").read_text(encoding="utf-8")
     assert "No land-ownership layer" in html
+    assert "Faults (evidence)" in html  # the NSHM fault sections are drawn as evidence lines
     assert '<script src="http' not in html and "https://cdn" not in html
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["region"]["name"] == "utah-sample"
@@ -230,3 +231,29 @@ def test_export_single_file_defaults_to_parcels(tiny_region, tmp_path):
     )
     assert code == 2
     assert "Did you mean 'deposits'?" in err
+
+
+def test_map_lines_merge_access_and_line_evidence():
+    import geopandas as gpd
+    import shapely
+
+    from prospector.outputs import map_lines
+
+    access = gpd.GeoDataFrame(
+        {"kind": ["rail"], "class": ["rail"], "name": ["RR"], "source": ["t"]},
+        geometry=[shapely.LineString([(0, 0), (1, 1)])],
+        crs="EPSG:5070",
+    )
+    evidence = gpd.GeoDataFrame(
+        {
+            "kind": ["fault", "intrusion"],
+            "name": ["F", "I"],
+            "weight": [1.0, 1.0],
+            "source": ["t", "t"],
+        },
+        geometry=[shapely.LineString([(0, 1), (1, 0)]), shapely.box(0, 0, 1, 1)],
+        crs="EPSG:5070",
+    )
+    lines = map_lines(access, evidence)
+    assert lines["kind"].tolist() == ["rail", "fault"]
+    assert map_lines(None, None) is None

@@ -265,6 +265,7 @@ def _command_line() -> str:
 def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
     """Render RANKED (a prospects.gpkg) as an interactive offline HTML map."""
     from prospector.export import read_manifest, read_ranked
+    from prospector.outputs import map_lines
     from prospector.render import build_map, write_map
 
     layers = read_ranked(ranked)
@@ -289,7 +290,7 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
         layers["parcels"],
         deposits=layers.get("deposits"),
         withdrawals=layers.get("withdrawals"),
-        access=layers.get("access"),
+        access=map_lines(layers.get("access"), layers.get("evidence")),
         info=info,
         basemap=None if basemap == "none" else basemap,
     )

@@ -31,6 +31,7 @@ ACCESS_STYLE: dict[str, dict[str, Any]] = {
     "road": {"color": "#4d4d4d", "weight": 1.5, "label": "Roads"},
     "rail": {"color": "#000000", "weight": 2.0, "dashArray": "6 3", "label": "Railways"},
     "power": {"color": "#7b3294", "weight": 1.5, "dashArray": "2 4", "label": "Power lines"},
+    "fault": {"color": "#d55e00", "weight": 1.5, "label": "Faults (evidence)"},
 }
 
 #: Human names of the criterion columns shown as switchable choropleths.

@@ -221,7 +221,7 @@
     /* -- access lines (same canvas as the parcels, not interactive) -- */
     if (data.access) {
       var styles = data.access_style || {};
-      ["road", "rail", "power"].forEach(function (kind) {
+      ["road", "rail", "power", "fault"].forEach(function (kind) {
         var feats = data.access.features.filter(function (f) { return (f.properties || {}).kind === kind; });
         if (!feats.length) return;
         var s = styles[kind] || { color: "#333333", weight: 1 };
@@ -604,7 +604,7 @@
         if (data.access) {
           var present2 = {};
           data.access.features.forEach(function (f) { present2[(f.properties || {}).kind] = true; });
-          ["road", "rail", "power"].forEach(function (k) {
+          ["road", "rail", "power", "fault"].forEach(function (k) {
             if (!present2[k]) return;
             var s = data.access_style[k];
             var li2 = add(ol, el("li"));
