@@ -155,6 +155,11 @@ def test_demo_end_to_end(tmp_path):
     assert '<script src="http' not in html and "https://cdn" not in html
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["region"]["name"] == "utah-sample"
+    # Re-rendering from the GeoPackage finds the run's DEM again through the manifest.
+    code, _, err = run(["map", str(out / "prospects.gpkg"), "-o", str(out / "again.html")])
+    assert code == 0, err
+    again = (out / "again.html").read_text(encoding="utf-8")
+    assert '"hillshade"' in again and "Faults (evidence)" in again
     assert {o["path"] for o in manifest["outputs"]} == {"prospects.gpkg", "prospects.html"}
 
 

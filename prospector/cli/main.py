@@ -249,6 +249,24 @@ def _command_line() -> str:
     return " ".join(parts)
 
 
+def _manifest_hillshade(manifest: dict[str, Any]) -> Any:
+    """Hillshade from the run's DEM when it is still where the manifest says, unchanged."""
+    from prospector.catalog import load_catalog
+    from prospector.layers import file_sha256
+    from prospector.render import hillshade_from_dem
+
+    catalog = load_catalog()
+    for item in manifest.get("inputs", []):
+        entry = catalog.get(str(item.get("name")))
+        path = Path(str(item.get("path", "")))
+        if item.get("role") != "raster" or entry is None or entry.raster.get("kind") != "dem":
+            continue
+        if path.is_file() and file_sha256(path) == item.get("sha256"):
+            return hillshade_from_dem(path)
+        _err.print(f"note: the run's DEM {path} is missing or changed: no hillshade.")
+    return None
+
+
 @cli.command("map")
 @click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -291,6 +309,7 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
         deposits=layers.get("deposits"),
         withdrawals=layers.get("withdrawals"),
         access=map_lines(layers.get("access"), layers.get("evidence")),
+        hillshade=_manifest_hillshade(manifest),
         info=info,
         basemap=None if basemap == "none" else basemap,
     )
