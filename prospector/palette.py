@@ -7,7 +7,14 @@ colour-blind safe: viridis for ordered values, Okabe-Ito for categories.
 
 from __future__ import annotations
 
-__all__ = ["DEPOSIT_GROUPS", "LAND_STATUS", "NODATA_COLOR", "SCORE_COLORS", "VIRIDIS"]
+__all__ = [
+    "DEPOSIT_GROUPS",
+    "LAND_STATUS",
+    "LINES",
+    "NODATA_COLOR",
+    "SCORE_COLORS",
+    "VIRIDIS",
+]
 
 #: Viridis by number of classes (dark = low, yellow = high).
 VIRIDIS: dict[int, tuple[str, ...]] = {
@@ -43,4 +50,12 @@ DEPOSIT_GROUPS: dict[str, tuple[str, str]] = {
     "industrial": ("#8c6d31", "Industrial minerals"),
     "bulk": ("#7f7f7f", "Bulk commodities"),
     "none": ("#000000", "Other / none"),
+}
+
+#: Line layers (access kinds and line evidence): colour and legend label.
+LINES: dict[str, tuple[str, str]] = {
+    "road": ("#4d4d4d", "Roads"),
+    "rail": ("#000000", "Railways"),
+    "power": ("#7b3294", "Power lines"),
+    "fault": ("#d55e00", "Faults (evidence)"),
 }

@@ -641,7 +641,8 @@ def _kml_styles(
     frames: Mapping[str, gpd.GeoDataFrame],
 ) -> tuple[str, dict[str, Callable[[Any], str]]]:
     """Shared <Style> elements and, per layer, a function row → style id."""
-    from prospector.export.styles import _ACCESS_KINDS, _DEPOSIT_GROUPS
+    from prospector.export.styles import ACCESS_KINDS
+    from prospector.palette import DEPOSIT_GROUPS
 
     parts: list[str] = []
     pick: dict[str, Callable[[Any], str]] = {}
@@ -676,21 +677,21 @@ def _kml_styles(
         pick["parcels"] = score_style
     poly("excluded", "#bdbdbd", 0x80, "#969696", 0.5)
     pick["excluded_parcels"] = lambda row: "#excluded"
-    for group, (color, _) in _DEPOSIT_GROUPS.items():
+    for group, (color, _) in DEPOSIT_GROUPS.items():
         parts.append(
             f'<Style id="deposit_{group}"><IconStyle><color>{_kml_color(color, 255)}</color>'
             f"<scale>0.7</scale><Icon><href>{_KML_DEPOSIT_ICON}</href></Icon></IconStyle>"
             "<LabelStyle><scale>0</scale></LabelStyle></Style>"
         )
     pick["deposits"] = lambda row: (
-        f"#deposit_{row['group']}" if row.get("group") in _DEPOSIT_GROUPS else "#deposit_none"
+        f"#deposit_{row['group']}" if row.get("group") in DEPOSIT_GROUPS else "#deposit_none"
     )
     poly("withdrawal", "#d55e00", 0, "#d55e00", 2.0, filled=False)
     pick["withdrawals"] = lambda row: "#withdrawal"
-    for kind, (color, _, width, _) in _ACCESS_KINDS.items():
+    for kind, (color, _, width, _) in ACCESS_KINDS.items():
         line(f"access_{kind}", color, width * 4)
     pick["access"] = lambda row: (
-        f"#access_{row.get('kind')}" if row.get("kind") in _ACCESS_KINDS else "#other"
+        f"#access_{row.get('kind')}" if row.get("kind") in ACCESS_KINDS else "#other"
     )
     poly("boundary", "#000000", 0, "#000000", 2.0, filled=False)
     pick["boundary"] = lambda row: "#boundary"

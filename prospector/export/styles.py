@@ -17,26 +17,23 @@ from xml.sax.saxutils import quoteattr
 import geopandas as gpd
 import numpy as np
 
-from prospector.palette import DEPOSIT_GROUPS, SCORE_COLORS
+from prospector.palette import DEPOSIT_GROUPS, LAND_STATUS, LINES, SCORE_COLORS
 
 __all__ = ["QGIS_STYLE_VERSION", "SCORE_COLORS", "layer_qml", "style_layers"]
 
 #: QGIS version written into the QML header (styles load in QGIS >= 3.16).
 QGIS_STYLE_VERSION = "3.22.0-Białowieża"
 
-_DEPOSIT_GROUPS = DEPOSIT_GROUPS
-
-_ACCESS_KINDS: dict[str, tuple[str, str, float, str]] = {
-    # kind: colour, label, width (mm), line style
-    "road": ("#4d4d4d", "Roads", 0.4, "solid"),
-    "rail": ("#000000", "Railways", 0.6, "dash"),
-    "power": ("#e69f00", "Power lines", 0.4, "dot"),
+_LINE_DRAWING: dict[str, tuple[float, str]] = {
+    # kind: width (mm), QGIS line style
+    "road": (0.4, "solid"),
+    "rail": (0.6, "dash"),
+    "power": (0.4, "dot"),
+    "fault": (0.4, "solid"),
 }
-_LAND_STATUS: dict[str, tuple[str, str]] = {
-    "open": ("#009e73", "Open to mineral entry"),
-    "partly_open": ("#f0e442", "Partly open"),
-    "closed": ("#d55e00", "Closed (withdrawn)"),
-    "unknown": ("#999999", "Unknown / ownership unknown"),
+#: QGIS line symbols: kind → (colour, label, width, style); colours from the shared palette.
+ACCESS_KINDS: dict[str, tuple[str, str, float, str]] = {
+    kind: (color, label, *_LINE_DRAWING[kind]) for kind, (color, label) in LINES.items()
 }
 _N_CLASSES = 5
 
@@ -228,7 +225,7 @@ def layer_qml(
             cats = [
                 (value, label, _fill(str(i), color, alpha=140, width=0.0))
                 for i, (value, (color, label)) in enumerate(
-                    (v, c) for v, c in _LAND_STATUS.items() if v in present
+                    (v, c) for v, c in LAND_STATUS.items() if v in present
                 )
             ]
             cats.append(("", "Other", _fill(str(len(cats)), "#bdbdbd", alpha=140, width=0.0)))
@@ -239,9 +236,9 @@ def layer_qml(
     if name == "deposits" and kind == "marker":
         if "group" in columns:
             present = set(gdf["group"].dropna().astype(str))
-            ordered = [g for g in _DEPOSIT_GROUPS if g in present]
+            ordered = [g for g in DEPOSIT_GROUPS if g in present]
             cats = [
-                (g, _DEPOSIT_GROUPS[g][1], _marker(str(i), _DEPOSIT_GROUPS[g][0]))
+                (g, DEPOSIT_GROUPS[g][1], _marker(str(i), DEPOSIT_GROUPS[g][0]))
                 for i, g in enumerate(ordered)
             ]
             cats.append(("", "Other / unknown group", _marker(str(len(cats)), "#ffffff")))
@@ -257,7 +254,7 @@ def layer_qml(
         if "kind" in columns:
             cats = [
                 (k, label, _line(str(i), color, width=width, style=style))
-                for i, (k, (color, label, width, style)) in enumerate(_ACCESS_KINDS.items())
+                for i, (k, (color, label, width, style)) in enumerate(ACCESS_KINDS.items())
             ]
             return _document(_categorized(field("kind"), cats), display_field=field("kind"))
         return _document(_single(_line("0", "#4d4d4d")))

@@ -9,14 +9,13 @@ from typing import Any
 import mapclassify
 import numpy as np
 
-from prospector.palette import LAND_STATUS, NODATA_COLOR, VIRIDIS
+from prospector.palette import LAND_STATUS, LINES, NODATA_COLOR, VIRIDIS
 
 __all__: list[str] = []
 
 #: Number of classes of every continuous choropleth (quantiles: each class holds ~20 %).
 N_CLASSES = 5
 
-_VIRIDIS = VIRIDIS
 
 #: Withdrawal kinds and access kinds as shown in the legend.
 WITHDRAWAL_KINDS: dict[str, str] = {
@@ -27,11 +26,16 @@ WITHDRAWAL_KINDS: dict[str, str] = {
     "military": "Military",
     "other": "Other withdrawal",
 }
+_LINE_DRAWING: dict[str, dict[str, Any]] = {
+    "road": {"weight": 1.5},
+    "rail": {"weight": 2.0, "dashArray": "6 3"},
+    "power": {"weight": 1.5, "dashArray": "2 4"},
+    "fault": {"weight": 1.5},
+}
+#: Leaflet styles of the line layers (colours and labels from :data:`prospector.palette.LINES`).
 ACCESS_STYLE: dict[str, dict[str, Any]] = {
-    "road": {"color": "#4d4d4d", "weight": 1.5, "label": "Roads"},
-    "rail": {"color": "#000000", "weight": 2.0, "dashArray": "6 3", "label": "Railways"},
-    "power": {"color": "#7b3294", "weight": 1.5, "dashArray": "2 4", "label": "Power lines"},
-    "fault": {"color": "#d55e00", "weight": 1.5, "label": "Faults (evidence)"},
+    kind: {"color": color, "label": label, **_LINE_DRAWING[kind]}
+    for kind, (color, label) in LINES.items()
 }
 
 #: Human names of the criterion columns shown as switchable choropleths.
@@ -97,7 +101,7 @@ def classify(values: np.ndarray, *, key: str, title: str) -> tuple[np.ndarray, L
         classes[valid] = 0
         value = float(values[valid][0])
         return classes, Legend(
-            key, title, "classes", [f"{value:.2f}"], list(_VIRIDIS[1]), [value], "single value"
+            key, title, "classes", [f"{value:.2f}"], list(VIRIDIS[1]), [value], "single value"
         )
     with warnings.catch_warnings():
         # mapclassify lowers k itself when quantiles coincide; we report the breaks it used.
@@ -105,7 +109,7 @@ def classify(values: np.ndarray, *, key: str, title: str) -> tuple[np.ndarray, L
         scheme = mapclassify.Quantiles(values[valid], k=k)
     bins = [float(b) for b in scheme.bins]
     classes[valid] = np.asarray(scheme.yb, dtype="int16")
-    colors = list(_VIRIDIS[len(bins)])
+    colors = list(VIRIDIS[len(bins)])
     lower = float(values[valid].min())
     labels = []
     for i, upper in enumerate(bins):
