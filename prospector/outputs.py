@@ -15,7 +15,7 @@ from prospector.export import check_writable, write_gpkg, write_json
 from prospector.layers import file_sha256
 from prospector.pipeline import RankResult
 
-__all__ = ["RUN_FILES", "map_lines", "result_layers", "write_run"]
+__all__ = ["RUN_FILES", "map_info", "map_lines", "result_layers", "write_run"]
 
 #: File names written into a run's output folder.
 RUN_FILES = {"gpkg": "prospects.gpkg", "map": "prospects.html", "manifest": "manifest.json"}
@@ -36,6 +36,31 @@ def result_layers(result: RankResult) -> dict[str, gpd.GeoDataFrame]:
         "boundary": data.boundary,
     }
     return {k: v for k, v in layers.items() if v is not None and len(v)}
+
+
+def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
+    """Build the map's header panel (region, layers used and missing, weights) from a manifest.
+
+    The same function serves a fresh run and ``prospector map`` re-rendering a GeoPackage,
+    whose embedded manifest is all that is left of the run.
+    """
+    weights = manifest.get("weights") or {}
+    layers = [
+        f"{x['name']} ({x['role']}, {x['n_kept']} features)" for x in manifest.get("layers", [])
+    ]
+    layers += [f"{x['name']} (raster)" for x in manifest.get("inputs", []) if x.get("role") == "raster"]
+    return {
+        "region": (manifest.get("region") or {}).get("title", region),
+        "layers_used": layers,
+        "layers_missing": manifest.get("layers_missing", []),
+        "weights": {k: round(v, 4) for k, v in (weights.get("effective") or {}).items()},
+        "weights_configured": weights.get("configured", {}),
+        "weights_redistributed": weights.get("redistributed", {}),
+        "created": manifest.get("created", ""),
+        "manifest": "manifest.json",
+        "list_year": (manifest.get("config") or {}).get("list_year", 2025),
+        "notes": manifest.get("notes", []),
+    }
 
 
 def map_lines(
@@ -91,7 +116,7 @@ def write_run(
                 withdrawals=result.data.withdrawals,
                 access=map_lines(result.data.access, result.data.evidence),
                 hillshade=hillshade,
-                info=result.info(),
+                info=map_info(manifest),
                 **(map_options or {}),
             )
             write_map(fmap, staged["map"])

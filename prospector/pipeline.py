@@ -90,22 +90,6 @@ class RankResult:
         """Missing layers and what that means for the results."""
         return self.data.missing()
 
-    def info(self) -> dict[str, Any]:
-        """Summary for map headers and CLI output."""
-        return {
-            "region": self.data.region.title,
-            "layers_used": [f"{r.name} ({r.role}, {r.n_kept} features)" for r in self.data.reports]
-            + [f"{r.name} (raster, {r.kind})" for r in self.data.rasters],
-            "layers_missing": self.missing(),
-            "weights": {k: round(v, 4) for k, v in self.weights.effective.items()},
-            "weights_configured": self.weights.configured,
-            "weights_redistributed": self.weights.redistributed,
-            "created": self.created,
-            "manifest": "manifest.json",
-            "list_year": self.config.list_year,
-            "notes": list(self.notes),
-        }
-
     def manifest(
         self, *, command: str | None = None, outputs: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:

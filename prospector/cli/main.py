@@ -283,7 +283,7 @@ def _manifest_hillshade(manifest: dict[str, Any]) -> Any:
 def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
     """Render RANKED (a prospects.gpkg) as an interactive offline HTML map."""
     from prospector.export import read_manifest, read_ranked
-    from prospector.outputs import map_lines
+    from prospector.outputs import map_info, map_lines
     from prospector.render import build_map, write_map
 
     layers = read_ranked(ranked)
@@ -292,18 +292,7 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
             f"{ranked} has no 'parcels' layer; pass a prospects.gpkg written by `prospector rank`."
         )
     manifest = read_manifest(ranked) or {}
-    info = {
-        "region": (manifest.get("region") or {}).get("title", Path(ranked).stem),
-        "layers_used": [
-            f"{x['name']} ({x['role']}, {x['n_kept']} features)" for x in manifest.get("layers", [])
-        ],
-        "layers_missing": manifest.get("layers_missing", []),
-        "weights": (manifest.get("weights") or {}).get("effective", {}),
-        "created": manifest.get("created", ""),
-        "manifest": "manifest.json",
-        "list_year": (manifest.get("config") or {}).get("list_year", 2025),
-        "notes": manifest.get("notes", []),
-    }
+    info = map_info(manifest, region=Path(ranked).stem)
     fmap = build_map(
         layers["parcels"],
         deposits=layers.get("deposits"),
