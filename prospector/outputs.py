@@ -48,7 +48,9 @@ def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
     layers = [
         f"{x['name']} ({x['role']}, {x['n_kept']} features)" for x in manifest.get("layers", [])
     ]
-    layers += [f"{x['name']} (raster)" for x in manifest.get("inputs", []) if x.get("role") == "raster"]
+    layers += [
+        f"{x['name']} (raster)" for x in manifest.get("inputs", []) if x.get("role") == "raster"
+    ]
     return {
         "region": (manifest.get("region") or {}).get("title", region),
         "layers_used": layers,

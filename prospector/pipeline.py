@@ -16,7 +16,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 
 from prospector._util import run_time
 from prospector.analysis.access import nearest_distance_km
@@ -36,7 +35,8 @@ from prospector.analysis.value import deposit_weights, deposits_in_parcels, parc
 from prospector.analysis.zonal import slope_degrees, zonal_stats
 from prospector.catalog import Region
 from prospector.config import Config, config_to_dict, load_config
-from prospector.errors import LayerReadError, ProspectorError
+from prospector.errors import ProspectorError
+from prospector.io.read import read_raster_band
 from prospector.layers import RegionData, load_region_data
 from prospector.schema.columns import PARCEL_COLUMNS
 from prospector.schema.commodities import COMMODITY_GROUPS
@@ -146,21 +146,14 @@ class RankResult:
 def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData, config: Config) -> pd.DataFrame:
     out = pd.DataFrame(index=parcels.index)
     for layer in data.rasters:
-        try:
-            with rasterio.open(layer.path) as src:
-                band = src.read(1)
-                nodata = src.nodata
-                bounds = tuple(src.bounds)
-                crs = src.crs
-                res = src.res
-        except rasterio.errors.RasterioIOError as exc:
-            raise LayerReadError(f"cannot read raster {layer.path}: {exc}") from exc
-        valid = np.isfinite(band) if nodata is None or np.isnan(nodata) else band != nodata
-        if not valid.any():
-            raise LayerReadError(
-                f"{layer.path}: every cell is NoData ({nodata}); the raster holds no values. "
-                "Check the file or remove it from the region."
-            )
+        raster = read_raster_band(layer.path)
+        band, nodata, bounds, crs, res = (
+            raster.values,
+            raster.nodata,
+            raster.bounds,
+            raster.crs,
+            raster.res,
+        )
         if layer.kind == "dem":
             slope = slope_degrees(band, res=res, crs=crs, bounds=bounds, nodata=nodata)
             z = zonal_stats(parcels, slope, bounds=bounds, crs=crs, nodata=None, prefix="slope")

@@ -13,18 +13,27 @@ import contextlib
 import struct
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
+import pyproj
 import rasterio
 from pandas.api.types import is_object_dtype, is_string_dtype
 from rasterio.errors import RasterioIOError
 
 from prospector.errors import LayerReadError, ProspectorWarning
 
-__all__ = ["list_layers", "raster_profile", "read_vector"]
+__all__ = [
+    "RasterBand",
+    "list_layers",
+    "raster_profile",
+    "read_raster_band",
+    "read_vector",
+]
 
 #: Encoding assumed for text that is not valid in its declared encoding: every byte is a
 #: valid ISO-8859-1 character, so the retry cannot fail.
@@ -259,3 +268,37 @@ def raster_profile(path: str | Path) -> dict[str, object]:
             f"cannot read raster {path}: {exc}. Check that it is a GeoTIFF or another "
             "GDAL raster format."
         ) from exc
+
+
+@dataclass(frozen=True)
+class RasterBand:
+    """One raster band in memory with its georeferencing."""
+
+    values: np.ndarray
+    nodata: float | None
+    bounds: tuple[float, float, float, float]
+    crs: pyproj.CRS
+    res: tuple[float, float]
+
+
+def read_raster_band(path: str | Path, band: int = 1) -> RasterBand:
+    """Read one band of a raster, refusing a raster whose every cell is NoData."""
+    try:
+        with rasterio.open(path) as src:
+            values = src.read(band)
+            nodata = src.nodata
+            bounds = tuple(src.bounds)
+            crs = pyproj.CRS.from_user_input(src.crs)
+            res = src.res
+    except RasterioIOError as exc:
+        raise LayerReadError(
+            f"cannot read raster {path}: {exc}. Check that it is a GeoTIFF or another "
+            "GDAL raster format."
+        ) from exc
+    valid = np.isfinite(values) if nodata is None or np.isnan(nodata) else values != nodata
+    if not valid.any():
+        raise LayerReadError(
+            f"{path}: every cell is NoData ({nodata}); the raster holds no values. "
+            "Check the file or remove it from the region."
+        )
+    return RasterBand(values, nodata, bounds, crs, res)
