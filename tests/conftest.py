@@ -122,3 +122,66 @@ path = "faults.gpkg"
         return path
 
     return build
+
+
+def write_sites_region(
+    tmp_path: Path,
+    *,
+    size_m: float,
+    origin: tuple[float, float],
+    sites_xy,
+    codes: list[str],
+    statuses: list[str],
+    faults: list,
+) -> str:
+    """Write a square region with point sites and fault lines (offsets from *origin*, metres).
+
+    Returns the path of the region file (``role =`` layers in the canonical schema).
+    """
+    import numpy as np
+
+    x0, y0 = origin
+    write_layer(
+        gpd.GeoDataFrame({"name": ["Test"]}, geometry=[square(x0, y0, size_m)], crs=CRS),
+        tmp_path / "outline.gpkg",
+    )
+    xy = np.asarray(sites_xy, dtype=float) + np.array(origin)
+    n = len(xy)
+    write_layer(
+        gpd.GeoDataFrame(
+            {
+                "site_id": [f"t{i}" for i in range(n)],
+                "name": [f"site {i}" for i in range(n)],
+                "commodity_codes": codes,
+                "dev_status": statuses,
+                "source": ["test"] * n,
+            },
+            geometry=shapely.points(xy),
+            crs=CRS,
+        ),
+        tmp_path / "sites.gpkg",
+    )
+    write_layer(
+        gpd.GeoDataFrame(
+            {
+                "kind": ["fault"] * len(faults),
+                "name": [chr(65 + i) for i in range(len(faults))],
+                "weight": [1.0] * len(faults),
+                "source": ["test"] * len(faults),
+            },
+            geometry=[
+                shapely.LineString(np.asarray(f, dtype=float) + np.array(origin)) for f in faults
+            ],
+            crs=CRS,
+        ),
+        tmp_path / "faults.gpkg",
+    )
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        'name = "tiny"\ntitle = "Tiny test region"\nwork_crs = "EPSG:5070"\n\n'
+        '[boundary]\npath = "outline.gpkg"\n\n'
+        '[[layers]]\nrole = "deposits"\npath = "sites.gpkg"\n\n'
+        '[[layers]]\nrole = "evidence"\npath = "faults.gpkg"\n',
+        encoding="utf-8",
+    )
+    return str(path)

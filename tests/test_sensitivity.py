@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import time
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from click.testing import CliRunner
 
 from prospector.analysis.score import combine, rank_scores
@@ -20,6 +18,7 @@ from prospector.analysis.sensitivity import (
 from prospector.cli.analysis_cmds import sensitivity
 from prospector.errors import MissingLayerWarning, ProspectorError
 from prospector.pipeline import rank
+from tests.conftest import write_sites_region
 
 CRS = "EPSG:5070"
 X0, Y0 = -1_400_000.0, 1_900_000.0  # central Utah in CONUS Albers
@@ -131,37 +130,13 @@ def test_82k_parcels_200_runs_in_a_few_seconds():
 
 
 def _write_region(tmp_path) -> str:
-    box = shapely.box(X0, Y0, X0 + 20_000, Y0 + 20_000)
-    gpd.GeoDataFrame({"name": ["Test"]}, geometry=[box], crs=CRS).to_file(
-        tmp_path / "outline.gpkg", layer="outline"
-    )
-    xy = np.array([[3000, 3000], [3500, 2500], [15000, 12000], [9000, 17000], [16000, 4000],
-                   [2000, 18000], [12000, 12500], [10000, 10000]])  # fmt: skip
-    n = len(xy)
-    gpd.GeoDataFrame(
-        {
-            "site_id": [f"t{i}" for i in range(n)],
-            "name": [f"site {i}" for i in range(n)],
-            "commodity_codes": ["CU", "LI", "AU AG", "SDG"] * 2,
-            "dev_status": ["producer", "prospect"] * 4,
-            "source": ["test"] * n,
-        },
-        geometry=shapely.points(xy + ORIGIN),
-        crs=CRS,
-    ).to_file(tmp_path / "sites.gpkg", layer="sites")
-    gpd.GeoDataFrame(
-        {"kind": ["fault"], "name": ["A"], "weight": [1.0], "source": ["test"]},
-        geometry=[shapely.LineString(np.array([(0, 5000), (20000, 15000)]) + ORIGIN)],
-        crs=CRS,
-    ).to_file(tmp_path / "faults.gpkg", layer="faults")
-    (tmp_path / "tiny.toml").write_text(
-        'name = "tiny"\ntitle = "Tiny test region"\nwork_crs = "EPSG:5070"\n\n'
-        '[boundary]\npath = "outline.gpkg"\nlayer = "outline"\n\n'
-        '[[layers]]\nrole = "deposits"\npath = "sites.gpkg"\nlayer = "sites"\n\n'
-        '[[layers]]\nrole = "evidence"\npath = "faults.gpkg"\nlayer = "faults"\n',
-        encoding="utf-8",
-    )
-    return str(tmp_path / "tiny.toml")
+    xy = [[3000, 3000], [3500, 2500], [15000, 12000], [9000, 17000], [16000, 4000],
+          [2000, 18000], [12000, 12500], [10000, 10000]]  # fmt: skip
+    return write_sites_region(
+        tmp_path, size_m=20_000, origin=(X0, Y0), sites_xy=xy,
+        codes=["CU", "LI", "AU AG", "SDG"] * 2, statuses=["producer", "prospect"] * 4,
+        faults=[[(0, 5000), (20000, 15000)]],
+    )  # fmt: skip
 
 
 def test_result_criteria_reproduce_the_run(tmp_path):

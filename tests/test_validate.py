@@ -27,6 +27,7 @@ from prospector.cli.analysis_cmds import validate
 from prospector.config import Config, load_config
 from prospector.errors import ConfigError, ProspectorError
 from prospector.schema.commodities import load_vocabulary
+from tests.conftest import write_sites_region
 
 CRS = "EPSG:5070"
 X0, Y0 = -1_400_000.0, 1_900_000.0  # central Utah in CONUS Albers
@@ -299,42 +300,18 @@ def test_closed_parcels_are_not_area_and_their_sites_not_targets():
 
 
 def _write_region(tmp_path) -> str:
-    box = shapely.box(X0, Y0, X0 + 30_000, Y0 + 30_000)
-    gpd.GeoDataFrame({"name": ["Test"]}, geometry=[box], crs=CRS).to_file(
-        tmp_path / "outline.gpkg", layer="outline"
-    )
     rng = np.random.default_rng(0)
     xy = np.concatenate(
         [rng.normal(c, 1500, size=(12, 2)) for c in ([6000, 6000], [22000, 20000], [8000, 24000])]
     )
     xy = np.clip(xy, 100, 29_900)
     n = len(xy)
-    gpd.GeoDataFrame(
-        {
-            "site_id": [f"t{i}" for i in range(n)],
-            "name": [f"site {i}" for i in range(n)],
-            "commodity_codes": ["CU", "LI", "AU AG", ""] * (n // 4),
-            "dev_status": ["producer", "prospect", "occurrence", "unknown"] * (n // 4),
-            "source": ["test"] * n,
-        },
-        geometry=shapely.points(xy + ORIGIN),
-        crs=CRS,
-    ).to_file(tmp_path / "sites.gpkg", layer="sites")
-    gpd.GeoDataFrame(
-        {"kind": ["fault", "fault"], "name": ["A", "B"], "weight": [1.0, 1.0],
-         "source": ["test", "test"]},
-        geometry=[shapely.LineString(np.array([(5000, 0), (9000, 30000)]) + ORIGIN),
-                  shapely.LineString(np.array([(0, 21000), (30000, 19000)]) + ORIGIN)],
-        crs=CRS,
-    ).to_file(tmp_path / "faults.gpkg", layer="faults")  # fmt: skip
-    (tmp_path / "tiny.toml").write_text(
-        'name = "tiny"\ntitle = "Tiny test region"\nwork_crs = "EPSG:5070"\n\n'
-        '[boundary]\npath = "outline.gpkg"\nlayer = "outline"\n\n'
-        '[[layers]]\nrole = "deposits"\npath = "sites.gpkg"\nlayer = "sites"\n\n'
-        '[[layers]]\nrole = "evidence"\npath = "faults.gpkg"\nlayer = "faults"\n',
-        encoding="utf-8",
-    )
-    return str(tmp_path / "tiny.toml")
+    return write_sites_region(
+        tmp_path, size_m=30_000, origin=(X0, Y0), sites_xy=xy,
+        codes=["CU", "LI", "AU AG", ""] * (n // 4),
+        statuses=["producer", "prospect", "occurrence", "unknown"] * (n // 4),
+        faults=[[(5000, 0), (9000, 30000)], [(0, 21000), (30000, 19000)]],
+    )  # fmt: skip
 
 
 def test_cli_validate_writes_metrics_and_plot(tmp_path):
