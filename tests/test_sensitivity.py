@@ -22,7 +22,6 @@ from tests.conftest import write_sites_region
 
 CRS = "EPSG:5070"
 X0, Y0 = -1_400_000.0, 1_900_000.0  # central Utah in CONUS Albers
-ORIGIN = np.array([X0, Y0])
 
 
 @pytest.fixture
