@@ -142,28 +142,32 @@ def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _boundary(region: Region, crs: pyproj.CRS) -> gpd.GeoDataFrame:
-    where = f"{region.boundary_path}" + (
-        f" (layer {region.boundary_layer})" if region.boundary_layer else ""
-    )
-    raw = read_vector(
-        region.boundary_path, layer=region.boundary_layer, where=region.boundary_where
-    )
+def read_boundary(
+    path: Path, *, layer: str | None, where: str | None, crs: pyproj.CRS, title: str
+) -> gpd.GeoDataFrame:
+    """Read a region's boundary: checked, split at the antimeridian, dissolved in *crs*."""
+    label = f"{path}" + (f" (layer {layer})" if layer else "")
+    raw = read_vector(path, layer=layer, where=where)
     if raw.empty:
         raise SchemaError(
-            f"{where}: the boundary filter {region.boundary_where!r} selects no feature. "
+            f"{label}: the boundary filter {where!r} selects no feature. "
             "Fix `where` in the region's [boundary] table."
-            if region.boundary_where
-            else f"{where}: the boundary layer is empty. Give a file with the study-area outline."
+            if where
+            else f"{label}: the boundary layer is empty. Give a file with the study-area outline."
         )
-    check_layer_crs(raw, where=where)
+    check_layer_crs(raw, where=label)
     raw = raw[~(raw.geometry.isna() | raw.geometry.is_empty)]
     if raw.empty:
-        raise SchemaError(f"{where}: every boundary feature has a null or empty geometry.")
-    raw = split_antimeridian(_canonical_order(raw), where=where)
-    check_area_of_use(raw, crs, where=f"{where} (region {region.name!r})")
+        raise SchemaError(f"{label}: every boundary feature has a null or empty geometry.")
+    raw = split_antimeridian(_canonical_order(raw), where=label)
+    check_area_of_use(raw, crs, where=f"{label} (region {title!r})")
     geom = shapely.make_valid(to_work_crs(raw, crs).geometry.union_all())
-    return gpd.GeoDataFrame({"name": [region.title]}, geometry=[geom], crs=crs)
+    return gpd.GeoDataFrame({"name": [title]}, geometry=[geom], crs=crs)
+
+
+def search_margin_m(config: Config) -> float:
+    """How far beyond the boundary features can still matter: kernel or access search radius."""
+    return 1000.0 * max(config.value.radius_km, config.access.search_km)
 
 
 def _canonical_order(gdf: gpd.GeoDataFrame, key: str | None = None) -> gpd.GeoDataFrame:
@@ -248,9 +252,14 @@ def load_region_data(region: Region | str | Path, config: Config | None = None) 
         region = load_region(region)
     crs = work_crs(config.work_crs or region.work_crs)
     vocabulary = load_vocabulary(config.list_year)
-    boundary = _boundary(region, crs)
-    margin_m = 1000.0 * max(config.value.radius_km, config.access.search_km)
-    search_area = boundary.geometry.iloc[0].envelope.buffer(margin_m)
+    boundary = read_boundary(
+        region.boundary_path,
+        layer=region.boundary_layer,
+        where=region.boundary_where,
+        crs=crs,
+        title=region.title,
+    )
+    search_area = boundary.geometry.iloc[0].envelope.buffer(search_margin_m(config))
     data = RegionData(region=region, crs=crs, boundary=boundary, vocabulary=vocabulary)
     data.inputs.append(_input_record(region.boundary_path, "boundary", "boundary"))
     by_role: dict[str, list[gpd.GeoDataFrame]] = {}
@@ -462,15 +471,15 @@ def fetch_layer(
             "choose another output path with --out."
         )
     crs = work_crs(config.work_crs or region_crs)
-    where_b = f"{boundary_spec[0]}" + (f" (layer {boundary_spec[1]})" if boundary_spec[1] else "")
-    raw_b = read_vector(boundary_spec[0], layer=boundary_spec[1], where=boundary_spec[2])
-    if raw_b.empty:
-        raise SchemaError(f"{where_b}: the region boundary selects no feature.")
-    check_layer_crs(raw_b, where=where_b)
-    raw_b = split_antimeridian(raw_b, where=where_b)
-    check_area_of_use(raw_b, crs, where=where_b)
-    margin_m = 1000.0 * max(config.value.radius_km, config.access.search_km)
-    area = to_work_crs(raw_b, crs).geometry.union_all().envelope.buffer(margin_m)
+    boundary = read_boundary(
+        boundary_spec[0],
+        layer=boundary_spec[1],
+        where=boundary_spec[2],
+        crs=crs,
+        title=region_path.stem,
+    )
+    margin_m = search_margin_m(config)
+    area = boundary.geometry.iloc[0].envelope.buffer(margin_m)
     area_lonlat = gpd.GeoSeries([area], crs=crs).to_crs("EPSG:4326")
     west, south, east, north = (float(v) for v in area_lonlat.total_bounds)
     bbox = (max(west, -180.0), max(south, -90.0), min(east, 180.0), min(north, 90.0))
