@@ -57,7 +57,6 @@ import shapely
 
 from prospector import pipeline as _pl
 from prospector.analysis.access import nearest_distance_km
-from prospector.analysis.explain import explain
 from prospector.analysis.value import deposit_weights, deposits_in_parcels
 from prospector.catalog import Region
 from prospector.config import Config, load_config
@@ -745,12 +744,8 @@ def _finish_tile(
     table: pd.DataFrame, scores: pd.DataFrame, parcels: gpd.GeoDataFrame, config: Config
 ) -> gpd.GeoDataFrame:
     """Run the row-wise rest of :func:`~prospector.pipeline.score_parcels` for one tile."""
-    table = table.copy()
-    for c in scores.columns:
-        table[c] = scores[c].to_numpy() if c != "rank" else scores[c].array
-    table["why"] = explain(table, radius_km=config.value.radius_km)
-    geo = gpd.GeoDataFrame(table, geometry=parcels.geometry.to_numpy(), crs=parcels.crs)
-    return _pl._order_columns(geo)
+    geo = gpd.GeoDataFrame(table, geometry=parcels.geometry.to_numpy(), crs=parcels.crs, copy=False)
+    return _pl.with_scores(geo, scores, config)
 
 
 def read_streamed(path: str | Path) -> gpd.GeoDataFrame:

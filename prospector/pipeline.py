@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from prospector._util import run_time
+from prospector.analysis._boxes import ParcelIndex
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.criteria import ACCESS_KINDS as _ACCESS
 from prospector.analysis.criteria import build_criteria
@@ -51,6 +52,7 @@ __all__ = [
     "measure_parcels",
     "rank",
     "score_parcels",
+    "with_scores",
 ]
 
 
@@ -242,6 +244,7 @@ def measure_parcels(
         ``weight``, ``group``, ``critical`` and the ``parcel_id`` holding them.
     """
     parcels = parcels.reset_index(drop=True)
+    index = ParcelIndex.of(parcels.geometry.to_numpy())
     status = land_status(
         parcels,
         land=data.land,
@@ -249,13 +252,21 @@ def measure_parcels(
         claims=data.claims,
         min_sliver_m2=config.parcels.min_sliver_m2,
         open_agencies=config.open_agencies,
+        index=index,
     )
     table = pd.concat([parcels, status], axis=1)
     deposits = data.deposits
     if deposits is not None:
         weights_d = deposit_weights(deposits, data.vocabulary, config.value)
-        table = pd.concat([table, parcel_value(parcels, deposits, weights_d, config.value)], axis=1)
-        inside, owner = deposits_in_parcels(parcels, deposits, data.vocabulary)
+        value = parcel_value(parcels, deposits, weights_d, config.value, index=index)
+        inside, owner = deposits_in_parcels(
+            parcels,
+            deposits,
+            data.vocabulary,
+            index=index,
+            critical=weights_d["critical"].to_numpy(),
+        )
+        table = pd.concat([table, value], axis=1)
         table = pd.concat([table, inside], axis=1)
         deposits = deposits.assign(
             weight=weights_d["weight"].to_numpy(),
@@ -291,7 +302,7 @@ def measure_parcels(
     table = pd.concat([table, _raster_columns(parcels, data, config)], axis=1)
     if "slope_mean_deg" not in table:
         table["slope_mean_deg"] = np.nan
-    return gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs), deposits
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs, copy=False), deposits
 
 
 def global_scores(
@@ -338,11 +349,25 @@ def score_parcels(
     :func:`measure_parcels`.
     """
     scores, weights = global_scores(table, config, have=have)
-    table = table.copy()
-    for column in scores.columns:
-        table[column] = scores[column]
-    table["why"] = explain(table, radius_km=config.value.radius_km)
-    return _order_columns(table), weights
+    return with_scores(table, scores, config), weights
+
+
+def with_scores(table: gpd.GeoDataFrame, scores: pd.DataFrame, config: Config) -> gpd.GeoDataFrame:
+    """Measured parcels plus their scores and ``why`` sentence, columns in canonical order.
+
+    *scores* is indexed like *table* (the output of :func:`global_scores`, or a slice of it
+    for a partition of the parcels).
+    """
+    # Columns are gathered by reference (copy=False): no block consolidation, no copies.
+    columns: dict[str, Any] = {
+        c: table[c] for c in table.columns if c != "geometry" and c not in scores.columns
+    }
+    columns.update({c: scores[c] for c in scores.columns})
+    columns["why"] = explain(pd.DataFrame(columns, copy=False), radius_km=config.value.radius_km)
+    ordered = {c: columns[c] for c in _column_order(list(columns))}
+    return gpd.GeoDataFrame(
+        ordered, geometry=table.geometry.to_numpy(), crs=table.crs, index=table.index, copy=False
+    )
 
 
 def rank(
@@ -377,19 +402,25 @@ def finish(
 ) -> RankResult:
     """Score measured parcels and package the :class:`RankResult`."""
     have = available_criteria(data, config)
-    scored, weights = score_parcels(table, config, have=have)
-    ranked = scored[scored["rank"].notna()].sort_values("rank").reset_index(drop=True)
-    if ranked.empty:
-        counts = scored["land_status"].value_counts().to_dict()
+    scores, weights = global_scores(table, config, have=have)
+    rank = scores["rank"].to_numpy(dtype=float, na_value=np.nan)
+    eligible = np.flatnonzero(~np.isnan(rank))
+    if len(eligible) == 0:
+        counts = table["land_status"].value_counts().to_dict()
         raise ProspectorError(
             f"no parcel is eligible for ranking under score.status = {config.score.status!r} "
-            f"(land status of the {len(scored)} parcels: "
+            f"(land status of the {len(table)} parcels: "
             + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
             + "). 'open' needs a land-ownership layer (BLM SMA / PAD-US); use --status "
             "not_closed or any, or add the layer."
         )
+    # Order first, then build each output once (ranks are 1..N: the order is a permutation).
+    rows = eligible[np.argsort(rank[eligible], kind="stable")]
+    ranked = with_scores(table.take(rows), scores.take(rows), config).reset_index(drop=True)
     ranked["rank"] = ranked["rank"].astype("int64")
-    excluded = scored[scored["rank"].isna()].drop(columns=["rank"]).reset_index(drop=True)
+    rows = np.flatnonzero(np.isnan(rank))
+    excluded = with_scores(table.take(rows), scores.take(rows).drop(columns=["rank"]), config)
+    excluded = excluded.reset_index(drop=True)
     notes = list(data.region.notes)
     for name, why in weights.redistributed.items():
         notes.append(f"Criterion {name!r} not used ({why}); its weight was redistributed.")
@@ -404,8 +435,9 @@ def _eligible(table: pd.DataFrame, status: str) -> pd.Series:
     return table["land_status"] != "closed"
 
 
-def _order_columns(table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _column_order(columns: list[str]) -> list[str]:
     """Canonical columns first (PARCEL_COLUMNS order), other measurements next, ``why`` last."""
-    first = [c for c in PARCEL_COLUMNS if c in table.columns and c != "why"]
-    rest = [c for c in table.columns if c not in first and c not in ("why", "geometry")]
-    return table[[*first, *rest, "why", "geometry"]]
+    first = [c for c in PARCEL_COLUMNS if c in columns and c != "why"]
+    rest = [c for c in columns if c not in first and c not in ("why", "geometry")]
+    tail = [c for c in ("why", "geometry") if c in columns]
+    return [*first, *rest, *tail]

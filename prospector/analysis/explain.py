@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from prospector.analysis._parallel import n_threads
 
 __all__ = ["CRITERION_LABELS", "explain"]
 
@@ -56,39 +61,99 @@ def _km(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
-def _first(items: pd.Series, n: int) -> pd.Series:
-    """First *n* entries of '; '-joined lists, comma-separated, with an ellipsis if cut."""
-    text = items.fillna("").to_numpy(dtype=object)
-    out = np.full(len(text), "", dtype=object)
-    for i in np.flatnonzero(text != ""):  # most parcels list nothing
-        parts = text[i].split("; ")
-        out[i] = ", ".join(parts[:n]) + ("…" if len(parts) > n else "")
-    return pd.Series(out, index=items.index, dtype=object)
+def _first(items: pa.Array, n: int) -> pa.Array:
+    """First *n* entries of '; '-joined lists, comma-separated, with an ellipsis if cut.
+
+    Null where the list is empty.
+    """
+    items = _nonempty(items)
+    parts = pc.split_pattern(items, "; ")
+    head = pc.binary_join(pc.list_slice(parts, 0, n), ", ")
+    cut = pc.greater(pc.list_value_length(parts), n)
+    return pc.if_else(cut, pc.binary_join_element_wise(head, "…", ""), head)
+
+
+def _strings(values: Any, n: int) -> pa.Array:
+    """Return a string column as an Arrow array, "" for missing (zero-copy if Arrow-backed)."""
+    if values is None:
+        return pa.array(np.full(n, "", dtype=object), type=pa.string())
+    arr = pa.array(pd.Series(values), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    return pc.fill_null(arr, "")
+
+
+def _nonempty(arr: pa.Array) -> pa.Array:
+    """*arr* with empty strings as nulls (skipped when joining parts)."""
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+
+
+def _where(mask: np.ndarray, a: pa.Array | str | None, b: pa.Array | str | None) -> pa.Array:
+    """Element-wise ``a if mask else b`` for Arrow string arrays, literals or None (null)."""
+
+    def scalar(v: pa.Array | str | None) -> pa.Array | pa.Scalar:
+        return v if isinstance(v, pa.Array) else pa.scalar(v, pa.string())
+
+    return pc.if_else(pa.array(mask, type=pa.bool_()), scalar(a), scalar(b))
 
 
 def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
-    """Build the ``why`` sentence of every parcel (vectorised over columns).
+    """Build the ``why`` sentence of every parcel (vectorised with Arrow string kernels).
 
     Uses the canonical parcel columns (rank, n_deposits, commodities, critical_commodities,
     dist_*_km, land_status, agency, withdrawals, withdrawn_frac, contrib_*).  Example:
-    ``"#12: 3 known sites inside (uranium, vanadium; critical: uranium, vanadium); 4.2 km to
-    rail; 0.8 km to a Quaternary fault; ownership unknown. Driven by known deposits."``
+    ``"#12: 3 known sites inside (uranium, vanadium); critical: uranium, vanadium; 4.2 km
+    to rail; 0.8 km to a Quaternary fault; ownership unknown. Driven by known deposits."``
+    Blocks of rows run on parallel threads (Arrow's kernels release the GIL).
     """
-    index = parcels.index
-    empty = pd.Series("", index=index, dtype=object)
-    n = parcels.get("n_deposits", pd.Series(0, index=index)).fillna(0).astype(int)
-    comm = parcels.get("commodities", empty).fillna("")
-    crit = parcels.get("critical_commodities", empty).fillna("")
-    value = parcels.get("value_raw", pd.Series(0.0, index=index)).fillna(0.0)
+    size = len(parcels)
+    block = 1 << 17
+    starts = range(0, max(size, 1), block)
+    workers = min(n_threads(), len(starts))
+    if workers == 1:
+        parts = [_sentences(parcels.iloc[s : s + block], radius_km) for s in starts]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(
+                pool.map(lambda s: _sentences(parcels.iloc[s : s + block], radius_km), starts)
+            )
+    out = pa.chunked_array(parts, type=pa.string()).to_pandas()  # Arrow-backed in pandas 3
+    out.index = parcels.index
+    return out
 
-    sites = n.astype(str) + " known site" + np.where(n == 1, "", "s") + " inside"
-    listed = _first(comm, 4)
-    sites = sites + np.where(listed != "", " (" + listed + ")", " (commodity unidentified)")
-    sites = sites + np.where(crit != "", "; critical: " + _first(crit, 4), "")
-    nearby = np.where(
+
+def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
+    """Build the sentences of *parcels* (see :func:`explain`)."""
+    size = len(parcels)
+
+    def numbers(name: str, default: float) -> np.ndarray:
+        col = parcels.get(name)
+        if col is None:
+            return np.full(size, default)
+        return pd.to_numeric(col).to_numpy(dtype=float, na_value=np.nan)
+
+    n = np.nan_to_num(numbers("n_deposits", 0.0)).astype(np.int64)
+    value = np.nan_to_num(numbers("value_raw", 0.0))
+    null = pa.scalar(None, pa.string())
+
+    # Known sites: inside the parcel, else whether any lies within the kernel radius.
+    has = n > 0
+    listed = _first(_strings(parcels.get("commodities"), size), 4)
+    crit = _first(_strings(parcels.get("critical_commodities"), size), 4)
+    count = pc.binary_join_element_wise(
+        _int_text(n), _where(n == 1, " known site inside", " known sites inside"), ""
+    )
+    what = pc.coalesce(
+        pc.binary_join_element_wise(" (", listed, ")", ""), pa.scalar(" (commodity unidentified)")
+    )
+    critical = pc.coalesce(pc.binary_join_element_wise("; critical: ", crit, ""), pa.scalar(""))
+    sites = pc.binary_join_element_wise(count, what, critical, "")
+    nearby = _where(
         value > 0, f"known sites within {radius_km:g} km", f"no known site within {radius_km:g} km"
     )
-    parts = [pd.Series(np.where(n > 0, sites, nearby), index=index)]
+    parts: list[pa.Array] = [pc.if_else(pa.array(has), sites, nearby)]
 
     for kind, label in (
         ("road", "road"),
@@ -98,47 +163,61 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     ):
         col = f"dist_{kind}_km"
         if col in parcels:
-            km = _km(parcels[col])
-            parts.append(km.where(km == "", km + f" to {label}"))
+            km = _nonempty(pa.array(_km(parcels[col]).to_numpy(dtype=object), type=pa.string()))
+            parts.append(pc.binary_join_element_wise(km, f" to {label}", ""))
 
-    status = parcels.get("land_status", pd.Series("unknown", index=index))
-    agency = parcels.get("agency", empty).fillna("")
-    ground = (agency + " ground").str.strip()
-    land = pd.Series("ownership unknown", index=index, dtype=object)
-    land[status == "open"] = ("open " + ground)[status == "open"]
-    land[status == "partly_open"] = ("partly open " + ground)[status == "partly_open"]
-    reason = parcels.get("status_reason", empty).fillna("").str.split(";").str[0].str.strip()
-    closed = status == "closed"
-    land[closed] = np.where(reason[closed] != "", "closed: " + reason[closed], "closed")
-    parts.append(land)
-    withdrawn = parcels.get("withdrawn_frac", pd.Series(0.0, index=index)).fillna(0.0)
-    names = parcels.get("withdrawals", empty).fillna("")
-    pct = (withdrawn * 100).round().astype(int).astype(str).where(withdrawn >= 0.005, "<1")
-    parts.append(
-        pd.Series(
-            np.where((withdrawn > 0) & (names != ""), pct + "% withdrawn (" + names + ")", ""),
-            index=index,
-        )
+    status = parcels.get("land_status")
+    status_v = (
+        np.full(size, "unknown", dtype=object) if status is None else status.to_numpy(dtype=object)
     )
+    ground = pc.utf8_trim_whitespace(
+        pc.binary_join_element_wise(_strings(parcels.get("agency"), size), " ground", "")
+    )
+    reason = pc.utf8_trim_whitespace(
+        pc.list_element(pc.split_pattern(_strings(parcels.get("status_reason"), size), ";"), 0)
+    )
+    closed_text = _where(
+        pc.equal(reason, "").to_numpy(zero_copy_only=False),
+        "closed",
+        pc.binary_join_element_wise("closed: ", reason, ""),
+    )
+    land = _where(status_v == "closed", closed_text, "ownership unknown")
+    land = _where(status_v == "open", pc.binary_join_element_wise("open ", ground, ""), land)
+    land = _where(
+        status_v == "partly_open", pc.binary_join_element_wise("partly open ", ground, ""), land
+    )
+    parts.append(land)
 
-    body = parts[0]
-    for part in parts[1:]:
-        body = body + np.where(part != "", "; " + part, "")
+    withdrawn = np.nan_to_num(numbers("withdrawn_frac", 0.0))
+    names = _strings(parcels.get("withdrawals"), size)
+    pct = _where(withdrawn >= 0.005, _int_text(np.round(withdrawn * 100).astype(np.int64)), "<1")
+    named = (withdrawn > 0) & (pc.not_equal(names, "").to_numpy(zero_copy_only=False))
+    parts.append(
+        _where(named, pc.binary_join_element_wise(pct, "% withdrawn (", names, ")", ""), null)
+    )
+    body = pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
 
+    head: pa.Array | str = ""
     rank = parcels.get("rank")
     if rank is not None:
-        head = pd.Series(
-            np.where(rank.notna(), "#" + rank.astype("string").fillna("") + ": ", ""), index=index
-        )
-    else:
-        head = empty
+        r = pd.to_numeric(rank).to_numpy(dtype=float, na_value=np.nan)
+        ok = ~np.isnan(r)
+        text = _int_text(np.where(ok, r, 0).astype(np.int64))
+        head = _where(ok, pc.binary_join_element_wise("#", text, ": ", ""), "")
+    tail: pa.Array | str = ""
     contrib_cols = [c for c in parcels.columns if c.startswith("contrib_")]
-    tail = empty
     if contrib_cols:
-        top = parcels[contrib_cols].idxmax(axis=1).str.removeprefix("contrib_")
-        label = top.map(lambda c: CRITERION_LABELS.get(c, c.replace("_", " ")))
-        tail = pd.Series(
-            np.where(parcels[contrib_cols].max(axis=1) > 0, " Driven by " + label + ".", ""),
-            index=index,
+        contrib = np.nan_to_num(
+            parcels[contrib_cols].to_numpy(dtype=float, na_value=np.nan), nan=-np.inf
         )
-    return (head + body + "." + tail).astype(object)
+        top = np.argmax(contrib, axis=1)
+        labels = np.array(
+            [
+                f" Driven by {CRITERION_LABELS.get(c, c.replace('_', ' '))}."
+                for c in (c.removeprefix("contrib_") for c in contrib_cols)
+            ],
+            dtype=object,
+        )
+        driven = contrib[np.arange(size), top] > 0
+        tail = _where(driven, pa.array(labels[top], type=pa.string()), "")
+    return pc.binary_join_element_wise(head, body, ".", tail, "")

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from prospector.analysis._parallel import chunked, query_pairs
+from prospector.analysis._boxes import ParcelIndex, intersect_pairs
+from prospector.analysis._parallel import chunked
 from prospector.analysis._text import join_sorted
 
 __all__ = ["OPEN_AGENCIES", "OPEN_TOLERANCE", "land_status", "status_at"]
@@ -26,23 +27,6 @@ OPEN_AGENCIES: frozenset[str] = frozenset({"BLM", "USFS"})
 
 #: A parcel is "open" when at least 1 - OPEN_TOLERANCE of it is open ground.
 OPEN_TOLERANCE = 1e-3
-
-
-def _pieces(
-    parcels: np.ndarray, polygons: np.ndarray, *, min_sliver_m2: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Intersections of parcels with polygons: (parcel index, polygon index, piece geometry)."""
-    tree = shapely.STRtree(polygons)
-    pi, li = query_pairs(tree, parcels, "intersects")
-    if len(pi) == 0:
-        return pi, li, np.empty(0, dtype=object)
-    shapely.prepare(polygons)
-    covered = chunked(shapely.contains_properly, polygons[li], parcels[pi])
-    pieces = parcels[pi].copy()
-    todo = ~covered
-    pieces[todo] = chunked(shapely.intersection, parcels[pi[todo]], polygons[li[todo]])
-    keep = shapely.area(pieces) >= min_sliver_m2
-    return pi[keep], li[keep], pieces[keep]
 
 
 def _union_by_parcel(
@@ -100,6 +84,7 @@ def land_status(
     claims: gpd.GeoDataFrame | None = None,
     min_sliver_m2: float = 0.0,
     open_agencies: Collection[str] = OPEN_AGENCIES,
+    index: ParcelIndex | None = None,
 ) -> pd.DataFrame:
     """Compute land-status columns for every parcel.
 
@@ -119,6 +104,9 @@ def land_status(
         Federal agencies whose land is open to mineral location under the Mining Law
         (default BLM and USFS); other federal land (NPS, FWS, DOD, DOE, BOR...) is federal but
         not open.
+    index
+        A :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*, when the caller
+        already has one.
 
     Returns
     -------
@@ -134,7 +122,9 @@ def land_status(
                 f"{name} CRS {layer.crs} differs from parcels CRS {parcels.crs}; "
                 "reproject both to the work CRS first"
             )
-    geoms = parcels.geometry.to_numpy()
+    if index is None:
+        index = ParcelIndex.of(parcels.geometry.to_numpy())
+    geoms = index.geoms
     n = len(geoms)
     area = shapely.area(geoms)
     out = pd.DataFrame(index=parcels.index)
@@ -143,8 +133,8 @@ def land_status(
     withdrawn = np.full(n, None, dtype=object)
     out["withdrawals"] = ""
     if withdrawals is not None and len(withdrawals):
-        pi, li, pieces = _pieces(
-            geoms, withdrawals.geometry.to_numpy(), min_sliver_m2=min_sliver_m2
+        pi, li, pieces = intersect_pairs(
+            index, withdrawals.geometry.to_numpy(), min_area_m2=min_sliver_m2
         )
         withdrawn = _union_by_parcel(n, pi, pieces)
         out["withdrawals"] = _names_by_parcel(n, pi, withdrawals["name"].astype(str).to_numpy()[li])
@@ -154,7 +144,9 @@ def land_status(
     claimed = np.full(n, None, dtype=object)
     if claims is not None:
         active = claims[claims["disposition"].isin(["active", "filed"])]
-        pi, _li, pieces = _pieces(geoms, active.geometry.to_numpy(), min_sliver_m2=min_sliver_m2)
+        pi, _li, pieces = intersect_pairs(
+            index, active.geometry.to_numpy(), min_area_m2=min_sliver_m2
+        )
         claimed = _union_by_parcel(n, pi, pieces)
         out["claimed_frac"] = np.clip(_area(claimed) / area, 0.0, 1.0)
         out["n_active_claims"] = np.bincount(pi, minlength=n).astype("int64")
@@ -165,7 +157,7 @@ def land_status(
     out["agency"] = ""
     if land is not None:
         lgeoms = land.geometry.to_numpy()
-        pi, li, pieces = _pieces(geoms, lgeoms, min_sliver_m2=min_sliver_m2)
+        pi, li, pieces = intersect_pairs(index, lgeoms, min_area_m2=min_sliver_m2)
         is_fed = land["federal"].to_numpy(dtype=bool)[li]
         out["federal_frac"] = np.clip(
             _area(_union_by_parcel(n, pi[is_fed], pieces[is_fed])) / area, 0.0, 1.0

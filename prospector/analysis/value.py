@@ -11,8 +11,10 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse
 import shapely
 
+from prospector.analysis._boxes import ParcelIndex
 from prospector.analysis._parallel import chunked, query_pairs
 from prospector.analysis._text import join_sorted
 from prospector.config import ValueConfig
@@ -96,8 +98,13 @@ def parcel_value(
     deposits: gpd.GeoDataFrame,
     weights: pd.DataFrame,
     config: ValueConfig,
+    *,
+    index: ParcelIndex | None = None,
 ) -> pd.DataFrame:
     """Kernel-weighted deposit value per parcel, total and per commodity group.
+
+    *index* is a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*, when the
+    caller already has one.
 
     Returns
     -------
@@ -114,21 +121,34 @@ def parcel_value(
         for g in COMMODITY_GROUPS:
             out[f"value_{g}"] = 0.0
         return out
+    if index is None:
+        index = ParcelIndex.of(parcels.geometry.to_numpy())
     points = deposits.geometry.to_numpy()
-    geoms = parcels.geometry.to_numpy()
-    tree = shapely.STRtree(points)
-    # Candidates from the parcel boxes grown by the radius (the same boxes and tree walk as
-    # predicate="dwithin", without its per-pair distance test); the kernel is 0 at and beyond
-    # the radius, so the extra corner candidates add exact zeros.
-    xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
-    boxes = shapely.box(xmin - radius_m, ymin - radius_m, xmax + radius_m, ymax + radius_m)
-    pi, di = query_pairs(tree, boxes)
-    k = kernel(chunked(shapely.distance, geoms[pi], points[di]), radius_m, config.kernel)
-    out["value_raw"] = np.bincount(pi, weights=k * weights["weight"].to_numpy()[di], minlength=n)
-    for g in COMMODITY_GROUPS:
-        out[f"value_{g}"] = np.bincount(
-            pi, weights=k * weights[f"w_{g}"].to_numpy()[di], minlength=n
-        )
+    xy = shapely.get_coordinates(points)
+    # Candidates: parcels whose box meets the square of side 2·radius around each site (the
+    # same candidates as predicate="dwithin", without its per-pair GEOS distance); the
+    # kernel is 0 at and beyond the radius, so extra corner candidates add exact zeros.
+    squares = shapely.box(
+        xy[:, 0] - radius_m, xy[:, 1] - radius_m, xy[:, 0] + radius_m, xy[:, 1] + radius_m
+    )
+    di, pi = query_pairs(index.tree, squares)
+    k = chunked(
+        lambda p, d: kernel(index.point_distance(p, points, xy, d), radius_m, config.kernel),
+        pi,
+        di,
+    )
+    # Weighted sums per parcel as one sparse product.  The pairs come grouped by site, which
+    # is the compressed-column layout as it stands (no sort); the product adds each
+    # parcel's terms in site order whatever the partition (tiles keep the sites' relative
+    # order), so sums are reproducible to the last bit.
+    columns = ["weight", *(f"w_{g}" for g in COMMODITY_GROUPS)]
+    site_w = weights[columns].to_numpy(dtype=float)
+    indptr = np.r_[0, np.cumsum(np.bincount(di, minlength=len(deposits)))]
+    pairs = scipy.sparse.csc_matrix((k, pi, indptr), shape=(n, len(deposits)))
+    sums = np.asarray(pairs @ site_w)
+    out["value_raw"] = sums[:, 0]
+    for j, g in enumerate(COMMODITY_GROUPS, start=1):
+        out[f"value_{g}"] = sums[:, j]
     return out
 
 
@@ -136,10 +156,16 @@ def deposits_in_parcels(
     parcels: gpd.GeoDataFrame,
     deposits: gpd.GeoDataFrame,
     vocabulary: CommodityVocabulary,
+    *,
+    index: ParcelIndex | None = None,
+    critical: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Count sites inside each parcel and list their commodities.
 
     A site on a shared edge belongs to the first parcel (in parcel order) that touches it.
+    *index* is a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*; *critical*
+    flags the sites with a critical commodity (``deposit_weights(...)["critical"]``); both
+    are computed when not given.
 
     Returns
     -------
@@ -151,17 +177,20 @@ def deposits_in_parcels(
     out = pd.DataFrame(index=parcels.index)
     owner = np.full(len(deposits), -1, dtype=np.int64)
     if len(deposits):
-        di, pi = parcels.sindex.query(deposits.geometry.to_numpy(), predicate="intersects")
-        order = np.lexsort((pi, di))
-        di, pi = di[order], pi[order]
+        if index is None:
+            index = ParcelIndex.of(parcels.geometry.to_numpy())
+        di, pi = index.points_in(deposits.geometry.to_numpy())
         first = np.r_[True, di[1:] != di[:-1]] if len(di) else np.zeros(0, dtype=bool)
         owner[di[first]] = pi[first]
     inside = owner >= 0
     out["n_deposits"] = np.bincount(owner[inside], minlength=n).astype("int64")
     commodity_lists = deposits["commodities"].to_numpy()
-    critical_site = np.array(
-        [any(vocabulary.is_critical(c) for c in cs) for cs in commodity_lists], dtype=bool
-    )
+    if critical is None:
+        critical_site = np.array(
+            [any(vocabulary.is_critical(c) for c in cs) for cs in commodity_lists], dtype=bool
+        )
+    else:
+        critical_site = np.asarray(critical, dtype=bool)
     out["n_critical_deposits"] = np.bincount(owner[inside & critical_site], minlength=n).astype(
         "int64"
     )
