@@ -226,11 +226,12 @@ def child_stream(scale: float, seed: int, engine: str, workers: int, tile_km: fl
     sorted_dir = d / "sorted"
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
-    if not (sorted_dir / "done").exists():  # one-time preparation, cached
+    # One-time preparation, cached ("done-v2": row groups sized by geometry bytes).
+    if not (sorted_dir / "done-v2").exists():
         sorted_dir.mkdir(exist_ok=True)
         for name in ("parcels", "deposits", "roads", "withdrawals", "claims"):
             sort_spatially(gpd.read_parquet(d / f"{name}.parquet"), sorted_dir / f"{name}.parquet")
-        (sorted_dir / "done").write_text("ok")
+        (sorted_dir / "done-v2").write_text("ok")
         return {"prepare_s": round(time.perf_counter() - t0, 2)}
     t00 = time.perf_counter()
     region = _region_data(

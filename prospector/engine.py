@@ -585,13 +585,26 @@ class StreamedRank:
 
 
 def sort_spatially(
-    gdf: gpd.GeoDataFrame, path: str | Path, *, row_group_size: int = 20_000
+    gdf: gpd.GeoDataFrame,
+    path: str | Path,
+    *,
+    row_group_size: int | None = None,
+    row_group_bytes: int = 1 << 20,
 ) -> Path:
     """Write *gdf* as GeoParquet ordered along a Hilbert curve, with bbox covering columns.
 
     Bbox-filtered reads (``read_parquet(bbox=...)``) then touch only the row groups near
-    the window.  Row order changes, so give parcels ids (ranks tie-break on ``parcel_id``).
+    the window.  Row groups hold *row_group_size* rows; by default as many as make about
+    *row_group_bytes* of geometry (between 128 and 20,000 rows), so a layer of large
+    polygons (withdrawals) is not one row group that every tile must read whole.  Row order
+    changes, so give parcels ids (ranks tie-break on ``parcel_id``).
     """
+    geoms = gdf.geometry.to_numpy()
+    if row_group_size is None and len(geoms) == 0:
+        row_group_size = 20_000
+    elif row_group_size is None:
+        mean_bytes = 16.0 * float(np.mean(shapely.get_num_coordinates(geoms))) + 32.0
+        row_group_size = int(np.clip(row_group_bytes / mean_bytes, 128, 20_000))
     order = np.argsort(gdf.geometry.hilbert_distance(), kind="stable")
     gdf.iloc[order].to_parquet(path, write_covering_bbox=True, row_group_size=row_group_size)
     return Path(path)

@@ -8,6 +8,8 @@ inspected alone.
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +21,7 @@ import pandas as pd
 
 from prospector._util import run_time
 from prospector.analysis._boxes import ParcelIndex
+from prospector.analysis._parallel import n_threads
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.criteria import ACCESS_KINDS as _ACCESS
 from prospector.analysis.criteria import build_criteria
@@ -245,64 +248,90 @@ def measure_parcels(
     """
     parcels = parcels.reset_index(drop=True)
     index = ParcelIndex.of(parcels.geometry.to_numpy())
-    status = land_status(
-        parcels,
-        land=data.land,
-        withdrawals=data.withdrawals,
-        claims=data.claims,
-        min_sliver_m2=config.parcels.min_sliver_m2,
-        open_agencies=config.open_agencies,
-        index=index,
-    )
-    table = pd.concat([parcels, status], axis=1)
-    deposits = data.deposits
-    if deposits is not None:
-        weights_d = deposit_weights(deposits, data.vocabulary, config.value)
-        value = parcel_value(parcels, deposits, weights_d, config.value, index=index)
-        inside, owner = deposits_in_parcels(
+
+    def land() -> pd.DataFrame:
+        return land_status(
             parcels,
-            deposits,
-            data.vocabulary,
+            land=data.land,
+            withdrawals=data.withdrawals,
+            claims=data.claims,
+            min_sliver_m2=config.parcels.min_sliver_m2,
+            open_agencies=config.open_agencies,
             index=index,
-            critical=weights_d["critical"].to_numpy(),
         )
-        table = pd.concat([table, value], axis=1)
-        table = pd.concat([table, inside], axis=1)
-        deposits = deposits.assign(
-            weight=weights_d["weight"].to_numpy(),
-            group=weights_d["group"].to_numpy(),
-            critical=weights_d["critical"].to_numpy(),
-            parcel_id=np.where(
-                owner >= 0, parcels["parcel_id"].to_numpy()[np.maximum(owner, 0)], None
-            ),
-        )
+
+    # The families of measurements are independent: run them side by side.  Much of each
+    # is GEOS or numpy work that releases the GIL, so the Python-bound stretches of one
+    # overlap the native work of another.
+    jobs: list[Callable[[], Any]] = [
+        land,
+        lambda: _deposit_columns(parcels, index, data, config),
+        lambda: _distance_columns(parcels, data, config),
+        lambda: _raster_columns(parcels, data, config),
+    ]
+    if n_threads() > 1:
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            status, (by_deposits, deposits), distances, rasters = pool.map(lambda f: f(), jobs)
     else:
-        table["value_raw"] = 0.0
+        status, (by_deposits, deposits), distances, rasters = (f() for f in jobs)
+    table = pd.concat([parcels, status, by_deposits, distances, rasters], axis=1)
+    if "slope_mean_deg" not in table:
+        table["slope_mean_deg"] = np.nan
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs, copy=False), deposits
+
+
+def _deposit_columns(
+    parcels: gpd.GeoDataFrame, index: ParcelIndex, data: RegionData, config: Config
+) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Deposit value and the sites inside each parcel; the deposits annotated."""
+    deposits = data.deposits
+    out = pd.DataFrame(index=parcels.index)
+    if deposits is None:
+        out["value_raw"] = 0.0
         for g in COMMODITY_GROUPS:
-            table[f"value_{g}"] = 0.0
-        table["n_deposits"] = 0
-        table["n_critical_deposits"] = 0
-        table["commodities"] = ""
-        table["critical_commodities"] = ""
-        deposits = gpd.GeoDataFrame(
+            out[f"value_{g}"] = 0.0
+        out["n_deposits"] = 0
+        out["n_critical_deposits"] = 0
+        out["commodities"] = ""
+        out["critical_commodities"] = ""
+        empty = gpd.GeoDataFrame(
             {"site_id": [], "name": [], "commodities": [], "dev_status": [], "source": []},
             geometry=[],
             crs=data.crs,
         )
+        return out, empty
+    weights_d = deposit_weights(deposits, data.vocabulary, config.value)
+    value = parcel_value(parcels, deposits, weights_d, config.value, index=index)
+    inside, owner = deposits_in_parcels(
+        parcels,
+        deposits,
+        data.vocabulary,
+        index=index,
+        critical=weights_d["critical"].to_numpy(),
+    )
+    deposits = deposits.assign(
+        weight=weights_d["weight"].to_numpy(),
+        group=weights_d["group"].to_numpy(),
+        critical=weights_d["critical"].to_numpy(),
+        parcel_id=np.where(owner >= 0, parcels["parcel_id"].to_numpy()[np.maximum(owner, 0)], None),
+    )
+    return pd.concat([value, inside], axis=1), deposits
+
+
+def _distance_columns(parcels: gpd.GeoDataFrame, data: RegionData, config: Config) -> pd.DataFrame:
+    """Distances to access features and faults, and fault density."""
+    out = pd.DataFrame(index=parcels.index)
     for kind in _ACCESS:
-        table[f"dist_{kind}_km"] = nearest_distance_km(
+        out[f"dist_{kind}_km"] = nearest_distance_km(
             parcels, _access_features(data, config, kind), max_km=config.access.search_km
         )
-    table["evidence_density"] = line_density(
+    out["evidence_density"] = line_density(
         parcels, data.evidence, radius_km=config.evidence.density_radius_km
     )
-    table["dist_fault_km"] = nearest_distance_km(
+    out["dist_fault_km"] = nearest_distance_km(
         parcels, data.evidence, max_km=config.access.search_km
     )
-    table = pd.concat([table, _raster_columns(parcels, data, config)], axis=1)
-    if "slope_mean_deg" not in table:
-        table["slope_mean_deg"] = np.nan
-    return gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs, copy=False), deposits
+    return out
 
 
 def global_scores(

@@ -37,19 +37,25 @@ def box_mask(geoms: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
     idx = np.flatnonzero(candidate)
     if len(idx) == 0:
         return out
-    xy = shapely.get_coordinates(geoms[idx]).reshape(-1, 5, 2)
-    b = bounds[idx]
+    from prospector.analysis._parallel import chunked
+
+    out[idx] = chunked(_is_box, geoms[idx], bounds[idx])
+    return out
+
+
+def _is_box(geoms: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`box_mask` for hole-free polygons of five coordinates with bounds *b*."""
+    xy = shapely.get_coordinates(geoms).reshape(-1, 5, 2)
     corners = (
         ((xy[..., 0] == b[:, [0]]) | (xy[..., 0] == b[:, [2]]))
         & ((xy[..., 1] == b[:, [1]]) | (xy[..., 1] == b[:, [3]]))
     ).all(axis=1)
-    step = np.diff(xy, axis=1)  # (m, 4, 2)
+    step = xy[:, 1:] - xy[:, :-1]  # (m, 4, 2)
     moves_x, moves_y = step[..., 0] != 0, step[..., 1] != 0
     one_axis = (moves_x != moves_y).all(axis=1)
     alternating = (moves_x[:, :-1] != moves_x[:, 1:]).all(axis=1)
     sized = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
-    out[idx] = corners & one_axis & alternating & sized
-    return out
+    return corners & one_axis & alternating & sized
 
 
 def box_point_distance(bounds: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -84,12 +90,16 @@ class ParcelIndex:
         return len(self.geoms)
 
     def point_distance(
-        self, pi: np.ndarray, points: np.ndarray, xy: np.ndarray, di: np.ndarray
+        self, pi: np.ndarray, points: np.ndarray, xy: np.ndarray | None, di: np.ndarray
     ) -> np.ndarray:
         """Distance from parcel ``pi[k]`` to point ``di[k]`` (0 inside the parcel).
 
-        Single-threaded; run it on blocks with :func:`~prospector.analysis._parallel.chunked`.
+        *xy* holds the coordinates of *points* (one row each), or None when some are not
+        single points (then GEOS measures every pair).  Single-threaded; run it on blocks
+        with :func:`~prospector.analysis._parallel.chunked`.
         """
+        if xy is None:
+            return shapely.distance(self.geoms[pi], points[di])
         if self.is_box.all():  # the common case (grid cells): no masking at all
             return box_point_distance(self.bounds[pi], xy[di])
         out = np.empty(len(pi))
@@ -107,7 +117,9 @@ class ParcelIndex:
         then parcel.
         """
         di, pi = self.tree.query(points)
-        box = self.is_box[pi]
+        # The exact box test reads one coordinate per point: other geometries go to GEOS.
+        single = shapely.get_type_id(points) == 0
+        box = self.is_box[pi] & single[di]
         keep = np.ones(len(pi), dtype=bool)
         if box.any():
             xy = shapely.get_coordinates(points[di[box]])
@@ -126,66 +138,92 @@ class ParcelIndex:
         return di[order], pi[order]
 
 
-def _clip(polygons: np.ndarray, rects: np.ndarray) -> np.ndarray:
-    """``clip_by_rect(polygons[k], *rects[k])`` for every k (the rectangle must be scalar)."""
-    out = np.empty(len(polygons), dtype=object)
-    # shapely.lib directly: the public wrapper's argument checks cost more than the clip.
-    clip = shapely.lib.clip_by_rect
-    for k, (g, (x0, y0, x1, y1)) in enumerate(zip(polygons, rects.tolist(), strict=True)):
-        out[k] = clip(g, x0, y0, x1, y1)
-    return out
-
-
 def intersect_pairs(
     index: ParcelIndex, polygons: np.ndarray, *, min_area_m2: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Intersections of parcels with polygons, exactly, with fast paths for box parcels.
 
     Returns ``(parcel index, polygon index, piece)`` for every intersecting pair whose piece
-    has at least *min_area_m2* area, sorted by parcel then polygon.  Pieces are valid
-    polygonal geometries: the parcel itself where the polygon contains it properly, the
-    polygon itself where it lies inside a box parcel's box, ``clip_by_rect`` for other box
-    pairs (validated; GEOS ``intersection`` where clipping gives an invalid result), and
-    ``intersection`` for other parcels.
+    has at least *min_area_m2* area, sorted by parcel then polygon.  A piece is:
+
+    * the parcel itself where the polygon contains it properly;
+    * the polygon itself where it lies inside a box parcel's box;
+    * for other box pairs, ``clip_by_rect`` (GEOS's rectangle clipper, several times
+      faster than an overlay), checked: it is kept only when it is valid, no corner of the
+      box lies on the polygon's boundary, and it covers exactly the box corners that lie
+      inside the polygon.  The clipper is known to return the *complement* of the right
+      piece when the boundary passes through box corners (tests/test_boxes.py); such pairs
+      and any that fail the checks take GEOS ``intersection``;
+    * GEOS ``intersection`` for other parcels.
+
+    Pieces of pairs that only touch are empty or of lower dimension (area 0).
     """
-    from prospector.analysis._parallel import chunked, query_pairs
+    from prospector.analysis._parallel import chunked
 
     polygons = np.asarray(polygons, dtype=object)
     empty = np.empty(0, dtype=np.int64)
     if len(polygons) == 0 or len(index) == 0:
         return empty, empty, np.empty(0, dtype=object)
+    # GEOS prepared geometries build their indexes lazily and must not be used by two
+    # threads at once: the index query (which prepares its inputs) and the tests against
+    # prepared polygons run on this thread only.  Polygons the caller prepared stay so.
+    was_prepared = shapely.is_prepared(polygons)
     # One query per polygon against the parcel tree: GEOS prepares each (large) polygon once.
-    li, pi = query_pairs(index.tree, polygons, "intersects")
+    li, pi = index.tree.query(polygons, predicate="intersects")
     order = np.lexsort((li, pi))
     pi, li = pi[order], li[order]
     geoms = index.geoms
     pieces = geoms[pi].copy()
-    # Prepared in this thread and used only here: GEOS prepared geometries build their
-    # indexes lazily and must not be shared between threads.
     shapely.prepare(polygons)
-    covered = shapely.contains_properly(polygons[li], geoms[pi])
-    shapely.destroy_prepared(polygons)
-    box = index.is_box[pi] & ~covered
-    if box.any():
-        pb = index.bounds[pi[box]]
-        lb = shapely.bounds(polygons[li[box]])
-        within = (
-            (lb[:, 0] >= pb[:, 0])
-            & (lb[:, 1] >= pb[:, 1])
-            & (lb[:, 2] <= pb[:, 2])
-            & (lb[:, 3] <= pb[:, 3])
-        )
-        rows = np.flatnonzero(box)
-        pieces[rows[within]] = polygons[li[rows[within]]]
-        clip = rows[~within]
-        # One thread: each call is too short for threads to beat the GIL hand-offs.
-        clipped = _clip(polygons[li[clip]], index.bounds[pi[clip]])
-        bad = ~shapely.is_valid(clipped)
-        if bad.any():
-            clipped[bad] = shapely.intersection(geoms[pi[clip[bad]]], polygons[li[clip[bad]]])
-        pieces[clip] = clipped
-    general = ~index.is_box[pi] & ~covered
-    if general.any():
-        pieces[general] = chunked(shapely.intersection, geoms[pi[general]], polygons[li[general]])
+    try:
+        covered = shapely.contains_properly(polygons[li], geoms[pi])
+        todo = ~covered
+        box = index.is_box[pi] & todo
+        if box.any():
+            pb = index.bounds[pi[box]]
+            lb = shapely.bounds(polygons[li[box]])
+            within = (
+                (lb[:, 0] >= pb[:, 0])
+                & (lb[:, 1] >= pb[:, 1])
+                & (lb[:, 2] <= pb[:, 2])
+                & (lb[:, 3] <= pb[:, 3])
+            )
+            rows = np.flatnonzero(box)[within]
+            pieces[rows] = polygons[li[rows]]
+            todo[rows] = False
+            rows = np.flatnonzero(box)[~within]
+            if len(rows):
+                clipped, ok = _clip_checked(polygons, li[rows], index.bounds[pi[rows]])
+                pieces[rows[ok]] = clipped[ok]
+                todo[rows[ok]] = False
+    finally:
+        shapely.destroy_prepared(polygons[~was_prepared])
+    if todo.any():
+        # Unprepared operands: safe to split over threads.
+        pieces[todo] = chunked(shapely.intersection, geoms[pi[todo]], polygons[li[todo]])
     keep = shapely.area(pieces) >= min_area_m2
     return pi[keep], li[keep], pieces[keep]
+
+
+def _clip_checked(
+    polygons: np.ndarray, li: np.ndarray, rects: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``clip_by_rect(polygons[li[k]], *rects[k])`` and whether each result can be trusted.
+
+    *polygons* must be prepared (corner tests).  See :func:`intersect_pairs`.
+    """
+    cx = rects[:, [0, 2, 2, 0]].ravel()
+    cy = rects[:, [1, 1, 3, 3]].ravel()
+    owner = polygons[np.repeat(li, 4)]
+    # For a point, "contains" means strictly inside; "intersects" includes the boundary.
+    inside = shapely.contains_xy(owner, cx, cy).reshape(-1, 4)
+    touching = shapely.intersects_xy(owner, cx, cy).reshape(-1, 4)
+    on_boundary = (touching & ~inside).any(axis=1)
+    clipped = np.empty(len(li), dtype=object)
+    # shapely.lib directly: the public wrapper's argument checks cost more than the clip.
+    clip = shapely.lib.clip_by_rect
+    for k, (g, (x0, y0, x1, y1)) in enumerate(zip(polygons[li], rects.tolist(), strict=True)):
+        clipped[k] = clip(g, x0, y0, x1, y1)
+    holds = shapely.intersects_xy(np.repeat(clipped, 4), cx, cy).reshape(-1, 4)
+    ok = ~on_boundary & (holds == inside).all(axis=1) & shapely.is_valid(clipped)
+    return clipped, ok

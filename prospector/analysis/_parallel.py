@@ -63,6 +63,10 @@ def query_pairs(
     """
     n = len(geoms)
     workers = min(n_threads(), max(1, n // _MIN_CHUNK))
+    # A predicate query uses each input's prepared form; one prepared by the caller is
+    # shared state that GEOS builds lazily, so two threads must not touch it at once.
+    if predicate is not None and workers > 1 and shapely.is_prepared(geoms).any():
+        workers = 1
     if workers == 1:
         pairs = tree.query(geoms, predicate=predicate, **kwargs)
         return pairs[0], pairs[1]

@@ -146,9 +146,22 @@ def rank_scores(
 
     Parcels where *eligible* is False get no rank (``<NA>``).
     """
-    eligible = eligible if eligible is not None else pd.Series(True, index=score.index)
-    frame = pd.DataFrame({"s": score.round(12), "id": parcel_id.astype(str)})[eligible.to_numpy()]
-    order = frame.sort_values(["s", "id"], ascending=[False, True], kind="mergesort").index
-    rank = pd.Series(pd.NA, index=score.index, dtype="Int64")
-    rank.loc[order] = np.arange(1, len(order) + 1)
-    return rank
+    ok = np.ones(len(score), dtype=bool) if eligible is None else eligible.to_numpy(dtype=bool)
+    s = np.round(score.to_numpy(dtype=float, na_value=np.nan), 12)
+    rows = np.flatnonzero(ok)
+    order = rows[np.argsort(-s[rows], kind="stable")]  # NaN last
+    # Ties (equal rounded scores, rare except for blank parcels) are ordered by parcel id;
+    # only those rows need the (slow) string sort.
+    ss = s[order]
+    same = (ss[1:] == ss[:-1]) | (np.isnan(ss[1:]) & np.isnan(ss[:-1]))
+    if same.any():
+        tied = np.zeros(len(order), dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        run = np.cumsum(np.r_[True, ~same])  # run number of each sorted position
+        pos = np.flatnonzero(tied)
+        ids = parcel_id.to_numpy(dtype=object)[order[pos]].astype(str)
+        order[pos] = order[pos][np.lexsort((ids, run[pos]))]
+    ranks = np.zeros(len(score), dtype=np.int64)
+    ranks[order] = np.arange(1, len(order) + 1)
+    return pd.Series(pd.arrays.IntegerArray(ranks, ~ok), index=score.index)

@@ -8,6 +8,8 @@ the weights of the sites within ``radius_km`` of it (distance 0 inside the parce
 
 from __future__ import annotations
 
+import itertools
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -58,38 +60,47 @@ def deposit_weights(
         .to_numpy(dtype=float)
     )
     n = len(deposits)
-    group_w = {g: np.zeros(n) for g in COMMODITY_GROUPS}
+    # Flatten the commodity lists: one row per (site, commodity), in list order.
+    lists = deposits["commodities"].to_numpy(dtype=object)
+    lengths = np.fromiter((len(c) for c in lists), dtype=np.int64, count=n)
+    site = np.repeat(np.arange(n), lengths)
+    flat, names = pd.factorize(
+        np.array(list(itertools.chain.from_iterable(lists)), dtype=object).astype(str)
+    )
+    # Weight, group and criticality of each distinct commodity.
+    groups = list(COMMODITY_GROUPS)
+    w_name = np.zeros(len(names))
+    g_name = np.zeros(len(names), dtype=np.int64)
+    c_name = np.zeros(len(names), dtype=bool)
+    for j, c in enumerate(list(names)):
+        group = vocabulary.groups.get(c, "industrial")
+        critical = vocabulary.is_critical(c)
+        if c in config.commodity_weights:
+            w_name[j] = float(config.commodity_weights[c])
+        else:
+            base = config.critical_weight if critical else config.noncritical_weight
+            w_name[j] = base * config.group_weights.get(group, 0.0)
+        g_name[j] = groups.index(group) if group in groups else groups.index("industrial")
+        c_name[j] = critical
+    w, g, crit = w_name[flat], g_name[flat], c_name[flat]
+    n_critical = np.bincount(site, weights=crit, minlength=n).astype(np.int64)
     best = np.zeros(n)
+    np.maximum.at(best, site, w)
+    group_w = np.zeros((n, len(groups)))
+    np.maximum.at(group_w, (site, g), w)
+    # The group of a site is that of its first commodity with the best (positive) weight.
     best_group = np.full(n, "none", dtype=object)
-    n_critical = np.zeros(n, dtype=np.int64)
-    cache: dict[str, tuple[float, str, bool]] = {}
-    for i, commodities in enumerate(deposits["commodities"]):
-        for c in commodities:
-            hit = cache.get(c)
-            if hit is None:
-                group = vocabulary.groups.get(c, "industrial")
-                critical = vocabulary.is_critical(c)
-                if c in config.commodity_weights:
-                    w = float(config.commodity_weights[c])
-                else:
-                    base = config.critical_weight if critical else config.noncritical_weight
-                    w = base * config.group_weights.get(group, 0.0)
-                hit = (w, group, critical)
-                cache[c] = hit
-            w, group, critical = hit
-            n_critical[i] += critical
-            if w > group_w[group][i]:
-                group_w[group][i] = w
-            if w > best[i]:
-                best[i], best_group[i] = w, group
+    top = (w == best[site]) & (w > 0)
+    first_site, first = np.unique(site[top], return_index=True)
+    best_group[first_site] = np.array(groups, dtype=object)[g[top][first]]
     diversity = 1.0 + np.minimum(0.5, config.diversity_bonus * np.maximum(n_critical - 1, 0))
     out = pd.DataFrame(index=deposits.index)
     out["weight"] = status_w * best * diversity
     out["group"] = best_group
     out["critical"] = n_critical > 0
     out["n_critical"] = n_critical
-    for g in COMMODITY_GROUPS:
-        out[f"w_{g}"] = status_w * group_w[g]
+    for j, name in enumerate(groups):
+        out[f"w_{name}"] = status_w * group_w[:, j]
     return out
 
 
@@ -124,12 +135,16 @@ def parcel_value(
     if index is None:
         index = ParcelIndex.of(parcels.geometry.to_numpy())
     points = deposits.geometry.to_numpy()
-    xy = shapely.get_coordinates(points)
+    pb = shapely.bounds(points)
+    simple = (shapely.get_type_id(points) == 0) & ~np.isnan(pb[:, 0])
+    # Coordinates for the exact array path; other geometries (none after normalisation)
+    # take GEOS distances.
+    xy = pb[:, :2] if simple.all() else None
     # Candidates: parcels whose box meets the square of side 2·radius around each site (the
     # same candidates as predicate="dwithin", without its per-pair GEOS distance); the
     # kernel is 0 at and beyond the radius, so extra corner candidates add exact zeros.
     squares = shapely.box(
-        xy[:, 0] - radius_m, xy[:, 1] - radius_m, xy[:, 0] + radius_m, xy[:, 1] + radius_m
+        pb[:, 0] - radius_m, pb[:, 1] - radius_m, pb[:, 2] + radius_m, pb[:, 3] + radius_m
     )
     di, pi = query_pairs(index.tree, squares)
     k = chunked(
