@@ -114,8 +114,12 @@ class ParquetLayers:
 
     def have(self, config: Config) -> dict[str, bool]:
         """Which criteria the layers supply (as :func:`~prospector.pipeline.available_criteria`)."""
+        # Cached with the only setting it depends on: the cache travels with the source to
+        # worker processes (each task unpickles its own config, so an id() key would miss
+        # and every tile would re-read the access layer's columns: quadratic in N).
+        key = tuple(config.access.road_classes or ())
         cached = self.__dict__.get("_have")
-        if cached is not None and cached[0] == id(config):
+        if cached is not None and cached[0] == key:
             return cached[1]
         have = {"deposits": self.has("deposits"), "evidence": self.has("evidence")}
         kinds = pd.DataFrame(columns=["kind", "class"])
@@ -128,7 +132,7 @@ class ParquetLayers:
             if kind == "road" and config.access.road_classes:
                 sel = sel[sel["class"].isin(config.access.road_classes)]
             have[kind] = len(sel) > 0
-        self.__dict__["_have"] = (id(config), have)
+        self.__dict__["_have"] = (key, have)
         return have
 
 
@@ -142,7 +146,7 @@ class _MemoryLayers:
         return getattr(self.data, role) is not None
 
     def have(self, config: Config) -> dict[str, bool]:
-        key = id(config)
+        key = tuple(config.access.road_classes or ())  # the only setting it depends on
         if getattr(self, "_have_key", None) != key:
             self._have = _pl.available_criteria(self.data, config)
             self._have_key = key
@@ -278,8 +282,18 @@ def _forked_task(positions: np.ndarray) -> _TileOut:
     return _measure_tile(parcels, _FORKED["source"], _FORKED["config"], _FORKED["margin"])
 
 
+_WORKER_SOURCE: list[_MemoryLayers] = []
+
+
 def _dask_task(parcels: gpd.GeoDataFrame, data: Any, config: Config, margin: float) -> _TileOut:
-    source = _MemoryLayers(data) if isinstance(data, RegionData) else data
+    if isinstance(data, RegionData):
+        # One source per worker for the scattered layers, so what it caches (the available
+        # criteria: a pass over every access feature) is computed once, not once per tile.
+        if not _WORKER_SOURCE or _WORKER_SOURCE[0].data is not data:
+            _WORKER_SOURCE[:] = [_MemoryLayers(data)]
+        source: Any = _WORKER_SOURCE[0]
+    else:
+        source = data
     return _measure_tile(parcels, source, config, margin)
 
 
@@ -294,23 +308,25 @@ def _run_tiles(
     workers: int,
     scheduler: Any,
     parcels: gpd.GeoDataFrame | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> Iterator[_TileOut]:
-    """Measure every tile, yielding results in task order."""
+    """Measure every tile, yielding results in task order.
+
+    File-backed runs with the local engine use *pool* (see :func:`_worker_pool`).
+    """
     if engine == "local" and workers <= 1:
         for task in tasks:
             yield _measure_tile(load(task), source, config, margin)
     elif engine == "local":
         if parcels is None:  # file-backed: each worker reads its own windows
-            with ProcessPoolExecutor(
-                workers, mp_context=mp.get_context("fork"), initializer=_single_threaded
-            ) as pool:
-                yield from pool.map(
-                    _measure_tile_file,
-                    tasks,
-                    [source] * len(tasks),
-                    [config] * len(tasks),
-                    [margin] * len(tasks),
-                )
+            assert pool is not None
+            yield from pool.map(
+                _measure_tile_file,
+                tasks,
+                [source] * len(tasks),
+                [config] * len(tasks),
+                [margin] * len(tasks),
+            )
             return
         _FORKED.update(parcels=parcels, source=source, config=config, margin=margin)
         try:
@@ -326,6 +342,17 @@ def _run_tiles(
         )
     else:
         raise ValueError(f"unknown engine {engine!r}; use 'local' or 'dask'")
+
+
+def _worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Start a pool of *workers* forked, single-threaded processes (forked now)."""
+    pool = ProcessPoolExecutor(
+        workers, mp_context=mp.get_context("fork"), initializer=_single_threaded
+    )
+    # Fork the workers now (the pool would fork them at the first submit).
+    for f in [pool.submit(os.getpid) for _ in range(workers)]:
+        f.result()
+    return pool
 
 
 def _measure_tile_file(task: Any, source: Any, config: Config, margin: float) -> _TileOut:
@@ -676,10 +703,15 @@ def _rank_streamed(
         "dem_coverage",
         "land_status",
     ]
+    # One pool for both passes, its workers forked now, while this process is small: forked
+    # later they would map (copy-on-write) the global score table of every parcel.
+    source.have(config)  # computed once here; the cached answer travels with the source
+    pool = _worker_pool(workers) if engine == "local" and workers > 1 else None
     try:
         t0 = time.perf_counter()
         slims: list[pd.DataFrame] = []
         n_fallback = 0
+        tile_s = 0.0
         for i, res in enumerate(
             _run_tiles(
                 tasks,
@@ -690,6 +722,7 @@ def _rank_streamed(
                 engine=engine,
                 workers=workers,
                 scheduler=scheduler,
+                pool=pool,
             )
         ):
             res.table.reset_index(drop=True).to_parquet(spill / f"tile-{i:05d}.parquet")
@@ -697,7 +730,9 @@ def _rank_streamed(
             slim["land_status"] = slim["land_status"].astype("category")
             slims.append(slim)
             n_fallback += res.n_fallback
+            tile_s += res.seconds
         timings["measure_s"] = time.perf_counter() - t0
+        timings["tiles_busy_s"] = tile_s  # summed over workers: compare with measure_s
         timings["fallback_parcels"] = n_fallback
         t0 = time.perf_counter()
         slim = pd.concat(slims, ignore_index=True)
@@ -714,17 +749,14 @@ def _rank_streamed(
             for i in range(len(sizes))
         ]
         del scores
-        if engine == "local" and workers > 1:
-            with ProcessPoolExecutor(
-                workers, mp_context=mp.get_context("fork"), initializer=_single_threaded
-            ) as pool:
-                n_ranked = sum(
-                    pool.map(_write_tile, jobs, [source] * len(jobs), [config] * len(jobs))
-                )
+        if pool is not None:
+            n_ranked = sum(pool.map(_write_tile, jobs, [source] * len(jobs), [config] * len(jobs)))
         else:  # dask: the second pass runs here (the spill directory is local to this machine)
             n_ranked = sum(_write_tile(job, source, config) for job in jobs)
         timings["write_s"] = time.perf_counter() - t0
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         shutil.rmtree(spill, ignore_errors=True)
     notes = list(source.region.notes)
     for name, why in weights.redistributed.items():
