@@ -5,12 +5,14 @@ SYNTHETIC DATA (``benchmarks/_synthetic.py``): 1,000,000·F section-sized parcel
 claims in EPSG:5070 over a western-US-sized extent.  Nothing in it is real.
 
 Each measured run is a separate subprocess (clean peak memory); the parent polls
-``/proc`` for the whole process tree (workers included) and records the peak of the summed
-RSS (conservative: pages shared by forked workers count twice) and of the summed PSS.
+``/proc`` for the whole process tree (workers included): the summed RSS every 50 ms
+(``statm``; conservative: pages shared by forked workers count twice) and the summed PSS
+every 0.5 s (``smaps_rollup``, costly for the kernel to produce, hence less often).
 
-* ``prospector``: read the GeoParquet inputs, rank with :func:`prospector.engine.rank_partitioned`
-  (or ``--engine memory`` for plain :func:`prospector.pipeline.rank`), write the ranked
-  parcels as GeoParquet.  No HTML map (benchmarked separately).
+* ``prospector``: read the GeoParquet inputs, rank with :func:`prospector.pipeline.rank`
+  (default ``--engine memory``) or :func:`prospector.engine.rank_partitioned`
+  (``--engine local|dask``, tiles), write the ranked and excluded parcels as GeoParquet.
+  No HTML map (benchmarked separately).
 * ``stream`` (``--stream``): the bounded-memory path: layers stay on disk (spatially
   sorted GeoParquet, prepared once and cached), tiles are read, measured, spilled, scored
   globally and written as a GeoParquet dataset.
@@ -21,10 +23,11 @@ RSS (conservative: pages shared by forked workers count twice) and of the summed
 
 Usage::
 
-    python benchmarks/west.py --scale 0.25 --scale 1          # both, with baseline
+    python benchmarks/west.py --scale 0.25 --scale 1          # rank() and the baseline
+    python benchmarks/west.py --scale 1 --engine local        # tiles in 2 processes
     python benchmarks/west.py --scale 4 --stream --no-baseline
 
-Writes ``benchmarks/results/west-F.json`` and prints a Markdown table.
+Writes ``benchmarks/results/west-F[-ENGINE][-stream].json`` and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -451,7 +454,7 @@ def main() -> None:
         help="scale factor F (repeatable); default 0.25 and 1",
     )
     ap.add_argument("--seed", type=int, default=8)
-    ap.add_argument("--engine", default="local", choices=["local", "dask", "memory"])
+    ap.add_argument("--engine", default="memory", choices=["memory", "local", "dask"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tile-km", type=float, default=150.0)
     ap.add_argument(
@@ -477,6 +480,8 @@ def main() -> None:
 
     import _synthetic as syn
 
+    if args.stream and args.engine == "memory":
+        args.engine = "local"  # the streamed run is partitioned by nature
     rows = []
     for f in scales:
         syn.ensure(f, args.seed)
@@ -534,10 +539,11 @@ def main() -> None:
             if mode == "prospector":
                 record["agreement"] = compare(f)
         RESULTS.mkdir(exist_ok=True)
-        # west-F.json: the default (tiled local engine); other engines/modes get a suffix.
-        suffix = ("" if args.engine == "local" else f"-{args.engine}") + (
-            "-stream" if args.stream else ""
-        )
+        # west-F.json: the default (in-memory rank()); other engines/modes get a suffix.
+        if args.stream:
+            suffix = "-stream" if args.engine == "local" else f"-{args.engine}-stream"
+        else:
+            suffix = "" if args.engine == "memory" else f"-{args.engine}"
         name = f"west-{f:g}{suffix}.json"
         (RESULTS / name).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         rows.append(record)
