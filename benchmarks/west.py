@@ -214,8 +214,12 @@ def child_prospector(scale: float, seed: int, engine: str, workers: int, tile_km
     )
     stages["write_s"] = time.perf_counter() - t0
     wall = time.perf_counter() - t00
+    # Only the compared columns (a full copy of the result would inflate the peak memory).
     allp = pd.concat(
-        [result.parcels.drop(columns="geometry"), result.excluded.drop(columns="geometry")]
+        [
+            pd.DataFrame(result.parcels[SAMPLE_COLS]),
+            pd.DataFrame(result.excluded[SAMPLE_COLS[:-1]]),
+        ]
     )
     ids = _sample_ids(2000, allp["parcel_id"].to_numpy())
     sample = allp.set_index("parcel_id").loc[ids, SAMPLE_COLS[1:]].reset_index()
