@@ -42,7 +42,9 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -56,6 +58,7 @@ import pyarrow.parquet as pq
 import shapely
 
 from prospector import pipeline as _pl
+from prospector.analysis._parallel import single_threaded
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.value import deposit_weights, deposits_in_parcels
 from prospector.catalog import Region
@@ -282,19 +285,28 @@ def _forked_task(positions: np.ndarray) -> _TileOut:
     return _measure_tile(parcels, _FORKED["source"], _FORKED["config"], _FORKED["margin"])
 
 
-_WORKER_SOURCE: list[_MemoryLayers] = []
+# Per dask worker: the available criteria of the scattered layers (a pass over every access
+# feature), computed once rather than once per tile.  A weak reference: the cache never
+# keeps the layers alive after a run.
+_WORKER_HAVE: dict[str, Any] = {}
+_WORKER_LOCK = threading.Lock()
 
 
 def _dask_task(parcels: gpd.GeoDataFrame, data: Any, config: Config, margin: float) -> _TileOut:
-    if isinstance(data, RegionData):
-        # One source per worker for the scattered layers, so what it caches (the available
-        # criteria: a pass over every access feature) is computed once, not once per tile.
-        if not _WORKER_SOURCE or _WORKER_SOURCE[0].data is not data:
-            _WORKER_SOURCE[:] = [_MemoryLayers(data)]
-        source: Any = _WORKER_SOURCE[0]
-    else:
-        source = data
-    return _measure_tile(parcels, source, config, margin)
+    # Dask runs tasks on worker threads and processes already: no threads inside a task.
+    with single_threaded():
+        if not isinstance(data, RegionData):
+            return _measure_tile(parcels, data, config, margin)
+        source = _MemoryLayers(data)
+        key = tuple(config.access.road_classes or ())
+        with _WORKER_LOCK:
+            ref = _WORKER_HAVE.get("data")
+            if ref is not None and ref() is data and _WORKER_HAVE["key"] == key:
+                source._have, source._have_key = _WORKER_HAVE["have"], key
+        have = source.have(config)
+        with _WORKER_LOCK:
+            _WORKER_HAVE.update(data=weakref.ref(data), key=key, have=have)
+        return _measure_tile(parcels, source, config, margin)
 
 
 def _run_tiles(
@@ -350,8 +362,12 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor:
         workers, mp_context=mp.get_context("fork"), initializer=_single_threaded
     )
     # Fork the workers now (the pool would fork them at the first submit).
-    for f in [pool.submit(os.getpid) for _ in range(workers)]:
-        f.result()
+    try:
+        for f in [pool.submit(os.getpid) for _ in range(workers)]:
+            f.result()
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
     return pool
 
 
@@ -705,9 +721,10 @@ def _rank_streamed(
     ]
     # One pool for both passes, its workers forked now, while this process is small: forked
     # later they would map (copy-on-write) the global score table of every parcel.
-    source.have(config)  # computed once here; the cached answer travels with the source
-    pool = _worker_pool(workers) if engine == "local" and workers > 1 else None
+    pool: ProcessPoolExecutor | None = None
     try:
+        source.have(config)  # computed once here; the cached answer travels with the source
+        pool = _worker_pool(workers) if engine == "local" and workers > 1 else None
         t0 = time.perf_counter()
         slims: list[pd.DataFrame] = []
         n_fallback = 0

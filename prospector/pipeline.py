@@ -59,6 +59,12 @@ __all__ = [
 ]
 
 
+#: pandas shares arrays between frames safely (copy-on-write): always from pandas 3.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(
+    getattr(pd.options.mode, "copy_on_write", False) is True
+)
+
+
 def _now() -> str:
     """Run time (UTC, seconds): ``$SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
     return run_time().isoformat(timespec="seconds")
@@ -388,6 +394,8 @@ def with_scores(table: gpd.GeoDataFrame, scores: pd.DataFrame, config: Config) -
     for a partition of the parcels).
     """
     # Columns are gathered by reference (copy=False): no block consolidation, no copies.
+    # That is safe with copy-on-write (pandas >= 3); older pandas would share the input's
+    # arrays with the result, so it copies.
     columns: dict[str, Any] = {
         c: table[c] for c in table.columns if c != "geometry" and c not in scores.columns
     }
@@ -395,7 +403,11 @@ def with_scores(table: gpd.GeoDataFrame, scores: pd.DataFrame, config: Config) -
     columns["why"] = explain(pd.DataFrame(columns, copy=False), radius_km=config.value.radius_km)
     ordered = {c: columns[c] for c in _column_order(list(columns))}
     return gpd.GeoDataFrame(
-        ordered, geometry=table.geometry.to_numpy(), crs=table.crs, index=table.index, copy=False
+        ordered,
+        geometry=table.geometry.to_numpy(),
+        crs=table.crs,
+        index=table.index,
+        copy=not _COPY_ON_WRITE,
     )
 
 

@@ -739,3 +739,45 @@ def test_intersect_pairs_threads_with_prepared_input():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "done"
+
+
+# Regression: several threads overlaying the same polygon objects (tiles of one layer on a
+# threaded dask worker) used to prepare and free them under each other (a segfault).
+def test_intersect_pairs_shared_polygons_on_many_threads():
+    code = textwrap.dedent(
+        """
+        import threading
+        import numpy as np, shapely
+        from prospector.analysis._boxes import ParcelIndex, intersect_pairs
+        rng = np.random.default_rng(0)
+        polys = shapely.buffer(shapely.points(rng.uniform(0, 100, (40, 2))), 15, quad_segs=64)
+
+        def cells(off):
+            xs, ys = np.meshgrid(np.arange(off, off + 60.0), np.arange(off, off + 60.0))
+            return shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + 1, ys.ravel() + 1)
+
+        ref = {o: shapely.area(intersect_pairs(ParcelIndex.of(cells(o)), polys)[2]).sum()
+               for o in (0, 20)}
+        errors = []
+
+        def work(off):
+            index = ParcelIndex.of(cells(off))
+            for _ in range(15):
+                got = shapely.area(intersect_pairs(index, polys)[2]).sum()
+                if not np.isclose(got, ref[off], rtol=1e-12):
+                    errors.append((off, got))
+
+        threads = [threading.Thread(target=work, args=(o,)) for o in (0, 20, 0, 20)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert not errors, errors
+        assert not shapely.is_prepared(polys).any()
+        print("done")
+        """
+    )
+    env = {"PROSPECTOR_THREADS": "2", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "done"

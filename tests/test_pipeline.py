@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from prospector.analysis.value import kernel
@@ -176,3 +177,19 @@ def test_given_parcels_keep_ids_and_large_ones_are_split(tiny_region, tmp_path):
     assert len(pieces) > 20
     total = result.all_parcels["area_km2"].sum()
     assert total == pytest.approx(1.6 * 1.6 * 2 + 10 * 8.4, rel=1e-9)
+
+
+def test_rank_scores_ties_eligibility_and_missing_ids():
+    from prospector.analysis.score import rank_scores
+
+    score = pd.Series([0.5, 0.5, 0.5, 0.9, np.nan, 0.5, 0.7])
+    ids = pd.Series(["b", None, "a", "z", "c", "d", "e"], dtype=object)
+    eligible = pd.Series([True, True, True, True, True, False, True])
+    ranks = rank_scores(score, ids, eligible=eligible)
+    # 0.9 first, 0.7 next, the 0.5 ties by id with the missing id last, NaN score last,
+    # the ineligible parcel unranked.
+    assert ranks.tolist() == [4, 5, 3, 1, 6, pd.NA, 2]
+    assert str(ranks.dtype) == "Int64"
+    # Scores equal after rounding to 12 decimals are ties.
+    close = rank_scores(pd.Series([0.3, 0.1 + 0.2]), pd.Series(["y", "x"]))
+    assert close.tolist() == [2, 1]

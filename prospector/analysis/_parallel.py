@@ -1,28 +1,57 @@
-"""Run vectorised shapely operations on all cores.
+"""Run vectorised shapely and numpy operations on all cores.
 
-Shapely 2 releases the GIL inside its vectorised GEOS calls, so splitting a large array
-into one chunk per core and running the chunks on threads gives a near-linear speed-up
-with no copies between processes.  ``PROSPECTOR_THREADS`` caps the thread count (set it
-to 1 when each process of a partitioned run should stay single-threaded).
+Shapely 2 and numpy release the GIL inside their vectorised calls, so splitting a large
+array into blocks and running them on threads gives a near-linear speed-up with no copies
+between processes.  ``PROSPECTOR_THREADS=N`` caps the threads of each parallel step (the
+measurement families of :func:`prospector.pipeline.measure_parcels` run side by side, each
+with its own steps, so more threads than N can exist, most of them waiting);
+``PROSPECTOR_THREADS=1`` or :func:`single_threaded` makes everything run on the calling
+thread, as partitioned runs want inside each worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import shapely
 
-__all__ = ["chunked", "n_threads", "query_pairs"]
+__all__ = ["chunked", "n_threads", "query_pairs", "single_threaded"]
 
 _MIN_CHUNK = 20_000
 _BLOCK = 1 << 16
 
 
+_LOCAL = threading.local()
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run the block's parallel steps on the calling thread only (this thread only).
+
+    For work that is already parallel across tasks, e.g. a dask task on a worker thread.
+    """
+    before = getattr(_LOCAL, "threads", None)
+    _LOCAL.threads = 1
+    try:
+        yield
+    finally:
+        _LOCAL.threads = before
+
+
 def n_threads() -> int:
-    """Threads to use: ``$PROSPECTOR_THREADS`` or the CPUs this process may run on."""
+    """Threads to use for one parallel step.
+
+    1 inside :func:`single_threaded`, else ``$PROSPECTOR_THREADS`` or the CPUs this process
+    may run on.
+    """
+    local = getattr(_LOCAL, "threads", None)
+    if local is not None:
+        return int(local)
     env = os.environ.get("PROSPECTOR_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)

@@ -160,8 +160,10 @@ def rank_scores(
         tied[:-1] |= same
         run = np.cumsum(np.r_[True, ~same])  # run number of each sorted position
         pos = np.flatnonzero(tied)
-        ids = parcel_id.to_numpy(dtype=object)[order[pos]].astype(str)
-        order[pos] = order[pos][np.lexsort((ids, run[pos]))]
+        raw = parcel_id.to_numpy(dtype=object)[order[pos]]
+        missing = pd.isna(raw)  # missing ids sort after all others, as in pandas
+        ids = np.where(missing, "", raw).astype(str)
+        order[pos] = order[pos][np.lexsort((ids, missing, run[pos]))]
     ranks = np.zeros(len(score), dtype=np.int64)
     ranks[order] = np.arange(1, len(order) + 1)
     return pd.Series(pd.arrays.IntegerArray(ranks, ~ok), index=score.index)
