@@ -733,12 +733,7 @@ def test_intersect_pairs_threads_with_prepared_input():
         print("done")
         """
     )
-    env = {"PROSPECTOR_THREADS": "2", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "done"
+    _run_on_two_threads(code)
 
 
 # Regression: several threads overlaying the same polygon objects (tiles of one layer on a
@@ -775,6 +770,14 @@ def test_intersect_pairs_shared_polygons_on_many_threads():
         print("done")
         """
     )
+    _run_on_two_threads(code)
+
+
+def _run_on_two_threads(code: str) -> None:
+    """Run *code* in a fresh interpreter with two Prospector threads; it must print "done".
+
+    A subprocess, so that a segfault fails the test instead of ending the test run.
+    """
     env = {"PROSPECTOR_THREADS": "2", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
