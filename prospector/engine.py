@@ -42,9 +42,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -116,14 +114,11 @@ class ParquetLayers:
         )
 
     def have(self, config: Config) -> dict[str, bool]:
-        """Which criteria the layers supply (as :func:`~prospector.pipeline.available_criteria`)."""
-        # Cached with the only setting it depends on: the cache travels with the source to
-        # worker processes (each task unpickles its own config, so an id() key would miss
-        # and every tile would re-read the access layer's columns: quadratic in N).
-        key = tuple(config.access.road_classes or ())
-        cached = self.__dict__.get("_have")
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        """Which criteria the layers supply (as :func:`~prospector.pipeline.available_criteria`).
+
+        Reads the access layer's ``kind``/``class`` columns: call it once per run (the
+        partitioned runs pass the answer to every tile).
+        """
         have = {"deposits": self.has("deposits"), "evidence": self.has("evidence")}
         kinds = pd.DataFrame(columns=["kind", "class"])
         if self.has("access"):
@@ -135,7 +130,6 @@ class ParquetLayers:
             if kind == "road" and config.access.road_classes:
                 sel = sel[sel["class"].isin(config.access.road_classes)]
             have[kind] = len(sel) > 0
-        self.__dict__["_have"] = (key, have)
         return have
 
 
@@ -149,11 +143,7 @@ class _MemoryLayers:
         return getattr(self.data, role) is not None
 
     def have(self, config: Config) -> dict[str, bool]:
-        key = tuple(config.access.road_classes or ())  # the only setting it depends on
-        if getattr(self, "_have_key", None) != key:
-            self._have = _pl.available_criteria(self.data, config)
-            self._have_key = key
-        return self._have
+        return _pl.available_criteria(self.data, config)
 
     def window(self, role: str, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame | None:
         layer = getattr(self.data, role)
@@ -222,7 +212,11 @@ class _TileOut:
 
 
 def _measure_tile(
-    parcels: gpd.GeoDataFrame, source: Any, config: Config, access_margin_m: float
+    parcels: gpd.GeoDataFrame,
+    source: Any,
+    config: Config,
+    access_margin_m: float,
+    have: dict[str, bool],
 ) -> _TileOut:
     """Measure one tile's parcels against the layer windows they need (see module doc)."""
     t0 = time.perf_counter()
@@ -245,7 +239,6 @@ def _measure_tile(
     search_m = config.access.search_km * 1000.0
     margin_km = access_margin_m / 1000.0
     n_fallback = 0
-    have = source.have(config)
     for kind, role in _DIST.items():
         if not have["evidence" if kind == "fault" else kind]:
             continue  # NaN everywhere, in the window as in the whole layer
@@ -282,31 +275,18 @@ def _single_threaded() -> None:
 
 def _forked_task(positions: np.ndarray) -> _TileOut:
     parcels = _FORKED["parcels"].iloc[positions]
-    return _measure_tile(parcels, _FORKED["source"], _FORKED["config"], _FORKED["margin"])
+    return _measure_tile(
+        parcels, _FORKED["source"], _FORKED["config"], _FORKED["margin"], _FORKED["have"]
+    )
 
 
-# Per dask worker: the available criteria of the scattered layers (a pass over every access
-# feature), computed once rather than once per tile.  A weak reference: the cache never
-# keeps the layers alive after a run.
-_WORKER_HAVE: dict[str, Any] = {}
-_WORKER_LOCK = threading.Lock()
-
-
-def _dask_task(parcels: gpd.GeoDataFrame, data: Any, config: Config, margin: float) -> _TileOut:
+def _dask_task(
+    parcels: gpd.GeoDataFrame, data: Any, config: Config, margin: float, have: dict[str, bool]
+) -> _TileOut:
     # Dask runs tasks on worker threads and processes already: no threads inside a task.
     with single_threaded():
-        if not isinstance(data, RegionData):
-            return _measure_tile(parcels, data, config, margin)
-        source = _MemoryLayers(data)
-        key = tuple(config.access.road_classes or ())
-        with _WORKER_LOCK:
-            ref = _WORKER_HAVE.get("data")
-            if ref is not None and ref() is data and _WORKER_HAVE["key"] == key:
-                source._have, source._have_key = _WORKER_HAVE["have"], key
-        have = source.have(config)
-        with _WORKER_LOCK:
-            _WORKER_HAVE.update(data=weakref.ref(data), key=key, have=have)
-        return _measure_tile(parcels, source, config, margin)
+        source = _MemoryLayers(data) if isinstance(data, RegionData) else data
+        return _measure_tile(parcels, source, config, margin, have)
 
 
 def _run_tiles(
@@ -319,16 +299,18 @@ def _run_tiles(
     engine: str,
     workers: int,
     scheduler: Any,
+    have: dict[str, bool],
     parcels: gpd.GeoDataFrame | None = None,
     pool: ProcessPoolExecutor | None = None,
 ) -> Iterator[_TileOut]:
     """Measure every tile, yielding results in task order.
 
+    *have* is ``source.have(config)``, found once by the caller and handed to every tile.
     File-backed runs with the local engine use *pool* (see :func:`_worker_pool`).
     """
     if engine == "local" and workers <= 1:
         for task in tasks:
-            yield _measure_tile(load(task), source, config, margin)
+            yield _measure_tile(load(task), source, config, margin, have)
     elif engine == "local":
         if parcels is None:  # file-backed: each worker reads its own windows
             assert pool is not None
@@ -338,9 +320,10 @@ def _run_tiles(
                 [source] * len(tasks),
                 [config] * len(tasks),
                 [margin] * len(tasks),
+                [have] * len(tasks),
             )
             return
-        _FORKED.update(parcels=parcels, source=source, config=config, margin=margin)
+        _FORKED.update(parcels=parcels, source=source, config=config, margin=margin, have=have)
         try:
             with ProcessPoolExecutor(
                 workers, mp_context=mp.get_context("fork"), initializer=_single_threaded
@@ -350,7 +333,7 @@ def _run_tiles(
             _FORKED.clear()
     elif engine == "dask":
         yield from _run_dask(
-            tasks, load, source, config, margin, workers=workers, scheduler=scheduler
+            tasks, load, source, config, margin, have, workers=workers, scheduler=scheduler
         )
     else:
         raise ValueError(f"unknown engine {engine!r}; use 'local' or 'dask'")
@@ -371,11 +354,15 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
-def _measure_tile_file(task: Any, source: Any, config: Config, margin: float) -> _TileOut:
-    return _measure_tile(_read_tile_parcels(source, task), source, config, margin)
+def _measure_tile_file(
+    task: Any, source: Any, config: Config, margin: float, have: dict[str, bool]
+) -> _TileOut:
+    return _measure_tile(_read_tile_parcels(source, task), source, config, margin, have)
 
 
-def _run_dask(tasks, load, source, config, margin, *, workers, scheduler) -> Iterator[_TileOut]:
+def _run_dask(
+    tasks, load, source, config, margin, have, *, workers, scheduler
+) -> Iterator[_TileOut]:
     from distributed import Client, LocalCluster
 
     own_cluster = own_client = None
@@ -401,12 +388,12 @@ def _run_dask(tasks, load, source, config, margin, *, workers, scheduler) -> Ite
         [shared] = client.scatter([payload], broadcast=True)
         if isinstance(source, _MemoryLayers):
             futures = [
-                client.submit(_dask_task, load(t), shared, config, margin, pure=False)
+                client.submit(_dask_task, load(t), shared, config, margin, have, pure=False)
                 for t in tasks
             ]
         else:
             futures = [
-                client.submit(_measure_tile_file, t, shared, config, margin, pure=False)
+                client.submit(_measure_tile_file, t, shared, config, margin, have, pure=False)
                 for t in tasks
             ]
         for fut in futures:
@@ -509,6 +496,7 @@ def rank_partitioned(
             engine=engine,
             workers=workers,
             scheduler=scheduler,
+            have=source.have(config),
             parcels=parcels,
         ),
         strict=True,
@@ -723,7 +711,7 @@ def _rank_streamed(
     # later they would map (copy-on-write) the global score table of every parcel.
     pool: ProcessPoolExecutor | None = None
     try:
-        source.have(config)  # computed once here; the cached answer travels with the source
+        have = source.have(config)  # once: it reads the access layer's kind/class columns
         pool = _worker_pool(workers) if engine == "local" and workers > 1 else None
         t0 = time.perf_counter()
         slims: list[pd.DataFrame] = []
@@ -739,6 +727,7 @@ def _rank_streamed(
                 engine=engine,
                 workers=workers,
                 scheduler=scheduler,
+                have=have,
                 pool=pool,
             )
         ):
@@ -755,7 +744,6 @@ def _rank_streamed(
         slim = pd.concat(slims, ignore_index=True)
         sizes = [len(s) for s in slims]
         del slims
-        have = source.have(config)
         scores, weights = _global_scores(slim, config, have)
         del slim
         timings["score_s"] = time.perf_counter() - t0

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from prospector.analysis._parallel import chunked
+
 __all__ = ["ParcelIndex", "box_mask", "box_point_distance", "intersect_pairs"]
 
 
@@ -37,8 +39,6 @@ def box_mask(geoms: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
     idx = np.flatnonzero(candidate)
     if len(idx) == 0:
         return out
-    from prospector.analysis._parallel import chunked
-
     out[idx] = chunked(_is_box, geoms[idx], bounds[idx])
     return out
 
@@ -162,8 +162,6 @@ def intersect_pairs(
 
     Pieces of pairs that only touch are empty or of lower dimension (area 0).
     """
-    from prospector.analysis._parallel import chunked
-
     polygons = np.asarray(polygons, dtype=object)
     empty = np.empty(0, dtype=np.int64)
     if len(polygons) == 0 or len(index) == 0:

@@ -136,7 +136,6 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
 
     n = np.nan_to_num(numbers("n_deposits", 0.0)).astype(np.int64)
     value = np.nan_to_num(numbers("value_raw", 0.0))
-    null = pa.scalar(None, pa.string())
 
     # Known sites: inside the parcel, else whether any lies within the kernel radius.
     has = n > 0
@@ -193,7 +192,7 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
     pct = _where(withdrawn >= 0.005, _int_text(np.round(withdrawn * 100).astype(np.int64)), "<1")
     named = (withdrawn > 0) & (pc.not_equal(names, "").to_numpy(zero_copy_only=False))
     parts.append(
-        _where(named, pc.binary_join_element_wise(pct, "% withdrawn (", names, ")", ""), null)
+        _where(named, pc.binary_join_element_wise(pct, "% withdrawn (", names, ")", ""), None)
     )
     body = pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
 
