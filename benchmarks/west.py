@@ -186,6 +186,7 @@ def child_prospector(scale: float, seed: int, engine: str, workers: int, tile_km
 
     from prospector.config import load_config
     from prospector.engine import rank_partitioned
+    from prospector.export import write_geoparquet
     from prospector.pipeline import rank
 
     syn.ensure(scale, seed, verbose=False)
@@ -206,11 +207,9 @@ def child_prospector(scale: float, seed: int, engine: str, workers: int, tile_km
         )
     stages["rank_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result.parcels.to_parquet(
-        syn.DATA / f"west-ranked-F{scale:g}.parquet", write_covering_bbox=True
-    )
-    result.excluded.to_parquet(
-        syn.DATA / f"west-excluded-F{scale:g}.parquet", write_covering_bbox=True
+    write_geoparquet(result.parcels, syn.DATA / f"west-ranked-F{scale:g}.parquet", overwrite=True)
+    write_geoparquet(
+        result.excluded, syn.DATA / f"west-excluded-F{scale:g}.parquet", overwrite=True
     )
     stages["write_s"] = time.perf_counter() - t0
     wall = time.perf_counter() - t00

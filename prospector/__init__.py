@@ -13,7 +13,7 @@ from prospector.analysis.value import deposit_weights, parcel_value
 from prospector.catalog import load_catalog, load_region
 from prospector.config import Config, load_config
 from prospector.errors import ProspectorError
-from prospector.export import read_ranked, write_gpkg
+from prospector.export import read_ranked, write_geoparquet, write_gpkg
 from prospector.layers import RegionData, load_region_data
 from prospector.outputs import write_run
 from prospector.pipeline import RankResult, build_criteria, rank
@@ -49,6 +49,7 @@ __all__ = [
     "read_ranked",
     "split_parcels",
     "status_at",
+    "write_geoparquet",
     "write_gpkg",
     "write_run",
 ]

@@ -61,6 +61,7 @@ from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.value import deposit_weights, deposits_in_parcels
 from prospector.catalog import Region
 from prospector.config import Config, load_config
+from prospector.export.geoparquet import write_geoparquet
 from prospector.layers import RegionData
 from prospector.schema.commodities import CommodityVocabulary
 
@@ -637,8 +638,7 @@ def sort_spatially(
         mean_bytes = 16.0 * float(np.mean(shapely.get_num_coordinates(geoms))) + 32.0
         row_group_size = int(np.clip(row_group_bytes / mean_bytes, 128, 20_000))
     order = np.argsort(gdf.geometry.hilbert_distance(), kind="stable")
-    gdf.iloc[order].to_parquet(path, write_covering_bbox=True, row_group_size=row_group_size)
-    return Path(path)
+    return write_geoparquet(gdf.iloc[order], path, overwrite=True, row_group_size=row_group_size)
 
 
 def _parcel_index(
@@ -777,7 +777,7 @@ def _write_tile(
     table = pd.read_parquet(spill / f"tile-{i:05d}.parquet")
     parcels = _read_tile_parcels(source, task)
     ranked = _finish_tile(table, part, parcels, config)
-    ranked.to_parquet(out / f"part-{i:05d}.parquet", write_covering_bbox=True)
+    write_geoparquet(ranked, out / f"part-{i:05d}.parquet", overwrite=True)
     return int(ranked["rank"].notna().sum())
 
 

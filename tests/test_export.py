@@ -769,7 +769,7 @@ def _fail_after_first(monkeypatch, module, attr):
     ("shp", "r.zip", formats_mod.pyogrio, "write_dataframe"),
     ("geojson", "gj", formats_mod.pyogrio, "write_dataframe"),
     ("fgb", "fgb", formats_mod.pyogrio, "write_dataframe"),
-    ("parquet", "pq", gpd.GeoDataFrame, "to_parquet"),
+    ("parquet", "pq", formats_mod, "write_geoparquet"),
     ("csv", "csv", pd.DataFrame, "to_csv"),
     ("kml", "r.kml", formats_mod, "_kml_geometry"),
     ("kmz", "r.kmz", formats_mod, "_kml_geometry"),

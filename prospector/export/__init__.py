@@ -2,6 +2,7 @@
 
 from prospector.export.atomic import atomic_output, check_writable
 from prospector.export.formats import FORMATS, export_layers, read_field_mapping
+from prospector.export.geoparquet import write_geoparquet
 from prospector.export.gpkg import (
     flatten_lists,
     read_manifest,
@@ -21,6 +22,7 @@ __all__ = [
     "read_manifest",
     "read_ranked",
     "read_styles",
+    "write_geoparquet",
     "write_gpkg",
     "write_json",
 ]

@@ -44,6 +44,7 @@ import shapely
 from prospector._util import did_you_mean
 from prospector.errors import ProspectorError
 from prospector.export.atomic import atomic_output, check_writable
+from prospector.export.geoparquet import write_geoparquet
 from prospector.export.gpkg import flatten_lists, write_gpkg
 from prospector.export.styles import SCORE_COLORS, layer_qml, score_breaks
 
@@ -572,7 +573,7 @@ def _write_parquet(name: str, gdf: gpd.GeoDataFrame, folder: Path, **_: Any) -> 
     frame = flatten_lists(gdf)
     frame.attrs = {}
     target = folder / f"{name}.parquet"
-    frame.to_parquet(target, index=False)
+    write_geoparquet(frame, target, overwrite=True, index=False, covering_bbox=False)
     return [target]
 
 
