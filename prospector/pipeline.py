@@ -387,28 +387,41 @@ def score_parcels(
     return with_scores(table, scores, config), weights
 
 
-def with_scores(table: gpd.GeoDataFrame, scores: pd.DataFrame, config: Config) -> gpd.GeoDataFrame:
+def with_scores(
+    table: gpd.GeoDataFrame,
+    scores: pd.DataFrame,
+    config: Config,
+    *,
+    rows: np.ndarray | None = None,
+) -> gpd.GeoDataFrame:
     """Measured parcels plus their scores and ``why`` sentence, columns in canonical order.
 
     *scores* is indexed like *table* (the output of :func:`global_scores`, or a slice of it
-    for a partition of the parcels).
+    for a partition of the parcels).  With *rows* (positions), only those rows, in that
+    order: the same as ``with_scores(table.take(rows), scores.take(rows), config)``, with
+    each column gathered once, on parallel threads.
     """
-    # Columns are gathered by reference (copy=False): no block consolidation, no copies.
-    # That is safe with copy-on-write (pandas >= 3); older pandas would share the input's
-    # arrays with the result, so it copies.
     columns: dict[str, Any] = {
-        c: table[c] for c in table.columns if c != "geometry" and c not in scores.columns
+        c: table[c].array for c in table.columns if c != "geometry" and c not in scores.columns
     }
-    columns.update({c: scores[c] for c in scores.columns})
-    columns["why"] = explain(pd.DataFrame(columns, copy=False), radius_km=config.value.radius_km)
+    columns.update({c: scores[c].array for c in scores.columns})
+    geometry = table.geometry.array
+    index = table.index
+    if rows is not None:
+        # Column by column: numpy and Arrow gathers release the GIL, so they overlap.
+        arrays = [*columns.values(), geometry]
+        with ThreadPoolExecutor(max(1, min(n_threads(), 4))) as pool:
+            taken = list(pool.map(lambda a: a.take(rows), arrays))
+        columns = dict(zip(columns, taken[:-1], strict=True))
+        geometry, index = taken[-1], index.take(rows)
+    elif not _COPY_ON_WRITE:
+        # Columns are gathered by reference: safe with copy-on-write (pandas >= 3); older
+        # pandas would share the input's arrays with the result, so copy.
+        columns = {c: a.copy() for c, a in columns.items()}
+    why = explain(pd.DataFrame(columns, index=index, copy=False), radius_km=config.value.radius_km)
+    columns["why"] = why.array
     ordered = {c: columns[c] for c in _column_order(list(columns))}
-    return gpd.GeoDataFrame(
-        ordered,
-        geometry=table.geometry.to_numpy(),
-        crs=table.crs,
-        index=table.index,
-        copy=not _COPY_ON_WRITE,
-    )
+    return gpd.GeoDataFrame(ordered, geometry=geometry, crs=table.crs, index=index, copy=False)
 
 
 def rank(
@@ -457,10 +470,10 @@ def finish(
         )
     # Order first, then build each output once (ranks are 1..N: the order is a permutation).
     rows = eligible[np.argsort(rank[eligible], kind="stable")]
-    ranked = with_scores(table.take(rows), scores.take(rows), config).reset_index(drop=True)
+    ranked = with_scores(table, scores, config, rows=rows).reset_index(drop=True)
     ranked["rank"] = ranked["rank"].astype("int64")
     rows = np.flatnonzero(np.isnan(rank))
-    excluded = with_scores(table.take(rows), scores.take(rows).drop(columns=["rank"]), config)
+    excluded = with_scores(table, scores.drop(columns=["rank"]), config, rows=rows)
     excluded = excluded.reset_index(drop=True)
     notes = list(data.region.notes)
     for name, why in weights.redistributed.items():
