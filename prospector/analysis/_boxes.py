@@ -9,12 +9,13 @@ boxes and leaves the others to the general GEOS path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 
-from prospector.analysis._parallel import chunked
+from prospector.analysis._parallel import chunked, query_pairs
 
 __all__ = ["ParcelIndex", "box_mask", "box_point_distance", "intersect_pairs"]
 
@@ -81,17 +82,54 @@ class ParcelIndex:
     geoms: np.ndarray
     bounds: np.ndarray
     is_box: np.ndarray
-    tree: shapely.STRtree
+    lattice: _Lattice | None
+    """The grid most box parcels sit on (one per cell), or None when there is none."""
+    _tree: list[shapely.STRtree] = field(default_factory=list, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def of(cls, geoms: np.ndarray) -> ParcelIndex:
         """Index *geoms* (a parcel GeoSeries' ``to_numpy()``)."""
         geoms = np.asarray(geoms, dtype=object)
         bounds = shapely.bounds(geoms)
-        return cls(geoms, bounds, box_mask(geoms, bounds), shapely.STRtree(geoms))
+        is_box = box_mask(geoms, bounds)
+        return cls(geoms, bounds, is_box, _Lattice.of(geoms, bounds, is_box))
 
     def __len__(self) -> int:
         return len(self.geoms)
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        """STRtree of all parcels, built on first use (grid parcels seldom need it)."""
+        with self._lock:
+            if not self._tree:
+                self._tree.append(shapely.STRtree(self.geoms))
+            return self._tree[0]
+
+    def bounds_pairs(self, rects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rect index, parcel index)`` of every parcel whose bounding box meets a rectangle.
+
+        *rects* is ``(m, 4)`` of ``xmin, ymin, xmax, ymax``.  The same pairs as
+        ``tree.query(shapely.box(*rects.T))`` (boundaries included), grouped by rectangle in
+        ascending order (the order of parcels within a rectangle is unspecified).  Parcels
+        on the :attr:`lattice` are found by arithmetic, the others through an STRtree of
+        those others only.
+        """
+        rects = np.asarray(rects, dtype=float).reshape(-1, 4)
+        lattice = self.lattice
+        if lattice is None:
+            return query_pairs(self.tree, shapely.box(*rects.T))
+        # Blocks of about 250k candidate cells: small temporaries (4x faster than 2M).
+        finite = np.isfinite(rects).all(axis=1)
+        size = np.median(rects[finite, 2:] - rects[finite, :2], axis=0) if finite.any() else [0, 0]
+        cells = (size[0] / lattice.dx + 3) * (size[1] / lattice.dy + 3)
+        pairs = chunked(
+            lambda r, ids: lattice.pairs(r, ids, self.bounds),
+            rects,
+            np.arange(len(rects)),
+            block=int(np.clip(2.5e5 / cells, 256, 65536)),
+        )
+        return pairs[:, 0], pairs[:, 1]
 
     def point_distance(
         self, pi: np.ndarray, points: np.ndarray, xy: np.ndarray | None, di: np.ndarray
@@ -120,9 +158,12 @@ class ParcelIndex:
         The same pairs as ``tree.query(points, predicate="intersects")``, sorted by point
         then parcel.
         """
-        di, pi = self.tree.query(points)
         # The exact box test reads one coordinate per point: other geometries go to GEOS.
         single = shapely.get_type_id(points) == 0
+        if single.all():  # candidates by bounds: arithmetic on a lattice
+            di, pi = self.bounds_pairs(shapely.bounds(points))
+        else:
+            di, pi = self.tree.query(points)
         box = self.is_box[pi] & single[di]
         keep = np.ones(len(pi), dtype=bool)
         if box.any():
@@ -166,21 +207,30 @@ def intersect_pairs(
     empty = np.empty(0, dtype=np.int64)
     if len(polygons) == 0 or len(index) == 0:
         return empty, empty, np.empty(0, dtype=object)
-    # One query per polygon against the parcel tree: GEOS prepares each (large) polygon once,
-    # temporarily (the caller's objects stay as they are).
-    li, pi = index.tree.query(polygons, predicate="intersects")
-    order = np.lexsort((li, pi))
-    pi, li = pi[order], li[order]
     geoms = index.geoms
-    pieces = geoms[pi].copy()
     # The tests below use prepared polygons.  GEOS prepared geometries build their indexes
     # lazily and must not be shared between threads, and the caller's polygons may be in
     # use by other threads (tiles of one layer on a threaded dask worker): prepare private
     # copies of the polygons involved, used by this thread only.
-    used = np.unique(li)
     private = np.full(len(polygons), None, dtype=object)
-    private[used] = shapely.transform(polygons[used], lambda xy: xy)
-    shapely.prepare(private[used])
+    if index.lattice is not None:
+        # Candidates by bounding box (arithmetic on the grid), then the exact predicate.
+        li, pi = index.bounds_pairs(shapely.bounds(polygons))
+        used = np.unique(li)
+        private[used] = shapely.transform(polygons[used], lambda xy: xy)
+        shapely.prepare(private[used])
+        hit = shapely.intersects(private[li], geoms[pi])
+        li, pi = li[hit], pi[hit]
+    else:
+        # One query per polygon against the parcel tree: GEOS prepares each polygon once,
+        # temporarily (the caller's objects stay as they are).
+        li, pi = index.tree.query(polygons, predicate="intersects")
+        used = np.unique(li)
+        private[used] = shapely.transform(polygons[used], lambda xy: xy)
+        shapely.prepare(private[used])
+    order = np.lexsort((li, pi))
+    pi, li = pi[order], li[order]
+    pieces = geoms[pi].copy()
     covered = shapely.contains_properly(private[li], geoms[pi])
     todo = ~covered
     box = index.is_box[pi] & todo
@@ -234,3 +284,151 @@ def _clip_checked(
     holds = shapely.intersects_xy(np.repeat(clipped, 4), cx, cy).reshape(-1, 4)
     ok = ~on_boundary & (holds == inside).all(axis=1) & shapely.is_valid(clipped)
     return clipped, ok
+
+
+@dataclass(frozen=True)
+class _Lattice:
+    """A regular grid holding box parcels, at most one per cell, for arithmetic look-ups.
+
+    ``cells[j, i]`` is the parcel in column *i*, row *j* (-1 for none): its bounds are
+    ``x0 + i·dx, y0 + j·dy, x0 + (i + 1)·dx, y0 + (j + 1)·dy`` to within *tol* each.
+    Parcels off the grid (other shapes or sizes, or a second parcel in a cell) are
+    ``others``, indexed by their own STRtree.
+    """
+
+    x0: float
+    y0: float
+    dx: float
+    dy: float
+    tol: float
+    cells: np.ndarray
+    others: np.ndarray
+    others_tree: shapely.STRtree | None
+
+    @classmethod
+    def of(cls, geoms: np.ndarray, bounds: np.ndarray, is_box: np.ndarray) -> _Lattice | None:
+        """Find the grid of the box parcels; None unless it holds at least half of them."""
+        n = len(bounds)
+        boxes = np.flatnonzero(is_box)
+        if n == 0 or len(boxes) < n / 2:
+            return None
+        b = bounds[boxes]
+        w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+        dx, dy = float(np.median(w)), float(np.median(h))
+        first = int(np.argmax((w == dx) & (h == dy)))
+        x0, y0 = float(b[first, 0]), float(b[first, 1])
+        # Cells grown by 1e-6 of their size absorb the rounding of x0 + i·dx.
+        tol = 1e-6 * max(dx, dy)
+        i = np.rint((b[:, 0] - x0) / dx)
+        j = np.rint((b[:, 1] - y0) / dy)
+        fits = (
+            (np.abs(b[:, 0] - (x0 + i * dx)) <= tol)
+            & (np.abs(b[:, 2] - (x0 + (i + 1) * dx)) <= tol)
+            & (np.abs(b[:, 1] - (y0 + j * dy)) <= tol)
+            & (np.abs(b[:, 3] - (y0 + (j + 1) * dy)) <= tol)
+        )
+        if fits.sum() < n / 2:
+            return None
+        i, j, members = i[fits], j[fits], boxes[fits]
+        x0, y0 = x0 + i.min() * dx, y0 + j.min() * dy
+        i, j = (i - i.min()).astype(np.int64), (j - j.min()).astype(np.int64)
+        nx, ny = int(i.max()) + 1, int(j.max()) + 1
+        if nx * ny > 8 * n + 1_000_000:  # too sparse for a dense look-up table
+            return None
+        # A second parcel in an occupied cell stays off the grid (the first one wins).
+        flat = j * nx + i
+        _, first_in_cell = np.unique(flat, return_index=True)
+        cells = np.full(nx * ny, -1, dtype=np.int64)
+        cells[flat[first_in_cell]] = members[first_in_cell]
+        on_grid = np.zeros(n, dtype=bool)
+        on_grid[members[first_in_cell]] = True
+        others = np.flatnonzero(~on_grid)
+        tree = shapely.STRtree(geoms[others]) if len(others) else None
+        return cls(x0, y0, dx, dy, tol, cells.reshape(ny, nx), others, tree)
+
+    def pairs(self, rects: np.ndarray, ids: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """``(k, 2)`` array of (``ids[rect]``, parcel) for parcels meeting *rects*, by rect.
+
+        *bounds* are the bounds of all parcels.  Single-threaded (see
+        :meth:`ParcelIndex.bounds_pairs`).
+        """
+        ny, nx = self.cells.shape
+        empty = np.isnan(rects).any(axis=1)  # bounds of empty geometries: no pairs
+        if empty.any():
+            rects = np.where(empty[:, None], 0.0, rects)
+        # A parcel's edges are within tol of its cell's, so a cell whose edges clear the
+        # rectangle's by 2·tol surely meets it (or surely misses it); the rounding of the
+        # divisions below is far smaller.  Columns i_lo..i_hi and rows j_lo..j_hi are the
+        # cells that may meet; where a rectangle edge lies within 2·tol of a grid line the
+        # sure range is narrower, and that rectangle's cells are tested against the bounds.
+        margin = 2.0 * self.tol
+        i_lo, i_sure_lo = (
+            np.ceil((rects[:, 0] - self.x0 + m) / self.dx) - 1 for m in (-margin, margin)
+        )
+        i_hi, i_sure_hi = (
+            np.floor((rects[:, 2] - self.x0 + m) / self.dx) for m in (margin, -margin)
+        )
+        j_lo, j_sure_lo = (
+            np.ceil((rects[:, 1] - self.y0 + m) / self.dy) - 1 for m in (-margin, margin)
+        )
+        j_hi, j_sure_hi = (
+            np.floor((rects[:, 3] - self.y0 + m) / self.dy) for m in (margin, -margin)
+        )
+        unsure = (
+            (i_lo != i_sure_lo) | (i_hi != i_sure_hi) | (j_lo != j_sure_lo) | (j_hi != j_sure_hi)
+        )
+        i_lo, j_lo = np.clip(i_lo, 0, nx).astype(np.int64), np.clip(j_lo, 0, ny).astype(np.int64)
+        i_hi = np.clip(i_hi, -1, nx - 1).astype(np.int64)
+        j_hi = np.clip(j_hi, -1, ny - 1).astype(np.int64)
+        n_i = np.maximum(i_hi - i_lo + 1, 0)
+        n_j = np.where(empty | (n_i == 0), 0, np.maximum(j_hi - j_lo + 1, 0))
+        # One run of n_i consecutive cells per (rectangle, row), then the cells of each run.
+        rect_of_run = np.repeat(np.arange(len(rects)), n_j)
+        row = j_lo[rect_of_run] + np.arange(len(rect_of_run)) - np.repeat(np.cumsum(n_j) - n_j, n_j)
+        run_start = row * nx + i_lo[rect_of_run]
+        run_len = n_i[rect_of_run]
+        first = np.cumsum(run_len) - run_len
+        flat = np.repeat(run_start - first, run_len) + np.arange(int(run_len.sum()))
+        rect = np.repeat(rect_of_run, run_len)
+        parcel = self.cells.ravel()[flat]
+        hit = parcel >= 0
+        if unsure.any():
+            check = hit & unsure[rect]
+            meets = _meets(rect[check], parcel[check], rects, bounds)
+            hit[np.flatnonzero(check)[~meets]] = False
+        rect, parcel = rect[hit], parcel[hit]
+        if self.others_tree is not None:
+            ri, oi = self.others_tree.query(shapely.box(*rects.T))
+            ri, oi = ri[~empty[ri]], oi[~empty[ri]]
+            rect, parcel = _merge_grouped(rect, parcel, ri, self.others[oi], len(rects))
+        return np.column_stack([ids[rect], parcel])
+
+
+def _meets(
+    rect: np.ndarray, parcel: np.ndarray, rects: np.ndarray, bounds: np.ndarray
+) -> np.ndarray:
+    """Whether each parcel's bounds meet its rectangle (boundaries included)."""
+    pb, r = bounds[parcel], rects[rect]
+    hit = (pb[:, 0] <= r[:, 2]) & (pb[:, 2] >= r[:, 0]) & (pb[:, 1] <= r[:, 3])
+    return hit & (pb[:, 3] >= r[:, 1])
+
+
+def _merge_grouped(
+    a_key: np.ndarray, a_val: np.ndarray, b_key: np.ndarray, b_val: np.ndarray, n_keys: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge two lists of pairs, each grouped by ascending key, into one grouped by key.
+
+    Within a key, the pairs of *a* come first, then those of *b* (a counting merge, no sort).
+    """
+    a_count = np.bincount(a_key, minlength=n_keys)
+    b_count = np.bincount(b_key, minlength=n_keys)
+    start = np.cumsum(a_count + b_count) - (a_count + b_count)
+    a_first = np.cumsum(a_count) - a_count
+    b_first = np.cumsum(b_count) - b_count
+    key = np.empty(len(a_key) + len(b_key), dtype=np.int64)
+    val = np.empty(len(key), dtype=np.int64)
+    a_pos = start[a_key] + np.arange(len(a_key)) - a_first[a_key]
+    b_pos = start[b_key] + a_count[b_key] + np.arange(len(b_key)) - b_first[b_key]
+    key[a_pos], val[a_pos] = a_key, a_val
+    key[b_pos], val[b_pos] = b_key, b_val
+    return key, val

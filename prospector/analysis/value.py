@@ -17,7 +17,7 @@ import scipy.sparse
 import shapely
 
 from prospector.analysis._boxes import ParcelIndex
-from prospector.analysis._parallel import chunked, query_pairs
+from prospector.analysis._parallel import chunked
 from prospector.analysis._text import join_sorted
 from prospector.config import ValueConfig
 from prospector.schema.commodities import COMMODITY_GROUPS, CommodityVocabulary
@@ -143,10 +143,7 @@ def parcel_value(
     # Candidates: parcels whose box meets the square of side 2·radius around each site (the
     # same candidates as predicate="dwithin", without its per-pair GEOS distance); the
     # kernel is 0 at and beyond the radius, so extra corner candidates add exact zeros.
-    squares = shapely.box(
-        pb[:, 0] - radius_m, pb[:, 1] - radius_m, pb[:, 2] + radius_m, pb[:, 3] + radius_m
-    )
-    di, pi = query_pairs(index.tree, squares)
+    di, pi = index.bounds_pairs(pb + np.array([-radius_m, -radius_m, radius_m, radius_m]))
     k = chunked(
         lambda p, d: kernel(index.point_distance(p, points, xy, d), radius_m, config.kernel),
         pi,
