@@ -272,7 +272,7 @@ def measure_parcels(
     jobs: list[Callable[[], Any]] = [
         land,
         lambda: _deposit_columns(parcels, index, data, config),
-        lambda: _distance_columns(parcels, data, config),
+        lambda: _distance_columns(parcels, index, data, config),
         lambda: _raster_columns(parcels, data, config),
     ]
     if n_threads() > 1:
@@ -324,18 +324,23 @@ def _deposit_columns(
     return pd.concat([value, inside], axis=1), deposits
 
 
-def _distance_columns(parcels: gpd.GeoDataFrame, data: RegionData, config: Config) -> pd.DataFrame:
+def _distance_columns(
+    parcels: gpd.GeoDataFrame, index: ParcelIndex, data: RegionData, config: Config
+) -> pd.DataFrame:
     """Distances to access features and faults, and fault density."""
     out = pd.DataFrame(index=parcels.index)
     for kind in _ACCESS:
         out[f"dist_{kind}_km"] = nearest_distance_km(
-            parcels, _access_features(data, config, kind), max_km=config.access.search_km
+            parcels,
+            _access_features(data, config, kind),
+            max_km=config.access.search_km,
+            index=index,
         )
     out["evidence_density"] = line_density(
         parcels, data.evidence, radius_km=config.evidence.density_radius_km
     )
     out["dist_fault_km"] = nearest_distance_km(
-        parcels, data.evidence, max_km=config.access.search_km
+        parcels, data.evidence, max_km=config.access.search_km, index=index
     )
     return out
 

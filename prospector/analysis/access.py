@@ -6,18 +6,27 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from prospector.analysis._boxes import ParcelIndex
+from prospector.analysis._grid_nearest import grid_nearest
 from prospector.analysis._parallel import chunked, query_pairs
 
 __all__ = ["decay", "nearest_distance_km"]
 
 
 def nearest_distance_km(
-    parcels: gpd.GeoDataFrame, features: gpd.GeoDataFrame | None, *, max_km: float
+    parcels: gpd.GeoDataFrame,
+    features: gpd.GeoDataFrame | None,
+    *,
+    max_km: float,
+    index: ParcelIndex | None = None,
 ) -> np.ndarray:
     """Distance in km from each parcel (its edge; 0 when touching) to the nearest feature.
 
-    Uses ``STRtree.query_nearest`` with ``max_distance``; parcels with no feature within
-    *max_km* (or when *features* is None or empty) get NaN.
+    Parcels with no feature within *max_km* (or when *features* is None or empty) get NaN.
+    Parcels touching a feature are found with an STRtree query; grid-cell parcels (see
+    *index*, a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*) near line
+    features by a ring search over the grid (:mod:`~prospector.analysis._grid_nearest`);
+    the rest with ``STRtree.query_nearest``.
     """
     n = len(parcels)
     out = np.full(n, np.nan)
@@ -33,6 +42,18 @@ def nearest_distance_km(
     touching = np.unique(query_pairs(tree, geoms, "intersects")[0])
     out[touching] = 0.0
     rest = np.setdiff1d(np.arange(n), touching, assume_unique=True)
+    if index is not None and len(index) != n:
+        raise ValueError(f"index holds {len(index)} parcels, not the {n} given")
+    items = tree.geometries
+    lines = bool((shapely.get_type_id(items) == 1).all())
+    if index is not None and index.lattice is not None and len(rest) and lines:
+        # Grid parcels: ring search (no crossings left among these parcels and lines).
+        found = grid_nearest(index.lattice, index.bounds, rest, items)
+        settled = ~np.isnan(found)
+        out[rest[settled]] = np.where(
+            found[settled] <= max_km * 1000.0, found[settled] / 1000.0, np.nan
+        )
+        rest = rest[~settled]
     # No ``max_distance`` here: shapely first scans every item in the query box grown by
     # ``max_distance`` (200 km by default: thousands of items per parcel), while the plain
     # branch-and-bound nearest search is exact and fast.  Farther than max_km becomes NaN below.

@@ -40,6 +40,19 @@ def kernel(distance_m: np.ndarray, radius_m: float, kind: str = "biweight") -> n
     return np.where(u < 1.0, k, 0.0)
 
 
+def _flat_commodities(lists: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flatten per-site commodity lists: ``(site, code, names)`` per entry, in list order.
+
+    ``names[code[k]]`` is entry *k*'s commodity (``names`` in order of first appearance)
+    and ``site[k]`` its position in *lists*.
+    """
+    lengths = np.fromiter((len(c) for c in lists), dtype=np.int64, count=len(lists))
+    site = np.repeat(np.arange(len(lists)), lengths)
+    flat = np.array(list(itertools.chain.from_iterable(lists)), dtype=object).astype(str)
+    code, names = pd.factorize(flat)
+    return site, code, np.asarray(names, dtype=object)
+
+
 def deposit_weights(
     deposits: gpd.GeoDataFrame, vocabulary: CommodityVocabulary, config: ValueConfig
 ) -> pd.DataFrame:
@@ -61,12 +74,7 @@ def deposit_weights(
     )
     n = len(deposits)
     # Flatten the commodity lists: one row per (site, commodity), in list order.
-    lists = deposits["commodities"].to_numpy(dtype=object)
-    lengths = np.fromiter((len(c) for c in lists), dtype=np.int64, count=n)
-    site = np.repeat(np.arange(n), lengths)
-    flat, names = pd.factorize(
-        np.array(list(itertools.chain.from_iterable(lists)), dtype=object).astype(str)
-    )
+    site, flat, names = _flat_commodities(deposits["commodities"].to_numpy(dtype=object))
     # Weight, group and criticality of each distinct commodity.
     groups = list(COMMODITY_GROUPS)
     w_name = np.zeros(len(names))
@@ -208,22 +216,23 @@ def deposits_in_parcels(
     )
     commodities = np.full(n, "", dtype=object)
     critical = np.full(n, "", dtype=object)
-    if inside.any():
-        exploded = (
-            pd.DataFrame({"p": owner[inside], "c": commodity_lists[inside]}).explode("c").dropna()
-        )
-        if not exploded.empty:
-            exploded = exploded.drop_duplicates().sort_values(["p", "c"])
-            keys, joined = join_sorted(
-                exploded["p"].to_numpy(dtype=np.int64), exploded["c"].to_numpy(dtype=object)
-            )
-            commodities[keys] = joined
-            crit = exploded[exploded["c"].map(vocabulary.is_critical).to_numpy(dtype=bool)]
-            if not crit.empty:
-                keys, joined = join_sorted(
-                    crit["p"].to_numpy(dtype=np.int64), crit["c"].to_numpy(dtype=object)
-                )
-                critical[keys] = joined
+    site, code, names = _flat_commodities(commodity_lists)
+    held = owner[site] >= 0
+    if held.any():
+        # Distinct (parcel, commodity) pairs sorted by parcel then name: one integer key each.
+        order = np.argsort(names)
+        sorted_names, rank = names[order], np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names))
+        m = len(names)
+        key = np.unique(owner[site[held]] * m + rank[code[held]])
+        parcel, name = key // m, sorted_names[key % m]
+        keys, joined = join_sorted(parcel, name)
+        commodities[keys] = joined
+        is_crit = np.array([vocabulary.is_critical(c) for c in sorted_names], dtype=bool)
+        sel = is_crit[key % m]
+        if sel.any():
+            keys, joined = join_sorted(parcel[sel], name[sel])
+            critical[keys] = joined
     out["commodities"] = commodities
     out["critical_commodities"] = critical
     return out, owner
