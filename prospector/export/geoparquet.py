@@ -133,19 +133,22 @@ def write_geoparquet(
         {**(first.schema.metadata or {}), b"geo": json.dumps(meta).encode("utf-8")}
     )
     dictionary = _repetitive(first, attributes)
-    # One writer thread: it compresses and writes row group i while this thread encodes
-    # row group i + 1.
     with (
         atomic_output(path, overwrite=overwrite) as tmp,
         pq.ParquetWriter(tmp, schema, compression=compression, use_dictionary=dictionary) as writer,
-        ThreadPoolExecutor(1) as io,
     ):
-        pending: Future[None] = io.submit(writer.write_table, first)
-        for start in range(row_group_size, n, row_group_size):
-            part = row_group(start, min(n, start + row_group_size))
+        if n <= row_group_size:  # one row group: nothing to overlap
+            writer.write_table(first)
+            return Path(path)
+        # One writer thread: it compresses and writes row group i while this thread encodes
+        # row group i + 1.
+        with ThreadPoolExecutor(1) as io:
+            pending: Future[None] = io.submit(writer.write_table, first)
+            for start in range(row_group_size, n, row_group_size):
+                part = row_group(start, min(n, start + row_group_size))
+                pending.result()
+                pending = io.submit(writer.write_table, part)
             pending.result()
-            pending = io.submit(writer.write_table, part)
-        pending.result()
     return Path(path)
 
 
