@@ -10,7 +10,9 @@ boxes and leaves the others to the general GEOS path.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -71,40 +73,53 @@ def box_point_distance(bounds: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return np.hypot(dx, dy)
 
 
-@dataclass(frozen=True)
 class ParcelIndex:
-    """Parcel geometries with what the measuring steps share: bounds, box mask, STRtree.
+    """Parcel geometries with what the measuring steps share: bounds, box mask, grid, STRtree.
 
-    Build it once per set of parcels (:meth:`of`) and pass it to the steps that accept
-    ``index=``; each step builds its own when none is given.
+    Make one per set of parcels (:meth:`of`) and pass it to the steps that accept
+    ``index=``; each step makes its own when none is given.  Every part is computed on
+    first use, once, under a lock: steps on parallel threads share the work, and steps
+    that start with other work (deposit weights, a feature index) overlap with it.
     """
 
-    geoms: np.ndarray
-    bounds: np.ndarray
-    is_box: np.ndarray
-    lattice: _Lattice | None
-    """The grid most box parcels sit on (one per cell), or None when there is none."""
-    _tree: list[shapely.STRtree] = field(default_factory=list, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    def __init__(self, geoms: np.ndarray) -> None:
+        self.geoms = np.asarray(geoms, dtype=object)
+        self._lock = threading.RLock()
+        self._parts: dict[str, Any] = {}
 
     @classmethod
     def of(cls, geoms: np.ndarray) -> ParcelIndex:
         """Index *geoms* (a parcel GeoSeries' ``to_numpy()``)."""
-        geoms = np.asarray(geoms, dtype=object)
-        bounds = shapely.bounds(geoms)
-        is_box = box_mask(geoms, bounds)
-        return cls(geoms, bounds, is_box, _Lattice.of(geoms, bounds, is_box))
+        return cls(geoms)
 
     def __len__(self) -> int:
         return len(self.geoms)
 
+    def _once(self, name: str, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = make()
+            return self._parts[name]
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """``(n, 4)`` bounds of the parcels."""
+        return self._once("bounds", lambda: chunked(shapely.bounds, self.geoms))
+
+    @property
+    def is_box(self) -> np.ndarray:
+        """Which parcels are axis-aligned rectangles (:func:`box_mask`)."""
+        return self._once("is_box", lambda: box_mask(self.geoms, self.bounds))
+
+    @property
+    def lattice(self) -> _Lattice | None:
+        """The grid most box parcels sit on (one per cell), or None when there is none."""
+        return self._once("lattice", lambda: _Lattice.of(self.geoms, self.bounds, self.is_box))
+
     @property
     def tree(self) -> shapely.STRtree:
-        """STRtree of all parcels, built on first use (grid parcels seldom need it)."""
-        with self._lock:
-            if not self._tree:
-                self._tree.append(shapely.STRtree(self.geoms))
-            return self._tree[0]
+        """STRtree of all parcels (grid parcels seldom need it)."""
+        return self._once("tree", lambda: shapely.STRtree(self.geoms))
 
     def bounds_pairs(self, rects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(rect index, parcel index)`` of every parcel whose bounding box meets a rectangle.
