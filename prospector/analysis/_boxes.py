@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from prospector.analysis._parallel import chunked, query_pairs
+from prospector.analysis._parallel import chunked, query_pairs, quiet
 
 __all__ = ["ParcelIndex", "box_mask", "box_point_distance", "intersect_pairs"]
 
@@ -272,7 +272,7 @@ def intersect_pairs(
     shapely.destroy_prepared(private[used])
     if todo.any():
         # Private, unprepared operands: safe to split over threads.
-        pieces[todo] = chunked(shapely.intersection, geoms[pi[todo]], private[li[todo]])
+        pieces[todo] = chunked(quiet(shapely.intersection), geoms[pi[todo]], private[li[todo]])
     keep = shapely.area(pieces) >= min_area_m2
     return pi[keep], li[keep], pieces[keep]
 
@@ -293,7 +293,7 @@ def _clip_checked(
     on_boundary = (touching & ~inside).any(axis=1)
     # The ufunc under shapely.clip_by_rect broadcasts one rectangle per geometry (the public
     # wrapper accepts scalars only): one call, 2.6x faster than a loop over the pairs.
-    clipped = shapely.lib.clip_by_rect(
+    clipped = quiet(shapely.lib.clip_by_rect)(
         polygons[li], rects[:, 0], rects[:, 1], rects[:, 2], rects[:, 3]
     )
     holds = shapely.intersects_xy(np.repeat(clipped, 4), cx, cy).reshape(-1, 4)

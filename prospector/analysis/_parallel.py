@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import shapely
 
-__all__ = ["chunked", "n_threads", "query_pairs", "single_threaded"]
+__all__ = ["chunked", "n_threads", "query_pairs", "quiet", "single_threaded"]
 
 _MIN_CHUNK = 20_000
 _BLOCK = 1 << 16
@@ -59,6 +59,21 @@ def n_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def quiet(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """*func* run with numpy's floating-point warnings off (in whichever thread runs it).
+
+    GEOS overlays of geometries with subnormal coordinates (e.g. 5e-324) raise the CPU's
+    divide-by-zero flag internally; numpy reports it as a RuntimeWarning although the
+    result is right.
+    """
+
+    def run(*args: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return func(*args)
+
+    return run
 
 
 def chunked(

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-__all__ = ["join_sorted"]
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+__all__ = ["join_sorted", "text_array"]
+
+#: The dtype pandas gives text by default ("str", Arrow-backed, in pandas >= 3).
+_TEXT = pd.Series(["text"]).dtype
+
+
+def text_array(values: np.ndarray) -> Any:
+    """Strings (or None) as a column of pandas' default text dtype, built directly.
+
+    With an Arrow-backed default (pandas >= 3) the strings go straight into an Arrow array
+    (about twice as fast as pandas' own inference); otherwise *values* as they are.
+    """
+    if isinstance(_TEXT, pd.StringDtype) and _TEXT.storage == "pyarrow":
+        arrow = pa.array(np.asarray(values, dtype=object), type=pa.large_string(), from_pandas=True)
+        return _TEXT.__from_arrow__(arrow)
+    return values
 
 
 def join_sorted(

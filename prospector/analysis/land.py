@@ -16,8 +16,8 @@ import pandas as pd
 import shapely
 
 from prospector.analysis._boxes import ParcelIndex, intersect_pairs
-from prospector.analysis._parallel import chunked
-from prospector.analysis._text import join_sorted
+from prospector.analysis._parallel import chunked, quiet
+from prospector.analysis._text import join_sorted, text_array
 
 __all__ = ["OPEN_AGENCIES", "OPEN_TOLERANCE", "land_status", "status_at"]
 
@@ -52,11 +52,11 @@ def _union_by_parcel(
         rows = np.repeat(np.arange(len(c)), c)
         cols = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
         grid[rows, cols] = pieces[np.repeat(s, c) + cols]
-        out[uniq[padded]] = chunked(lambda g: shapely.union_all(g, axis=1), grid)
+        out[uniq[padded]] = chunked(quiet(lambda g: shapely.union_all(g, axis=1)), grid)
     for p, s0, c0 in zip(
         uniq[counts > max_pad], start[counts > max_pad], counts[counts > max_pad], strict=True
     ):
-        out[p] = shapely.union_all(pieces[s0 : s0 + c0])
+        out[p] = quiet(shapely.union_all)(pieces[s0 : s0 + c0])
     return out
 
 
@@ -137,7 +137,9 @@ def land_status(
             index, withdrawals.geometry.to_numpy(), min_area_m2=min_sliver_m2
         )
         withdrawn = _union_by_parcel(n, pi, pieces)
-        out["withdrawals"] = _names_by_parcel(n, pi, withdrawals["name"].astype(str).to_numpy()[li])
+        out["withdrawals"] = text_array(
+            _names_by_parcel(n, pi, withdrawals["name"].astype(str).to_numpy()[li])
+        )
     withdrawn_area = _area(withdrawn)
     out["withdrawn_frac"] = np.clip(withdrawn_area / area, 0.0, 1.0)
 
@@ -182,7 +184,7 @@ def land_status(
         has_w, has_c = ~pd.isna(withdrawn), ~pd.isna(claimed)
         blocked = np.where(has_w, withdrawn, claimed)
         both = has_w & has_c
-        blocked[both] = chunked(shapely.union, withdrawn[both], claimed[both])
+        blocked[both] = chunked(quiet(shapely.union), withdrawn[both], claimed[both])
         federal_area = _area(federal)
         unblocked = pd.isna(blocked)
         # Open = federal minus blocked.  Exact shortcuts avoid most overlays: nothing blocked
@@ -193,7 +195,7 @@ def land_status(
             unblocked, federal_area, np.where(wholly_federal, area - _area(blocked), 0.0)
         )
         mixed = ~unblocked & ~wholly_federal & (federal_area > 0)
-        open_area[mixed] = _area(chunked(shapely.difference, federal[mixed], blocked[mixed]))
+        open_area[mixed] = _area(chunked(quiet(shapely.difference), federal[mixed], blocked[mixed]))
         open_area = np.where(open_area < min_sliver_m2, 0.0, open_area)
         out["open_frac"] = np.clip(open_area / area, 0.0, 1.0)
     else:
@@ -202,8 +204,8 @@ def land_status(
         out["open_frac"] = np.nan
 
     status, reason = _classify(out, have_land=land is not None, have_claims=claims is not None)
-    out["land_status"] = status
-    out["status_reason"] = reason
+    out["land_status"] = text_array(status)
+    out["status_reason"] = text_array(reason)
     columns = [
         "area_km2",
         "federal_frac",

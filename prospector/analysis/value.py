@@ -18,7 +18,7 @@ import shapely
 
 from prospector.analysis._boxes import ParcelIndex
 from prospector.analysis._parallel import chunked
-from prospector.analysis._text import join_sorted
+from prospector.analysis._text import join_sorted, text_array
 from prospector.config import ValueConfig
 from prospector.schema.commodities import COMMODITY_GROUPS, CommodityVocabulary
 
@@ -104,7 +104,7 @@ def deposit_weights(
     diversity = 1.0 + np.minimum(0.5, config.diversity_bonus * np.maximum(n_critical - 1, 0))
     out = pd.DataFrame(index=deposits.index)
     out["weight"] = status_w * best * diversity
-    out["group"] = best_group
+    out["group"] = text_array(best_group)
     out["critical"] = n_critical > 0
     out["n_critical"] = n_critical
     for j, name in enumerate(groups):
@@ -233,6 +233,6 @@ def deposits_in_parcels(
         if sel.any():
             keys, joined = join_sorted(parcel[sel], name[sel])
             critical[keys] = joined
-    out["commodities"] = commodities
-    out["critical_commodities"] = critical
+    out["commodities"] = text_array(commodities)
+    out["critical_commodities"] = text_array(critical)
     return out, owner
