@@ -406,23 +406,28 @@ def with_scores(
     order: the same as ``with_scores(table.take(rows), scores.take(rows), config)``, with
     each column gathered once, on parallel threads.
     """
-    columns: dict[str, Any] = {
-        c: table[c].array for c in table.columns if c != "geometry" and c not in scores.columns
-    }
-    columns.update({c: scores[c].array for c in scores.columns})
-    geometry = table.geometry.array
+    if not scores.index.equals(table.index):
+        raise ValueError("scores must be indexed like table (same labels, same order)")
+    names = [c for c in table.columns if c != "geometry" and c not in scores.columns]
+    columns: dict[str, Any]
+    geometry: Any
     index = table.index
     if rows is not None:
-        # Column by column: numpy and Arrow gathers release the GIL, so they overlap.
-        arrays = [*columns.values(), geometry]
+        # Column by column: numpy and Arrow gathers release the GIL, so they overlap.  The
+        # gathered arrays are new: nothing is shared with the inputs.
+        arrays = [*(table[c].array for c in names), *(scores[c].array for c in scores)]
+        arrays.append(table.geometry.array)
         with ThreadPoolExecutor(max(1, min(n_threads(), 4))) as pool:
             taken = list(pool.map(lambda a: a.take(rows), arrays))
-        columns = dict(zip(columns, taken[:-1], strict=True))
+        columns = dict(zip([*names, *scores.columns], taken[:-1], strict=True))
         geometry, index = taken[-1], index.take(rows)
-    elif not _COPY_ON_WRITE:
-        # Columns are gathered by reference: safe with copy-on-write (pandas >= 3); older
-        # pandas would share the input's arrays with the result, so copy.
-        columns = {c: a.copy() for c, a in columns.items()}
+    else:
+        # Whole Series, by reference: copy-on-write (pandas >= 3) keeps the result and the
+        # inputs apart; older pandas would share the arrays, so copy there.
+        columns = {c: table[c] for c in names} | {c: scores[c] for c in scores.columns}
+        if not _COPY_ON_WRITE:
+            columns = {c: v.copy() for c, v in columns.items()}
+        geometry = table.geometry.array.copy()
     why = explain(pd.DataFrame(columns, index=index, copy=False), radius_km=config.value.radius_km)
     columns["why"] = why.array
     ordered = {c: columns[c] for c in _column_order(list(columns))}

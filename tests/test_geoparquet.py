@@ -53,10 +53,13 @@ def test_reads_back_like_to_parquet(tmp_path, row_group_size):
     assert_geodataframe_equal(back, gpd.read_parquet(tmp_path / "theirs.parquet"))
     assert_geodataframe_equal(back, gdf)
     assert pq.ParquetFile(mine).metadata.num_row_groups == -(-len(gdf) // row_group_size)
-    # The covering bbox column holds each row's bounds (NaN for the missing geometry).
+    # The covering bbox column holds each row's bounds (null for missing/empty geometries).
     bbox = pq.read_table(mine, columns=["bbox"]).column("bbox").combine_chunks()
-    got = np.column_stack([bbox.field(k).to_numpy() for k in ("xmin", "ymin", "xmax", "ymax")])
+    got = np.column_stack(
+        [bbox.field(k).to_numpy(zero_copy_only=False) for k in ("xmin", "ymin", "xmax", "ymax")]
+    )
     np.testing.assert_array_equal(got, shapely.bounds(gdf.geometry.to_numpy()))
+    assert np.flatnonzero(bbox.is_null().to_numpy(zero_copy_only=False)).tolist() == [7, 11]
 
 
 def test_geo_metadata(tmp_path):
@@ -84,6 +87,9 @@ def test_no_crs_z_and_secondary_geometry(tmp_path):
     meta = _geo(path)
     assert meta["columns"]["geometry"]["crs"] is None
     assert meta["columns"]["geometry"]["geometry_types"] == ["LineString Z", "Point Z"]
+    mixed = gdf.set_geometry([shapely.LineString([(0, 0, 1), (1, 1, 2)]), shapely.Point(5, 5)])
+    mixed_meta = _geo(write_geoparquet(mixed, tmp_path / "m.parquet"))
+    assert mixed_meta["columns"]["geometry"]["geometry_types"] == ["LineString Z", "Point"]
     assert meta["columns"]["centre"]["geometry_types"] == ["Point"]
     assert meta["columns"]["centre"]["bbox"] == [1.0, 3.0, 2.0, 4.0]
     assert "covering" not in meta["columns"]["geometry"]

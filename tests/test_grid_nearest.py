@@ -135,3 +135,52 @@ def test_index_of_other_parcels_is_an_error():
         nearest_distance_km(
             parcels, _lines([shapely.LineString([(0, 50), (1, 50)])]), max_km=9, index=index
         )
+
+
+def test_cut_off_decided_like_geos():
+    # A cell GEOS puts at exactly 50 m from the line; the ring search says
+    # 50.00000000000009 m.  The last bit must not decide between 0.05 km and NaN.
+    x, y, size = 3760.9554108750085, -494.89319848764455, 250.0
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(10), np.arange(8)))
+    boxes = shapely.box(
+        x + (i - 8) * size, y + (j - 6) * size, x + (i - 7) * size, y + (j - 5) * size
+    )
+    parcels = gpd.GeoDataFrame({"parcel_id": range(len(boxes))}, geometry=boxes, crs="EPSG:5070")
+    line = shapely.LineString(
+        [(2010.9554108750085, -1494.8931984876444), (4010.9554108750085, 5.106801512355446)]
+    )
+    fast, geos = _both(parcels, _lines([line]), max_km=0.05)
+    cell = shapely.box(x, y, x + size, y + size)
+    at = int(np.flatnonzero(shapely.equals(boxes, cell))[0])
+    assert shapely.distance(cell, line) == 50.0
+    assert fast[at] == geos[at] == 0.05
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(geos))
+
+
+def test_empty_parcels_and_nan_lines_are_left_to_geos():
+    parcels = _grid(5, 5, 100.0)
+    parcels.loc[3, "geometry"] = None
+    parcels.loc[7, "geometry"] = shapely.Polygon()
+    lines = _lines([shapely.LineString([(700, 50), (800, 60)])])
+    fast, geos = _both(parcels, lines)  # no RuntimeWarning from NaN bounds (-W error)
+    np.testing.assert_array_equal(fast, geos)
+    with np.errstate(invalid="ignore"):  # shapely warns when building a NaN vertex
+        bad = np.array([shapely.LineString([(700, 50), (np.nan, 60), (800, 70)])], dtype=object)
+    index = ParcelIndex.of(parcels.geometry.to_numpy())
+    assert not _grid_nearest._Edges(index.lattice, bad).ok
+
+
+def test_far_edges_are_not_piled_into_border_cells():
+    parcels = _grid(20, 20, 100.0)
+    rng = np.random.default_rng(3)
+    # 2,000 short edges 5-50 km east of a 2 km grid, and one line near it.
+    x = rng.uniform(7_000, 52_000, 2000)
+    y = rng.uniform(-20_000, 20_000, 2000)
+    far = [shapely.LineString([(a, b), (a + 30, b + 30)]) for a, b in zip(x, y, strict=True)]
+    lines = _lines([*far, shapely.LineString([(2_050, 500), (2_150, 900)])])
+    index = ParcelIndex.of(parcels.geometry.to_numpy())
+    edges = _grid_nearest._Edges(index.lattice, lines.geometry.to_numpy())
+    # Only edges within the padded grid (9 cells = 900 m around it) are bucketed.
+    assert len(np.unique(edges.edge)) < 100
+    fast, geos = _both(parcels, lines)
+    np.testing.assert_allclose(fast, geos, rtol=1e-12, atol=1e-12)

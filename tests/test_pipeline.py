@@ -193,3 +193,40 @@ def test_rank_scores_ties_eligibility_and_missing_ids():
     # Scores equal after rounding to 12 decimals are ties.
     close = rank_scores(pd.Series([0.3, 0.1 + 0.2]), pd.Series(["y", "x"]))
     assert close.tolist() == [2, 1]
+
+
+def test_with_scores_keeps_inputs_and_result_apart(tiny_region):
+    from prospector.config import load_config
+    from prospector.layers import load_region_data
+    from prospector.pipeline import (
+        available_criteria,
+        global_scores,
+        make_parcels,
+        measure_parcels,
+        with_scores,
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingLayerWarning)
+        warnings.simplefilter("ignore", UnmappedCodeWarning)
+        config = load_config({"parcels": {"cell_m": 1000.0}})
+        data = load_region_data(tiny_region(), config)
+        table, _ = measure_parcels(make_parcels(data, config), data, config)
+    scores, _ = global_scores(table, config, have=available_criteria(data, config))
+    before_table, before_scores = table.copy(), scores.copy()
+    whole = with_scores(table, scores, config)
+    rows = np.array([5, 0, 7])
+    some = with_scores(table, scores, config, rows=rows)
+    # Gathering rows equals taking them first.
+    expected = with_scores(table.take(rows), scores.take(rows), config)
+    pd.testing.assert_frame_equal(pd.DataFrame(some), pd.DataFrame(expected))
+    # Writing to a result leaves the inputs alone, and the other way round.
+    whole.loc[whole.index[0], "dist_rail_km"] = -5.0
+    whole.loc[whole.index[0], "score"] = -5.0
+    some.loc[some.index[0], "score"] = -7.0
+    pd.testing.assert_frame_equal(pd.DataFrame(table), pd.DataFrame(before_table))
+    pd.testing.assert_frame_equal(scores, before_scores)
+    table.loc[table.index[1], "dist_rail_km"] = 123.0
+    assert whole["dist_rail_km"].iloc[1] != 123.0
+    with pytest.raises(ValueError, match="scores must be indexed like table"):
+        with_scores(table, scores.iloc[::-1], config)

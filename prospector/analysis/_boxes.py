@@ -96,6 +96,12 @@ class ParcelIndex:
         return len(self.geoms)
 
     def _once(self, name: str, make: Callable[[], Any]) -> Any:
+        # Built parts are read without the lock (a dict read is atomic), so readers never
+        # wait for another part being built.
+        try:
+            return self._parts[name]
+        except KeyError:
+            pass
         with self._lock:
             if name not in self._parts:
                 self._parts[name] = make()
@@ -138,8 +144,9 @@ class ParcelIndex:
         finite = np.isfinite(rects).all(axis=1)
         size = np.median(rects[finite, 2:] - rects[finite, :2], axis=0) if finite.any() else [0, 0]
         cells = (size[0] / lattice.dx + 3) * (size[1] / lattice.dy + 3)
+        bounds = self.bounds
         pairs = chunked(
-            lambda r, ids: lattice.pairs(r, ids, self.bounds),
+            lambda r, ids: lattice.pairs(r, ids, bounds),
             rects,
             np.arange(len(rects)),
             block=int(np.clip(2.5e5 / cells, 256, 65536)),

@@ -1,7 +1,7 @@
 """Nearest-line distances for grid parcels by ring search over a bucketed edge grid.
 
 For parcels on a :class:`~prospector.analysis._boxes._Lattice`, the lines' edges are
-bucketed into the grid's cells (by bounding box, clamped to the grid).  A parcel's
+bucketed into the grid's cells (by bounding box; the grid padded by ``PAD`` cells).  A parcel's
 candidates are the edges in the square block of cells within *k* rings of its own; every
 edge outside that block is at least ``k`` cell sizes away, so once the nearest candidate
 is that close the answer is certain.  Two rounds settle it: the smallest block holding any
@@ -30,12 +30,17 @@ __all__ = ["grid_nearest"]
 MAX_RINGS = 8
 #: Edges whose bounding box spans more cells than this disable the search (GEOS does all).
 MAX_EDGE_CELLS = 4096
+#: Cells added around the parcel grid for bucketing edges: a search of up to MAX_RINGS
+#: rings from a parcel on the grid stays inside.
+PAD = MAX_RINGS + 1
 
 
 class _Edges:
-    """Line edges bucketed by grid cell.
+    """Line edges bucketed by cell of the parcel grid padded by ``PAD`` cells on every side.
 
-    The edges of cell *c* (numbered ``j * nx + i``) are ``edge[start[c]:start[c + 1]]``.
+    The edges of padded cell *c* (numbered ``j * nx + i``, padded indices) are
+    ``edge[start[c]:start[c + 1]]``.  A parcel's search never leaves the padded grid, so
+    the parts of edges beyond it are not bucketed (edges wholly beyond it not at all).
     """
 
     def __init__(self, lattice: _Lattice, lines: np.ndarray):
@@ -44,30 +49,39 @@ class _Edges:
         a, b = coords[:-1][same], coords[1:][same]
         self.xy = np.column_stack([a, b])  # (m, 4): ax, ay, bx, by
         ny, nx = lattice.cells.shape
+        self.nx, self.ny = nx + 2 * PAD, ny + 2 * PAD
+        self.ok = bool(len(a)) and bool(np.isfinite(self.xy).all())
+        if not self.ok:  # no edges, or NaN/inf coordinates: GEOS decides
+            return
         tol = lattice.tol
         lo, hi = np.minimum(a, b), np.maximum(a, b)
-        i_lo = np.clip(np.floor((lo[:, 0] - lattice.x0 - tol) / lattice.dx), 0, nx - 1)
-        i_hi = np.clip(np.floor((hi[:, 0] - lattice.x0 + tol) / lattice.dx), 0, nx - 1)
-        j_lo = np.clip(np.floor((lo[:, 1] - lattice.y0 - tol) / lattice.dy), 0, ny - 1)
-        j_hi = np.clip(np.floor((hi[:, 1] - lattice.y0 + tol) / lattice.dy), 0, ny - 1)
+        # Padded cell ranges of each edge's bounding box grown by tol (x0 is cell PAD).
+        i_lo = np.floor((lo[:, 0] - lattice.x0 - tol) / lattice.dx) + PAD
+        i_hi = np.floor((hi[:, 0] - lattice.x0 + tol) / lattice.dx) + PAD
+        j_lo = np.floor((lo[:, 1] - lattice.y0 - tol) / lattice.dy) + PAD
+        j_hi = np.floor((hi[:, 1] - lattice.y0 + tol) / lattice.dy) + PAD
+        keep = (i_hi >= 0) & (i_lo < self.nx) & (j_hi >= 0) & (j_lo < self.ny)
+        i_lo, i_hi = np.clip(i_lo[keep], 0, self.nx - 1), np.clip(i_hi[keep], 0, self.nx - 1)
+        j_lo, j_hi = np.clip(j_lo[keep], 0, self.ny - 1), np.clip(j_hi[keep], 0, self.ny - 1)
         n_i = (i_hi - i_lo + 1).astype(np.int64)
         n_j = (j_hi - j_lo + 1).astype(np.int64)
         count = n_i * n_j
-        self.ok = len(count) > 0 and int(count.max()) <= MAX_EDGE_CELLS
+        self.ok = bool(len(count)) and int(count.max()) <= MAX_EDGE_CELLS
         if not self.ok:
             return
-        edge = np.repeat(np.arange(len(count)), count)
+        edge = np.repeat(np.flatnonzero(keep), count)
+        local = np.repeat(np.arange(len(count)), count)
         k = np.arange(len(edge)) - np.repeat(np.cumsum(count) - count, count)
-        cell = (j_lo.astype(np.int64)[edge] + k // n_i[edge]) * nx + (
-            i_lo.astype(np.int64)[edge] + k % n_i[edge]
+        cell = (j_lo.astype(np.int64)[local] + k // n_i[local]) * self.nx + (
+            i_lo.astype(np.int64)[local] + k % n_i[local]
         )
         order = np.argsort(cell, kind="stable")
         self.edge = edge[order]
-        per_cell = np.bincount(cell, minlength=nx * ny)
+        per_cell = np.bincount(cell, minlength=self.nx * self.ny)
         self.start = np.r_[0, np.cumsum(per_cell)]
         # Rings from each cell to the nearest cell holding an edge (chessboard metric).
         self.rings = ndimage.distance_transform_cdt(
-            (per_cell == 0).reshape(ny, nx), metric="chessboard"
+            (per_cell == 0).reshape(self.ny, self.nx), metric="chessboard"
         ).astype(np.int64)
 
 
@@ -87,8 +101,11 @@ def grid_nearest(
         return out
     ny, nx = lattice.cells.shape
     b = bounds[rows]
-    ci = np.rint((b[:, 0] - lattice.x0) / lattice.dx).astype(np.int64)
-    cj = np.rint((b[:, 1] - lattice.y0) / lattice.dy).astype(np.int64)
+    finite = np.isfinite(b).all(axis=1)  # empty parcels (NaN bounds) are left to GEOS
+    ci = np.full(len(rows), -1, dtype=np.int64)
+    cj = np.full(len(rows), -1, dtype=np.int64)
+    ci[finite] = np.rint((b[finite, 0] - lattice.x0) / lattice.dx)
+    cj[finite] = np.rint((b[finite, 1] - lattice.y0) / lattice.dy)
     inside = (ci >= 0) & (ci < nx) & (cj >= 0) & (cj < ny)
     on_grid = np.zeros(len(rows), dtype=bool)
     on_grid[inside] = lattice.cells[cj[inside], ci[inside]] == rows[inside]
@@ -99,10 +116,11 @@ def grid_nearest(
     margin = 4.0 * lattice.tol
 
     def settle(ci: np.ndarray, cj: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ci, cj = ci + PAD, cj + PAD  # padded grid
         k = edges.rings[cj, ci]
         d = np.full(len(ci), np.nan)
         near = k <= MAX_RINGS
-        d[near] = _block_min(edges, nx, ny, ci[near], cj[near], k[near], b[near])
+        d[near] = _block_min(edges, ci[near], cj[near], k[near], b[near])
         # Edges outside the block of k rings are at least k·step away (less the tolerance
         # of the parcel's fit to its cell): enough rings to exceed d make d exact.
         need = np.ceil((d + margin) / step)
@@ -111,7 +129,7 @@ def grid_nearest(
         again = np.flatnonzero(redo)[~far]
         d[np.flatnonzero(redo)[far]] = np.nan
         k2 = need[again].astype(np.int64)
-        d[again] = _block_min(edges, nx, ny, ci[again], cj[again], k2, b[again])
+        d[again] = _block_min(edges, ci[again], cj[again], k2, b[again])
         return d
 
     out[at] = chunked(settle, ci[at], cj[at], b[at], block=8192)
@@ -119,15 +137,13 @@ def grid_nearest(
 
 
 def _block_min(
-    edges: _Edges,
-    nx: int,
-    ny: int,
-    ci: np.ndarray,
-    cj: np.ndarray,
-    k: np.ndarray,
-    boxes: np.ndarray,
+    edges: _Edges, ci: np.ndarray, cj: np.ndarray, k: np.ndarray, boxes: np.ndarray
 ) -> np.ndarray:
-    """Least distance from each box to the edges in the cells within ``k`` rings of its cell."""
+    """Least distance from each box to the edges in the cells within ``k`` rings of its cell.
+
+    *ci*, *cj* are padded cell indices.
+    """
+    nx, ny = edges.nx, edges.ny
     j_lo, j_hi = np.maximum(cj - k, 0), np.minimum(cj + k, ny - 1)
     i_lo, i_hi = np.maximum(ci - k, 0), np.minimum(ci + k, nx - 1)
     # One run of consecutive cells per (box, row): a contiguous range of bucketed edges.

@@ -10,19 +10,18 @@ import pyarrow as pa
 
 __all__ = ["join_sorted", "text_array"]
 
-#: The dtype pandas gives text by default ("str", Arrow-backed, in pandas >= 3).
-_TEXT = pd.Series(["text"]).dtype
-
 
 def text_array(values: np.ndarray) -> Any:
     """Strings (or None) as a column of pandas' default text dtype, built directly.
 
-    With an Arrow-backed default (pandas >= 3) the strings go straight into an Arrow array
-    (about twice as fast as pandas' own inference); otherwise *values* as they are.
+    With an Arrow-backed default (pandas >= 3, or ``future.infer_string``) the strings go
+    straight into an Arrow array (about twice as fast as pandas' own inference); otherwise
+    *values* as they are.
     """
-    if isinstance(_TEXT, pd.StringDtype) and _TEXT.storage == "pyarrow":
+    text = pd.Series(["text"]).dtype  # the default, as configured now
+    if len(values) and isinstance(text, pd.StringDtype) and text.storage == "pyarrow":
         arrow = pa.array(np.asarray(values, dtype=object), type=pa.large_string(), from_pandas=True)
-        return _TEXT.__from_arrow__(arrow)
+        return text.__from_arrow__(arrow)
     return values
 
 

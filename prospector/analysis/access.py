@@ -49,7 +49,9 @@ def nearest_distance_km(
     if index is not None and index.lattice is not None and len(rest) and lines:
         # Grid parcels: ring search (no crossings left among these parcels and lines).
         found = grid_nearest(index.lattice, index.bounds, rest, items)
-        settled = ~np.isnan(found)
+        # Within a few ulps of GEOS: at the cut-off itself (to a micrometre) GEOS decides
+        # between a distance and NaN, so both paths cut off alike.
+        settled = ~np.isnan(found) & (np.abs(found - max_km * 1000.0) > 1e-6)
         out[rest[settled]] = np.where(
             found[settled] <= max_km * 1000.0, found[settled] / 1000.0, np.nan
         )

@@ -48,8 +48,11 @@ def _flat_commodities(lists: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     """
     lengths = np.fromiter((len(c) for c in lists), dtype=np.int64, count=len(lists))
     site = np.repeat(np.arange(len(lists)), lengths)
-    flat = np.array(list(itertools.chain.from_iterable(lists)), dtype=object).astype(str)
-    code, names = pd.factorize(flat)
+    flat = np.array(list(itertools.chain.from_iterable(lists)), dtype=object)
+    named = ~pd.isna(flat)  # a None or NaN inside a list names no commodity
+    if not named.all():
+        site, flat = site[named], flat[named]
+    code, names = pd.factorize(flat.astype(str))
     return site, code, np.asarray(names, dtype=object)
 
 

@@ -28,7 +28,7 @@ from geopandas.array import GeometryDtype
 
 from prospector.analysis._parallel import chunked
 from prospector.errors import ProspectorError
-from prospector.export.atomic import atomic_output
+from prospector.export.atomic import atomic_output, check_writable
 
 __all__ = ["write_geoparquet"]
 
@@ -83,14 +83,15 @@ def write_geoparquet(
     pathlib.Path
         *path*.
     """
-    if not isinstance(gdf, gpd.GeoDataFrame) or gdf._geometry_column_name not in gdf:
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.active_geometry_name not in gdf:
         raise ProspectorError(
             "write_geoparquet needs a GeoDataFrame with an active geometry column; got "
             f"{type(gdf).__name__} with columns {list(gdf.columns)}"
         )
     if row_group_size < 1:
         raise ValueError(f"row_group_size must be at least 1, got {row_group_size}")
-    primary = gdf._geometry_column_name
+    check_writable(path, overwrite=overwrite)  # before any work
+    primary = gdf.active_geometry_name
     geometry_columns = [c for c in gdf.columns if isinstance(gdf.dtypes[c], GeometryDtype)]
     if covering_bbox and "bbox" in gdf.columns:
         raise ProspectorError(
@@ -119,12 +120,12 @@ def write_geoparquet(
             part = part.add_column(positions[name], name, pa.array(wkb, type=pa.binary()))
         if covering_bbox:
             b = bounds[start:stop]
-            part = part.append_column(
-                "bbox",
-                pa.StructArray.from_arrays(
-                    [pa.array(b[:, k]) for k in range(4)], names=["xmin", "ymin", "xmax", "ymax"]
-                ),
+            box = pa.StructArray.from_arrays(
+                [pa.array(b[:, k]) for k in range(4)],
+                names=["xmin", "ymin", "xmax", "ymax"],
+                mask=pa.array(np.isnan(b).any(axis=1)),  # null for missing/empty geometries
             )
+            part = part.append_column("bbox", box)
         return part
 
     n = len(gdf)
@@ -165,8 +166,7 @@ def _repetitive(sample: pa.Table, columns: list[str]) -> list[str]:
         column = sample.column(name)
         try:
             distinct = pc.count_distinct(column).as_py()
-        except pa.ArrowNotImplementedError:  # nested types: Arrow's default, a dictionary
-            out.append(name)
+        except pa.ArrowNotImplementedError:  # nested types: left plain
             continue
         if len(column) and distinct <= 0.1 * len(column):
             out.append(name)
@@ -190,13 +190,13 @@ def _geo_metadata(
             projjson = crs.to_json_dict()
             _drop_ensemble_member_ids(projjson)
         present = values[~shapely.is_missing(values)]
-        kinds = np.unique(shapely.get_type_id(present))
-        z = bool(shapely.has_z(present).any())
+        # One entry per type and dimension ("Point", "Point Z", ...), as the spec lists them.
+        codes = np.unique(shapely.get_type_id(present) * 2 + shapely.has_z(present))
         col: dict[str, Any] = {
             "encoding": "WKB",
             "crs": projjson,
             "geometry_types": sorted(
-                {_TYPE_NAMES[int(k)] + (" Z" if z else "") for k in kinds if k >= 0}
+                {_TYPE_NAMES[int(c) // 2] + (" Z" if c % 2 else "") for c in codes}
             ),
         }
         b = bounds if name == primary else shapely.bounds(values)
