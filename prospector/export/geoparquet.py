@@ -5,10 +5,10 @@ writes the whole table on the calling thread.  Here the table is written in row 
 while one row group is compressed and written (Arrow releases the GIL), the next one's
 geometries are encoded, so encoding and writing overlap.  The attribute columns are
 converted once, without copying the frame.  The file reads back with
-``geopandas.read_parquet`` exactly as one written by ``to_parquet(write_covering_bbox=True)``,
-and GDAL (≥ 3.8) reads it too.  The encoding of a row-ordered result (e.g. ranked parcels,
-whose geometries lie scattered in memory) is what dominates; this halves the wall time of
-writing 1M ranked parcels on 2 cores (see ``benchmarks/README.md``).
+``geopandas.read_parquet`` as the frame written by ``to_parquet(write_covering_bbox=True)``
+does (tests/test_geoparquet.py).  The WKB encoding of a row-ordered result (e.g. ranked
+parcels, whose geometries lie scattered in memory) dominates; writing the 1M ranked and
+excluded parcels of the West benchmark takes 1.9 s instead of 3.05 s on 2 cores.
 """
 
 from __future__ import annotations
