@@ -784,3 +784,13 @@ def _run_on_two_threads(code: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "done"
+
+
+def test_runs_expands_run_lengths():
+    from prospector.analysis._arrays import runs
+
+    group, position = runs(np.array([2, 0, 3, 1]))
+    assert group.tolist() == [0, 0, 2, 2, 2, 3]
+    assert position.tolist() == [0, 1, 0, 1, 2, 0]
+    group, position = runs(np.array([], dtype=np.int64))
+    assert group.shape == position.shape == (0,)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from prospector.analysis._arrays import runs
 from prospector.analysis._parallel import chunked, query_pairs, quiet
 
 __all__ = ["ParcelIndex", "box_mask", "box_point_distance", "intersect_pairs"]
@@ -235,21 +236,13 @@ def intersect_pairs(
     # use by other threads (tiles of one layer on a threaded dask worker): prepare private
     # copies of the polygons involved, used by this thread only.
     private = np.full(len(polygons), None, dtype=object)
-    if index.lattice is not None:
-        # Candidates by bounding box (arithmetic on the grid), then the exact predicate.
-        li, pi = index.bounds_pairs(shapely.bounds(polygons))
-        used = np.unique(li)
-        private[used] = shapely.transform(polygons[used], lambda xy: xy)
-        shapely.prepare(private[used])
-        hit = shapely.intersects(private[li], geoms[pi])
-        li, pi = li[hit], pi[hit]
-    else:
-        # One query per polygon against the parcel tree: GEOS prepares each polygon once,
-        # temporarily (the caller's objects stay as they are).
-        li, pi = index.tree.query(polygons, predicate="intersects")
-        used = np.unique(li)
-        private[used] = shapely.transform(polygons[used], lambda xy: xy)
-        shapely.prepare(private[used])
+    # Candidates by bounding box (arithmetic on a grid of parcels), then the predicate.
+    li, pi = index.bounds_pairs(shapely.bounds(polygons))
+    used = np.unique(li)
+    private[used] = shapely.transform(polygons[used], lambda xy: xy)
+    shapely.prepare(private[used])
+    hit = shapely.intersects(private[li], geoms[pi])
+    li, pi = li[hit], pi[hit]
     order = np.lexsort((li, pi))
     pi, li = pi[order], li[order]
     pieces = geoms[pi].copy()
@@ -405,13 +398,11 @@ class _Lattice:
         n_i = np.maximum(i_hi - i_lo + 1, 0)
         n_j = np.where(empty | (n_i == 0), 0, np.maximum(j_hi - j_lo + 1, 0))
         # One run of n_i consecutive cells per (rectangle, row), then the cells of each run.
-        rect_of_run = np.repeat(np.arange(len(rects)), n_j)
-        row = j_lo[rect_of_run] + np.arange(len(rect_of_run)) - np.repeat(np.cumsum(n_j) - n_j, n_j)
-        run_start = row * nx + i_lo[rect_of_run]
-        run_len = n_i[rect_of_run]
-        first = np.cumsum(run_len) - run_len
-        flat = np.repeat(run_start - first, run_len) + np.arange(int(run_len.sum()))
-        rect = np.repeat(rect_of_run, run_len)
+        rect_of_run, row = runs(n_j)
+        row += j_lo[rect_of_run]
+        run, cell = runs(n_i[rect_of_run])
+        flat = (row * nx + i_lo[rect_of_run])[run] + cell
+        rect = rect_of_run[run]
         parcel = self.cells.ravel()[flat]
         hit = parcel >= 0
         if unsure.any():

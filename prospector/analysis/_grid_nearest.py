@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from scipy import ndimage
 
+from prospector.analysis._arrays import runs
 from prospector.analysis._boxes import _Lattice
 from prospector.analysis._parallel import chunked
 
@@ -69,9 +70,8 @@ class _Edges:
         self.ok = bool(len(count)) and int(count.max()) <= MAX_EDGE_CELLS
         if not self.ok:
             return
-        edge = np.repeat(np.flatnonzero(keep), count)
-        local = np.repeat(np.arange(len(count)), count)
-        k = np.arange(len(edge)) - np.repeat(np.cumsum(count) - count, count)
+        local, k = runs(count)
+        edge = np.flatnonzero(keep)[local]
         cell = (j_lo.astype(np.int64)[local] + k // n_i[local]) * self.nx + (
             i_lo.astype(np.int64)[local] + k % n_i[local]
         )
@@ -147,16 +147,13 @@ def _block_min(
     j_lo, j_hi = np.maximum(cj - k, 0), np.minimum(cj + k, ny - 1)
     i_lo, i_hi = np.maximum(ci - k, 0), np.minimum(ci + k, nx - 1)
     # One run of consecutive cells per (box, row): a contiguous range of bucketed edges.
-    rows = np.maximum(j_hi - j_lo + 1, 0)
-    box_of_run = np.repeat(np.arange(len(ci)), rows)
-    row = j_lo[box_of_run] + np.arange(len(box_of_run)) - np.repeat(np.cumsum(rows) - rows, rows)
+    box_of_run, row = runs(np.maximum(j_hi - j_lo + 1, 0))
+    row += j_lo[box_of_run]
     first = edges.start[row * nx + i_lo[box_of_run]]
     last = edges.start[row * nx + i_hi[box_of_run] + 1]
-    n_run = last - first
-    offset = np.cumsum(n_run) - n_run
-    pos = np.repeat(first - offset, n_run) + np.arange(int(n_run.sum()))
-    edge = edges.edge[pos]
-    box = np.repeat(box_of_run, n_run)
+    run, at = runs(last - first)
+    edge = edges.edge[first[run] + at]
+    box = box_of_run[run]
     return _least_distance(boxes, box, edges.xy[edge], len(ci))
 
 

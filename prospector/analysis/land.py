@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from prospector.analysis._arrays import runs
 from prospector.analysis._boxes import ParcelIndex, intersect_pairs
 from prospector.analysis._parallel import chunked, quiet
 from prospector.analysis._text import join_sorted, text_array
@@ -49,9 +50,8 @@ def _union_by_parcel(
     if padded.any():
         c, s = counts[padded], start[padded]
         grid = np.full((len(c), int(c.max())), None, dtype=object)
-        rows = np.repeat(np.arange(len(c)), c)
-        cols = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
-        grid[rows, cols] = pieces[np.repeat(s, c) + cols]
+        rows, cols = runs(c)
+        grid[rows, cols] = pieces[s[rows] + cols]
         out[uniq[padded]] = chunked(quiet(lambda g: shapely.union_all(g, axis=1)), grid)
     for p, s0, c0 in zip(
         uniq[counts > max_pad], start[counts > max_pad], counts[counts > max_pad], strict=True
