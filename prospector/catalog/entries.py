@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
+from prospector._compat import tomllib
 from prospector._util import check_keys, did_you_mean
 from prospector.errors import CatalogError
 from prospector.schema.columns import ROLES, SCHEMAS

@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
+from prospector._compat import tomllib
 from prospector._util import check_keys, did_you_mean
 from prospector.catalog.entries import CatalogEntry, _parse_entry, layers_dir, load_catalog
 from prospector.errors import CatalogError

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-import tomllib
-
+from prospector._compat import tomllib
 from prospector.errors import ConfigError
 
 __all__ = [

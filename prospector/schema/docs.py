@@ -9,8 +9,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-import tomllib
-
+from prospector._compat import tomllib
 from prospector.schema.columns import schemas_markdown
 from prospector.schema.commodities import LIST_YEARS, load_vocabulary
 
