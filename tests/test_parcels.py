@@ -44,11 +44,31 @@ def test_square_ids_are_aligned_to_the_crs_origin(boundary):
 
 def test_hex_ids_stable_across_regions(boundary):
     full = grid_parcels(boundary, cell_m=1000.0, shape="hex").set_index("parcel_id")
-    part = gpd.GeoDataFrame(geometry=[shapely.box(3_000, 3_000, 8_000, 4_000)], crs="EPSG:5070")
+    part = gpd.GeoDataFrame(geometry=[shapely.box(1_000, 1_000, 9_000, 4_000)], crs="EPSG:5070")
     sub = grid_parcels(part, cell_m=1000.0, shape="hex").set_index("parcel_id")
+    # A flat-topped hexagon of area 1 km² has circumradius R = sqrt(2e6 / (3 sqrt 3)); column
+    # c, row r is centred at (1.5 R c, sqrt3 R (r + c mod 2 / 2)).  Count the hexagons lying
+    # strictly inside the 8 km × 3 km box (x extent ±R, y extent ±sqrt3 R / 2) by hand.
+    radius = np.sqrt(2e6 / (3 * np.sqrt(3)))
+    dx, dy = 1.5 * radius, np.sqrt(3) * radius
+    whole = {}
+    for c in range(-5, 15):
+        for r in range(-5, 10):
+            cx, cy = c * dx, (r + (c % 2) / 2) * dy
+            inside_x = cx - radius > 1_000 and cx + radius < 9_000
+            if inside_x and cy - dy / 2 > 1_000 and cy + dy / 2 < 4_000:
+                angles = np.deg2rad(np.arange(0, 360, 60))
+                whole[f"h{c}_{r}"] = shapely.Polygon(
+                    np.c_[cx + radius * np.cos(angles), cy + radius * np.sin(angles)]
+                )
     interior = sub[np.isclose(sub.area, 1e6)]
+    assert len(whole) >= 10
+    assert set(interior.index) == set(whole)
     for pid, geom in interior.geometry.items():
+        # Same id, same cell in the smaller region, the whole region and by hand.
         assert shapely.equals_exact(full.loc[pid].geometry, geom, tolerance=1e-6)
+        assert shapely.equals_exact(geom.normalize(), whole[pid].normalize(), tolerance=1e-6)
+        assert geom.area == pytest.approx(1e6, rel=1e-12)
 
 
 def test_min_area_drops_slivers(boundary):
