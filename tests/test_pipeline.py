@@ -116,17 +116,33 @@ def test_tiny_region_hand_checked(tiny_region):
     assert weights["b"] == pytest.approx(0.5 * 1.0 * 1.1)
     # Sand & gravel producer: 1.0 * 0.4 non-critical * 0.02 bulk.
     assert weights["c"] == pytest.approx(0.4 * 0.02)
-    # value_raw of cell (1, 1): site a inside (k = 1) plus site c, 3.54 km from the cell corner.
-    expected = (
-        weights["a"] * 1.0 + weights["c"] * kernel(np.array([np.hypot(3500.0, 500.0)]), 5000.0)[0]
-    )
-    assert cell["value_raw"] == pytest.approx(expected)
+    # value_raw of cell (1, 1): site a inside (k = 1) plus site c, 3.54 km from the cell
+    # corner: biweight (1 - (d / 5 km)²)² with d² = 3.5² + 0.5² = 12.5 km², i.e. 0.5² = 0.25.
+    assert cell["value_raw"] == pytest.approx(weights["a"] * 1.0 + weights["c"] * 0.25)
     # The cell holding the U-V past producer has the highest deposit value; with a 5 km
     # kernel its neighbours are nearly as valuable, and the fault decides among them.
     assert table["value_raw"].idxmax() == f"r{r0 + 1}c{c0 + 1}"
     top = result.parcels.iloc[0]
     assert top["parcel_id"] == f"r{r0 + 1}c{c0 + 2}"
     assert top["dist_fault_km"] == pytest.approx(2.0)
+    # The whole sentence: no site inside but sites within the 5 km kernel, rail 2 + 2 km
+    # west, the fault 2 km east, no land layer, and the value criterion leads.
+    assert top["why"] == (
+        "#1: known sites within 5 km; 4.0 km to rail; 2.0 km to a Quaternary fault; "
+        "ownership unknown. Driven by known deposits."
+    )
+    assert cell["why"] == (
+        f"#{int(cell['rank'])}: 1 known site inside (uranium, vanadium); critical: uranium, "
+        "vanadium; 3.0 km to rail; 3.0 km to a Quaternary fault; ownership unknown. "
+        "Driven by known deposits."
+    )
+    # Site b (lithium + potash prospect) lies in the wilderness cell (8, 8): unranked.
+    closed = table.loc[f"r{r0 + 8}c{c0 + 8}"]
+    assert closed["why"] == (
+        "1 known site inside (lithium, potash); critical: lithium, potash; 10 km to rail; "
+        "3.0 km to a Quaternary fault; closed: withdrawn from mineral entry; "
+        "100% withdrawn (Test Wilderness). Driven by known deposits."
+    )
 
 
 def test_ranks_do_not_depend_on_input_order(tiny_region, tmp_path):
