@@ -262,3 +262,85 @@ def test_map_lines_merge_access_and_line_evidence():
     lines = map_lines(access, evidence)
     assert lines["kind"].tolist() == ["rail", "fault"]
     assert map_lines(None, None) is None
+
+
+def test_status_of_parcels_and_points(tiny_region, tmp_path):
+    import geopandas as gpd
+    import pyproj
+    import shapely
+
+    from tests.conftest import CRS, X0, Y0, write_layer
+
+    # BLM ground west of x = 4.5 km, private land east of it; the wilderness (x, y 6-10 km)
+    # lies on the private half.
+    write_layer(
+        gpd.GeoDataFrame(
+            {"agency": ["BLM", "PRIVATE"], "federal": [True, False], "source": ["test"] * 2},
+            geometry=[
+                shapely.box(X0 - 1_000, Y0 - 1_000, X0 + 4_500, Y0 + 11_000),
+                shapely.box(X0 + 4_500, Y0 - 1_000, X0 + 11_000, Y0 + 11_000),
+            ],
+            crs=CRS,
+        ),
+        tmp_path / "land.gpkg",
+    )
+    region = tiny_region('\n[[layers]]\nrole = "land"\npath = "land.gpkg"\n')
+    config = tmp_path / "km.toml"
+    config.write_text("[parcels]\ncell_m = 1000.0\n")
+    out = tmp_path / "run"
+    code, _, err = run(
+        ["rank", "--region", str(region), "--out", str(out), "--no-map", "--config", str(config)]
+    )
+    assert code == 0, err
+    ranked = str(out / "prospects.gpkg")
+    r0, c0 = 1_900_000 // 1000, -1_500_000 // 1000
+
+    def status(*args: str) -> dict[str, str]:
+        code, stdout, err = run(["status", ranked, *args])
+        assert code == 0, err
+        lines = stdout.splitlines()
+        fields = dict(line.strip().split(": ", 1) for line in lines[1:])
+        fields["header"] = lines[0]
+        return fields
+
+    note = "mining claims not checked: no claims layer supplied"
+    # Cell (1, 1): wholly BLM, not withdrawn → open.
+    open_cell = status("--parcel", f"r{r0 + 1}c{c0 + 1}")
+    assert open_cell["header"].startswith(f"parcel r{r0 + 1}c{c0 + 1}  rank: ")
+    assert open_cell["header"].split("rank: ")[1].isdigit()
+    assert open_cell["land_status"] == "open"
+    assert open_cell["status_reason"] == note
+    assert open_cell["agency"] == "BLM"
+    assert (open_cell["federal_frac"], open_cell["withdrawn_frac"]) == ("1.000", "0.000")
+    assert (open_cell["open_frac"], open_cell["claimed_frac"]) == ("1.000", "unknown")
+    assert open_cell["area_km2"] == "1.000"
+    # Cell (4, 1), x 4-5 km: half BLM, half private → partly open (the tie names BLM).
+    partly = status("--parcel", f"r{r0 + 1}c{c0 + 4}")
+    assert partly["land_status"] == "partly_open"
+    assert partly["status_reason"] == f"partly withdrawn, claimed, or not open to location; {note}"
+    assert (partly["federal_frac"], partly["open_frac"], partly["agency"]) == (
+        "0.500",
+        "0.500",
+        "BLM",
+    )
+    # Cell (7, 1): private → closed, and unranked (score.status "not_closed" excludes it).
+    private = status("--parcel", f"r{r0 + 1}c{c0 + 7}")
+    assert private["land_status"] == "closed"
+    assert private["status_reason"] == f"not federal land; {note}"
+    assert private["header"].endswith("rank: —")
+    # A point in the wilderness (lon/lat of x, y = 7.5 km), computed with pyproj.
+    lon, lat = pyproj.Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(
+        X0 + 7_500, Y0 + 7_500
+    )
+    wild = status("--point", str(lon), str(lat))
+    assert wild["header"] == f"parcel r{r0 + 7}c{c0 + 7}  rank: —"
+    assert wild["land_status"] == "closed"
+    assert wild["status_reason"] == f"withdrawn from mineral entry; {note}"
+    assert (wild["withdrawn_frac"], wild["withdrawals"]) == ("1.000", "Test Wilderness")
+    # Errors: no such parcel, a point outside, both or neither selector.
+    code, _, err = run(["status", ranked, "--parcel", "nope"])
+    assert code == 2 and "no parcel 'nope'" in err and "Traceback" not in err
+    code, _, err = run(["status", ranked, "--point", "0", "0"])
+    assert code == 2 and "outside every parcel" in err
+    code, _, err = run(["status", ranked])
+    assert code == 2 and "exactly one of --point" in err
