@@ -187,3 +187,92 @@ def test_draw_area_of_interest(page):
     assert len(ring) == 4 and ring[0] == ring[-1]
     assert aoi["features"][0]["properties"]["area_km2"] > 0
     assert external(page.log.requests) == []
+
+
+# ---------------------------------------------------------------- a real ranking of the sample
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory) -> Path:
+    """`prospector rank` of the embedded Utah sample at 10 km cells, map included."""
+    from click.testing import CliRunner
+
+    from prospector.cli.main import cli
+
+    out = tmp_path_factory.mktemp("sample-run")
+    config = out / "ten-km.toml"
+    config.write_text("[parcels]\ncell_m = 10000.0\n")
+    result = CliRunner().invoke(
+        cli,
+        ["rank", "--region", "utah-sample", "--out", str(out / "run"), "--config", str(config)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return out / "run"
+
+
+@pytest.fixture
+def sample_page(browser, sample_run):
+    log = PageLog()
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.on("request", lambda r: log.requests.append(r.url))
+    pg.on(
+        "console",
+        lambda msg: log.errors.append(msg.text) if msg.type in ("error", "warning") else None,
+    )
+    pg.on("pageerror", lambda exc: log.errors.append(str(exc)))
+    pg.goto((sample_run / "prospects.html").as_uri())
+    pg.wait_for_function("window.prospector && window.prospector.ready === true", timeout=30_000)
+    pg.log = log  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+def test_real_ranking_drawn_as_in_the_geopackage(sample_page, sample_run):
+    import geopandas as gpd
+    import numpy as np
+
+    gpkg = sample_run / "prospects.gpkg"
+    ranked = gpd.read_file(gpkg, layer="parcels").to_crs("EPSG:4326")
+    deposits = gpd.read_file(gpkg, layer="deposits").to_crs("EPSG:4326")
+    page = sample_page
+    assert page.log.errors == []
+    assert external(page.log.requests) == []
+    # Fewer ranked parcels than the detail limit (5000): every one is drawn as a vector.
+    assert 0 < len(ranked) < 5000
+    assert page.evaluate("window.prospector.detailCount") == len(ranked)
+    drawn = page.evaluate(
+        """() => window.prospector.layers.parcels.getLayers().map(l => {
+            const b = l.getBounds();
+            return [String(l.feature.properties.parcel_id), l.feature.properties.rank,
+                    b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+        })"""
+    )
+    by_id = {row[0]: row for row in drawn}
+    assert set(by_id) == set(ranked["parcel_id"])
+    table = ranked.set_index("parcel_id")
+    assert all(by_id[pid][1] == int(r) for pid, r in table["rank"].items())
+    # Each outline covers its GeoPackage geometry (lon/lat quantised to 5 decimals ≈ 1 m).
+    got = np.array([by_id[pid][2:] for pid in table.index], dtype=float)
+    np.testing.assert_allclose(got, table.geometry.bounds.to_numpy(), atol=1.5e-5)
+    # Every site of the run is a marker, at its place.
+    markers = page.evaluate(
+        "window.prospector.depositMarkers.map(m => [m.getLatLng().lng, m.getLatLng().lat])"
+    )
+    assert len(markers) == len(deposits)
+    np.testing.assert_allclose(
+        np.sort(np.array(markers), axis=0),
+        np.sort(np.c_[deposits.geometry.x, deposits.geometry.y], axis=0),
+        atol=1.5e-5,
+    )
+    # The rank-1 parcel's popup says what the GeoPackage says.
+    top = ranked.loc[ranked["rank"] == 1].iloc[0]
+    page.evaluate(f"void window.prospector.byId[{top['parcel_id']!r}].openPopup()")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5000)
+    text = popup.inner_text()
+    assert f"Parcel {top['parcel_id']}" in text
+    assert f"Rank 1 of {len(ranked)}" in text.replace("\n", " ")
+    assert top["why"] in text
+    assert page.log.errors == []
