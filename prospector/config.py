@@ -89,6 +89,9 @@ class ValueConfig:
     group_weights: dict[str, float] = field(default_factory=_group_weights)
     commodity_weights: dict[str, float] = field(default_factory=dict)
     """Per-commodity overrides (canonical names), replacing the computed commodity weight."""
+    dedupe_m: float = 300.0
+    """Records of known sites closer than this (metres) that share a commodity are one site
+    (:func:`prospector.analysis.dedupe.dedupe_sites`); 0 keeps every record."""
 
 
 @dataclass
@@ -199,6 +202,14 @@ class Config:
         ]:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 problems.append(f"{name} must be a positive number; got {value!r}.")
+        dedupe = self.value.dedupe_m
+        if not (
+            isinstance(dedupe, (int, float))
+            and not isinstance(dedupe, bool)
+            and math.isfinite(dedupe)
+            and dedupe >= 0
+        ):
+            problems.append(f"value.dedupe_m must be a number of metres >= 0; got {dedupe!r}.")
         for name, direction in self.evidence.raster_direction.items():
             if direction not in ("high", "low"):
                 problems.append(
