@@ -134,7 +134,7 @@ def _region_data(layers: dict):
     import pyproj
 
     from prospector.catalog import Region
-    from prospector.layers import RegionData
+    from prospector.ingest import RegionData
     from prospector.schema.commodities import load_vocabulary
 
     region = Region(

@@ -14,7 +14,7 @@ from prospector.catalog import load_catalog, load_region
 from prospector.config import Config, load_config
 from prospector.errors import ProspectorError
 from prospector.export import read_ranked, write_geoparquet, write_gpkg
-from prospector.layers import RegionData, load_region_data
+from prospector.ingest import RegionData, load_region_data
 from prospector.outputs import write_run
 from prospector.pipeline import RankResult, build_criteria, rank
 from prospector.schema.columns import PARCEL_COLUMNS, SCHEMAS

@@ -62,7 +62,7 @@ from prospector.analysis.value import deposit_weights, deposits_in_parcels
 from prospector.catalog import Region
 from prospector.config import Config, load_config
 from prospector.export.geoparquet import write_geoparquet
-from prospector.layers import RegionData
+from prospector.ingest import RegionData
 from prospector.schema.commodities import CommodityVocabulary
 
 __all__ = [

@@ -12,7 +12,7 @@ import geopandas as gpd
 import pandas as pd
 
 from prospector.export import check_writable, write_gpkg, write_json
-from prospector.layers import file_sha256
+from prospector.ingest import file_sha256
 from prospector.pipeline import RankResult
 
 __all__ = ["RUN_FILES", "map_info", "map_lines", "result_layers", "write_run"]

@@ -1,4 +1,4 @@
-"""Tests for prospector.io.archive.safe_extract."""
+"""Tests for prospector.ingest.archive.safe_extract."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from prospector.errors import ArchiveError, OutputExistsError
-from prospector.io import archive as archive_module
-from prospector.io.archive import safe_extract
+from prospector.ingest import archive as archive_module
+from prospector.ingest.archive import safe_extract
 
 SHP = bytes(range(256)) * 40
 DBF = b"dBASE-ish attribute table\n" * 100

@@ -54,7 +54,7 @@ def test_layers_check_reports_every_problem(tmp_path):
     code, _, err = run(["layers", "check", str(path), "--as", "deposits"])
     assert code == 2
     # Missing fields, duplicate ids and missing values are all reported at once.
-    assert "published field 'dev_status'" in err
+    assert "column(s) 'dev_status' missing" in err
     assert "share a 'site_id'" in err
     assert str(path) in err
 

@@ -19,7 +19,7 @@ import shapely
 
 from prospector.catalog import Region
 from prospector.engine import ParquetLayers, rank_partitioned, read_streamed, sort_spatially
-from prospector.layers import RegionData
+from prospector.ingest import RegionData
 from prospector.pipeline import rank
 from prospector.schema.commodities import load_vocabulary
 

@@ -1,4 +1,4 @@
-"""Tests for prospector.io.fetch and prospector.io.arcgis against local servers.
+"""Tests for prospector.ingest.download and prospector.ingest.arcgis against local servers.
 
 Every test talks to a real ``ThreadingHTTPServer`` bound to 127.0.0.1 on a free
 port; nothing here touches the internet.
@@ -24,8 +24,8 @@ import pytest
 import shapely
 
 from prospector.errors import ConfigError, FetchError
-from prospector.io.arcgis import _esri_geometry, query_features
-from prospector.io.fetch import CACHE_ENV_VAR, default_cache_dir, fetch_file
+from prospector.ingest.arcgis import _esri_geometry, query_features
+from prospector.ingest.download import CACHE_ENV_VAR, default_cache_dir, fetch_file
 
 # --------------------------------------------------------------------------- server
 

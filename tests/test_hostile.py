@@ -30,22 +30,16 @@ import rasterio
 import shapely
 from affine import Affine
 
-from prospector.cli.fetch_cmd import fetch as fetch_command
-from prospector.cli.main import layers as layers_group
 from prospector.cli.main import main
 from prospector.errors import ProspectorWarning
 from prospector.export import read_manifest, read_ranked
-from prospector.io.read import read_vector
+from prospector.ingest import read_vector
 
 # The tiny region of conftest.py: a 10 km square in EPSG:5070 from (X0, Y0), near
 # (-113.5°, 38.9°).
 X0, Y0 = -1_500_000.0, 1_900_000.0
 LON0, LAT0 = -113.50, 38.93
 TINY_SQUARE_KM2 = 100.0
-
-if "fetch" not in layers_group.commands:  # until main.py registers it
-    layers_group.add_command(fetch_command)
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -286,7 +280,7 @@ CHECK_CASES: dict[str, CheckCase] = {
     "mixed-geometry": CheckCase(_mixed_geometry, "deposits", 2, ("mixed.gpkg", "Polygon ×1", "need Point", "rows [1]", "Split the layer")),
     "empty-layer": CheckCase(_empty, "deposits", 2, ("empty.gpkg", "the layer is empty (0 features", "remove the layer")),
     "duplicate-ids": CheckCase(_duplicate_ids, "deposits", 2, ("dups.gpkg", "2 features share a 'site_id'", "dup-7", "rows [1, 3]", "Ids must be unique")),
-    "missing-field": CheckCase(_missing_field, "deposits", 2, ("nf.gpkg", "published field 'dev_status'", "is missing", "Fields in the file")),
+    "missing-field": CheckCase(_missing_field, "deposits", 2, ("nf.gpkg", "column(s) 'dev_status' missing", "Fields in the file", "not in the canonical deposits schema")),
     "shapefile-no-shx": CheckCase(_missing_shx, "withdrawals", 2, ("noshx.shp", "missing its .shx", "Copy every file")),
     "shapefile-no-dbf": CheckCase(_missing_dbf, "withdrawals", 2, ("nodbf.shp", "missing its .dbf", "attribute table")),
     "shapefile-truncated": CheckCase(_truncated_shp, "withdrawals", 2, ("cut.shp", "truncated", "Re-download or re-export")),
@@ -338,13 +332,13 @@ def test_shapefile_text_encoding_is_decoded(build, notes: int, tmp_path: Path) -
 
 
 def test_invalid_polygon_repair_keeps_area(tmp_path: Path) -> None:
-    from prospector.catalog.regions import _inline_entry
+    from prospector.catalog import inline_entry
     from prospector.errors import GeometryRepairWarning
-    from prospector.schema.normalize import normalize_layer
+    from prospector.ingest import normalize_layer
 
     path = _invalid_polygons(tmp_path)
     raw = read_vector(path)
-    entry = _inline_entry({"role": "withdrawals"}, where="test", path=path)
+    entry = inline_entry({"role": "withdrawals"}, where="test", path=path)
     with pytest.warns(GeometryRepairWarning, match="repaired 2 invalid geometries"):
         gdf, report = normalize_layer(raw, entry, where=str(path))
     assert report.n_repaired == 2 and report.n_repair_dropped == 0

@@ -352,10 +352,10 @@ def test_only_blm_and_usfs_land_is_open(two_parcels):
 def test_federal_flag_parsing(values, expected):
     from pathlib import Path
 
-    from prospector.catalog.regions import _inline_entry
-    from prospector.schema.normalize import normalize_layer
+    from prospector.catalog import inline_entry
+    from prospector.ingest import normalize_layer
 
-    entry = _inline_entry({"role": "land"}, where="t", path=Path("t.gpkg"))
+    entry = inline_entry({"role": "land"}, where="t", path=Path("t.gpkg"))
     layer = _gdf(
         [square(0, 0, 1), square(1, 0, 1)],
         agency=["BLM", "PRIVATE"],
@@ -370,11 +370,11 @@ def test_federal_flag_parsing(values, expected):
 def test_federal_flag_garbage_is_an_error():
     from pathlib import Path
 
-    from prospector.catalog.regions import _inline_entry
+    from prospector.catalog import inline_entry
     from prospector.errors import SchemaError
-    from prospector.schema.normalize import normalize_layer
+    from prospector.ingest import normalize_layer
 
-    entry = _inline_entry({"role": "land"}, where="t", path=Path("t.gpkg"))
+    entry = inline_entry({"role": "land"}, where="t", path=Path("t.gpkg"))
     layer = _gdf(
         [square(0, 0, 1)], agency=["BLM"], federal=["maybe"], unit_name=["a"], source=["s"]
     )

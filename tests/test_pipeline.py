@@ -213,7 +213,7 @@ def test_rank_scores_ties_eligibility_and_missing_ids():
 
 def test_with_scores_keeps_inputs_and_result_apart(tiny_region):
     from prospector.config import load_config
-    from prospector.layers import load_region_data
+    from prospector.ingest import load_region_data
     from prospector.pipeline import (
         available_criteria,
         global_scores,

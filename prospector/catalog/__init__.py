@@ -11,17 +11,20 @@ catalogue file, not new code.
 from prospector.catalog.entries import (
     CatalogEntry,
     FieldMap,
+    find_entry,
     layers_dir,
     load_catalog,
     load_entry,
 )
-from prospector.catalog.regions import LayerRef, Region, load_region
+from prospector.catalog.regions import LayerRef, Region, inline_entry, load_region
 
 __all__ = [
     "CatalogEntry",
     "FieldMap",
     "LayerRef",
     "Region",
+    "find_entry",
+    "inline_entry",
     "layers_dir",
     "load_catalog",
     "load_entry",

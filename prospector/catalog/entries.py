@@ -13,7 +13,7 @@ from prospector._util import check_keys, did_you_mean
 from prospector.errors import CatalogError
 from prospector.schema.columns import ROLES, SCHEMAS
 
-__all__ = ["CatalogEntry", "FieldMap", "layers_dir", "load_catalog", "load_entry"]
+__all__ = ["CatalogEntry", "FieldMap", "find_entry", "layers_dir", "load_catalog", "load_entry"]
 
 _ENTRY_KEYS = {
     "name",
@@ -73,6 +73,15 @@ class CatalogEntry:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     raster: dict[str, Any] = dataclasses.field(default_factory=dict)
     path: Path | None = None
+    inline: bool = False
+    """True for a mapping written in a region file (or the canonical names), not a catalogue file."""
+
+    @property
+    def label(self) -> str:
+        """How messages name this entry: ``catalogue entry 'x'`` or the inline mapping."""
+        if self.inline:
+            return "no catalogue entry: canonical names or the region's own mapping"
+        return f"catalogue entry {self.name!r}"
 
     @property
     def published_fields(self) -> tuple[str, ...]:
@@ -219,3 +228,41 @@ def load_catalog(directory: str | Path | None = None) -> dict[str, CatalogEntry]
     if problems:
         raise CatalogError("\n".join(problems))
     return entries
+
+
+def find_entry(
+    name: str,
+    catalog: dict[str, CatalogEntry] | None = None,
+    *,
+    role: str | None = None,
+) -> CatalogEntry:
+    """Return catalogue entry *name*, or fail with a message that says how to find one.
+
+    Parameters
+    ----------
+    name
+        Entry name (``layers/catalog/NAME.toml``).
+    catalog
+        Catalogue to look in (default :func:`load_catalog`).
+    role
+        When given, the entry must describe a layer of this role.
+
+    Raises
+    ------
+    prospector.errors.CatalogError
+        No such entry (with the closest names), or an entry of another role.
+    """
+    catalog = catalog if catalog is not None else load_catalog()
+    entry = catalog.get(name)
+    if entry is None:
+        raise CatalogError(
+            f"no catalogue entry {name!r}.{did_you_mean(name, catalog)} "
+            "See `prospector layers list`."
+        )
+    if role is not None and entry.role != role:
+        same_role = sorted(n for n, e in catalog.items() if e.role == role)
+        raise CatalogError(
+            f"catalogue entry {name!r} describes {entry.role} layers, not {role}. "
+            f"Entries for {role}: {', '.join(same_role) or 'none'}."
+        )
+    return entry

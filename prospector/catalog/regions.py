@@ -24,17 +24,24 @@ Format (TOML)::
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prospector._compat import tomllib
 from prospector._util import check_keys, did_you_mean
-from prospector.catalog.entries import CatalogEntry, _parse_entry, layers_dir, load_catalog
+from prospector.catalog.entries import (
+    CatalogEntry,
+    _parse_entry,
+    find_entry,
+    layers_dir,
+    load_catalog,
+)
 from prospector.errors import CatalogError
 from prospector.schema.columns import ROLES, SCHEMAS
 
-__all__ = ["LayerRef", "Region", "load_region", "read_region_file"]
+__all__ = ["LayerRef", "Region", "inline_entry", "load_region", "read_region_file"]
 
 _REGION_KEYS = {"name", "title", "description", "work_crs", "boundary", "layers", "notes"}
 _LAYER_KEYS = {
@@ -112,7 +119,13 @@ def _field_names(path: Path, layer: str | None) -> set[str] | None:
         return None
 
 
-def _inline_entry(spec: dict[str, Any], *, where: str, path: Path) -> CatalogEntry:
+def inline_entry(spec: dict[str, Any], *, where: str, path: Path) -> CatalogEntry:
+    """Build the entry of a file described in a region (``role`` + optional mappings).
+
+    Canonical columns without a mapping are read from fields of the same name; optional
+    ones only when the file has them.  ``{"role": ROLE}`` alone describes a file already
+    in the canonical schema of ROLE.
+    """
     role = spec.get("role")
     if role not in ROLES:
         raise CatalogError(
@@ -145,7 +158,7 @@ def _inline_entry(spec: dict[str, Any], *, where: str, path: Path) -> CatalogEnt
         "raster": spec.get("raster", {}),
         "options": spec.get("options", {}),
     }
-    return _parse_entry(data, where=where)
+    return dataclasses.replace(_parse_entry(data, where=where), inline=True)
 
 
 def read_region_file(region: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -168,10 +181,26 @@ def read_region_file(region: str | Path) -> tuple[Path, dict[str, Any]]:
         raise CatalogError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
 
 
-def load_region(region: str | Path, *, catalog: dict[str, CatalogEntry] | None = None) -> Region:
+def load_region(
+    region: str | Path,
+    *,
+    catalog: dict[str, CatalogEntry] | None = None,
+    require_files: bool = True,
+) -> Region:
     """Load a region by name (``layers/regions/NAME.toml``) or from a region file path.
 
     Every problem is collected and reported in one :class:`~prospector.errors.CatalogError`.
+
+    Parameters
+    ----------
+    region
+        Region name or path of a region file.
+    catalog
+        Catalogue the ``source`` names refer to (default :func:`load_catalog`).
+    require_files
+        Every layer file must exist.  False accepts layers that are not there yet (a
+        region that lists the file ``prospector layers fetch`` is about to write); the
+        boundary file must always exist.
     """
     path, data = read_region_file(region)
     catalog = catalog if catalog is not None else load_catalog()
@@ -191,22 +220,15 @@ def load_region(region: str | Path, *, catalog: dict[str, CatalogEntry] | None =
             problems.append(f"{where}: missing `path`.")
             continue
         file = (base / spec["path"]).resolve()
-        if not file.exists():
+        if require_files and not file.exists():
             problems.append(f"{where}: file not found: {file}")
         try:
             if "source" in spec:
-                if spec["source"] not in catalog:
-                    problems.append(
-                        f"{where}: unknown catalogue entry {spec['source']!r}."
-                        f"{did_you_mean(spec['source'], catalog)} "
-                        "See `prospector layers list`."
-                    )
-                    continue
-                entry = catalog[spec["source"]]
+                entry = find_entry(str(spec["source"]), catalog)
             else:
-                entry = _inline_entry(spec, where=where, path=file)
+                entry = inline_entry(spec, where=where, path=file)
         except CatalogError as exc:
-            problems.append(str(exc))
+            problems.append(f"{where}: {exc}" if "source" in spec else str(exc))
             continue
         refs.append(
             LayerRef(entry, file, spec.get("layer", entry.layer), spec.get("where", entry.where))

@@ -13,15 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from prospector.errors import MissingLayerWarning, ProspectorError, ProspectorWarning
-
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
-_out = Console(highlight=False, soft_wrap=True)
-if not _out.is_terminal and "COLUMNS" not in os.environ:
-    _out.width = 120  # pipes and logs: wide enough for the top-parcels table
+from prospector.cli._console import err as _err
+from prospector.cli._console import out as _out
+from prospector.cli._console import print_error, print_warnings
+from prospector.errors import ProspectorError
 
 region_option = click.option(
     "--region",
@@ -39,19 +36,6 @@ config_option = click.option(
     help="TOML configuration file (weights, radii, methods).",
 )
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-
-
-def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
-    seen = set()
-    for w in caught:
-        text = str(w.message)
-        if text in seen:
-            continue
-        seen.add(text)
-        if issubclass(w.category, MissingLayerWarning):
-            continue  # listed after the run with what each missing layer means
-        kind = "note" if issubclass(w.category, ProspectorWarning) else "warning"
-        _err.print(f"[yellow]{kind}:[/] {text}", markup=True)
 
 
 def _top_table(parcels: Any, n: int = 10) -> Table:
@@ -115,7 +99,7 @@ def _run_rank(
             result = rank(region, config)
         else:
             from prospector.engine import rank_partitioned
-            from prospector.layers import load_region_data
+            from prospector.ingest import load_region_data
 
             ranked = rank_partitioned(
                 load_region_data(region, config),
@@ -128,7 +112,7 @@ def _run_rank(
             assert isinstance(ranked, RankResult)
             result = ranked
         paths = write_run(result, out, overwrite=overwrite, command=command, make_map=make_map)
-    _print_warnings(caught)
+    print_warnings(caught)
     for item in result.missing():
         _err.print(f"[bold yellow]missing layer:[/] {item['message']}", markup=True)
     for name, why in result.weights.redistributed.items():
@@ -252,7 +236,7 @@ def _command_line() -> str:
 def _manifest_hillshade(manifest: dict[str, Any]) -> Any:
     """Hillshade from the run's DEM when it is still where the manifest says, unchanged."""
     from prospector.catalog import load_catalog
-    from prospector.layers import file_sha256
+    from prospector.ingest import file_sha256
     from prospector.render import hillshade_from_dem
 
     catalog = load_catalog()
@@ -421,108 +405,13 @@ def status_cmd(ranked: str, point: tuple[float, float] | None, parcel_id: str | 
             _out.print(f"  {key:>15}: {value if value not in (None, '') else '—'}")
 
 
-@cli.group()
-def layers() -> None:
-    """List, describe and check layer sources."""
-
-
-@layers.command("list")
-def layers_list() -> None:
-    """List the catalogue's sources."""
-    from prospector.catalog import load_catalog
-
-    table = Table(title="Layer catalogue (layers/catalog)")
-    for col in ("name", "role", "publisher", "title"):
-        table.add_column(col)
-    for entry in load_catalog().values():
-        table.add_row(entry.name, entry.role, entry.publisher, entry.title)
-    _out.print(table)
-
-
-@layers.command("info")
-@click.argument("name")
-def layers_info(name: str) -> None:
-    """Describe catalogue source NAME: publisher, licence, download, field mapping."""
-    from prospector._util import did_you_mean
-    from prospector.catalog import load_catalog
-
-    catalog = load_catalog()
-    if name not in catalog:
-        raise ProspectorError(
-            f"no catalogue entry {name!r}.{did_you_mean(name, catalog)} See `prospector layers list`."
-        )
-    e = catalog[name]
-    _out.print(f"[bold]{e.name}[/] — {e.title}", markup=True)
-    for label, value in [
-        ("role", e.role),
-        ("publisher", e.publisher),
-        ("licence", e.licence),
-        ("url", e.url),
-        ("download", e.download.get("url", "—")),
-        ("native CRS", e.native_crs or "—"),
-        ("format", e.format),
-        ("layer", e.layer or "—"),
-        ("filter", e.where or "—"),
-    ]:
-        _out.print(f"  {label:>10}: {value}")
-    if e.description:
-        _out.print("  " + " ".join(e.description.split()))
-    table = Table(title="canonical column ← published field")
-    for col in ("column", "from", "value mapping"):
-        table.add_column(col)
-    for f in e.fields:
-        source = f.field if f.field is not None else f"constant {f.constant!r}"
-        mapping = ", ".join(f"{k}→{v}" for k, v in list(f.values.items())[:8])
-        if len(f.values) > 8:
-            mapping += f", … ({len(f.values)} in all)"
-        table.add_row(f.column, source, mapping)
-    _out.print(table)
-
-
-@layers.command("check")
-@click.argument("path", type=click.Path())
-@click.option(
-    "--as",
-    "role",
-    required=True,
-    type=click.Choice(
-        ["deposits", "land", "withdrawals", "claims", "access", "evidence", "parcels"]
-    ),
-    help="Role the file should play.",
-)
-@click.option(
-    "--source",
-    default=None,
-    help="Catalogue entry describing the file's published schema (default: canonical column names).",
-)
-@click.option("--layer", default=None, help="Layer name inside the file.")
-def layers_check(path: str, role: str, source: str | None, layer: str | None) -> None:
-    """Validate the file at PATH as ROLE and report every problem at once."""
-    from prospector.schema.validate import check_file
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        report = check_file(path, role=role, source=source, layer=layer)
-    _print_warnings(caught)
-    _out.print(
-        f"OK: {path} is a valid {role} layer — {report.n_kept} of {report.n_read} features kept"
-        + (f", {report.n_repaired} repaired" if report.n_repaired else "")
-        + (
-            f", {sum(report.unmapped_commodities.values())} unmapped commodity codes"
-            if report.unmapped_commodities
-            else ""
-        )
-        + "."
-    )
-
-
 def _register() -> None:
     from prospector.cli.analysis_cmds import sensitivity, validate
-    from prospector.cli.fetch_cmd import fetch
+    from prospector.cli.layers_cmds import layers
 
     cli.add_command(sensitivity)
     cli.add_command(validate)
-    layers.add_command(fetch)
+    cli.add_command(layers)
 
 
 _register()
@@ -539,12 +428,12 @@ def main(argv: list[str] | None = None) -> None:
         _err.print("aborted")
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        _show_usage_error(exc)
         sys.exit(2)
     except ProspectorError as exc:
         if debug:
             raise
-        _err.print(f"error: {exc}", markup=False)
+        print_error(str(exc))
         sys.exit(2)
     except Exception as exc:
         if debug:
@@ -556,6 +445,16 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(1)
     sys.exit(0)
+
+
+def _show_usage_error(exc: click.ClickException) -> None:
+    """Print a usage error as click would, with the one ``error:`` prefix of every error."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        _err.print(ctx.get_usage(), markup=False, highlight=False)
+        help_option = ctx.help_option_names[0] if ctx.help_option_names else "--help"
+        _err.print(f"Try '{ctx.command_path} {help_option}' for help.\n", markup=False)
+    print_error(exc.format_message())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -208,7 +208,7 @@ def read_ranked(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
     present, is attached to every layer as ``gdf.attrs["prospector_manifest"]`` so that
     exporters can carry it along.
     """
-    from prospector.io.read import list_layers, read_vector
+    from prospector.ingest.read import list_layers, read_vector
 
     try:
         spatial = {str(name) for name, geom in pyogrio.list_layers(path) if geom is not None}

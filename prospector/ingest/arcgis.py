@@ -26,7 +26,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from prospector.errors import ConfigError, FetchError
-from prospector.io.fetch import _describe_request_error, _is_retryable_status
+from prospector.ingest._http import Failure, describe_failure, http_failure, is_retryable_status
 
 __all__ = ["query_features"]
 
@@ -38,15 +38,21 @@ _RETRYABLE_ERRORS: Final = (
     requests.exceptions.ConnectionError,
     requests.exceptions.ChunkedEncodingError,
 )
-_FIX_SERVER: Final = (
-    "Fix: the server is failing or overloaded - retry later, raise retries or "
-    "timeout_s, or ask for less per request (smaller bbox or page_size)."
+_FIX_BROKEN_REPLY: Final = (
+    "Fix: the server sent a broken reply: retry later; if it persists, tell the publisher."
 )
 _FIX_REQUEST: Final = (
-    "Fix: check that layer_url points at one layer (.../FeatureServer/<id> or "
-    ".../MapServer/<id>) and that where and out_fields use fields that exist "
-    "in the layer (open layer_url?f=json in a browser to see them)."
+    "Fix: check that the layer URL (the catalogue entry's [download] url, layer_url= in "
+    "Python) points at one layer (.../FeatureServer/<id> or .../MapServer/<id>) and that "
+    "the `where` filter and the fields asked for exist in the layer (open the URL with "
+    "?f=json in a browser to see them)."
 )
+_FIX_TOO_MANY: Final = (
+    "Fix: fetch for a smaller region, narrow the catalogue entry's [download] `where`, "
+    "or (in Python) raise max_pages=."
+)
+
+_NO_FAILURE: Final = Failure("other", "", "")
 
 _logger = logging.getLogger(__name__)
 
@@ -254,7 +260,7 @@ class _Client:
             Send the parameters as a form POST (long object-id lists).
         """
         attempts = self.retries + 1
-        reason = "unknown error"
+        failure = Failure("other", "unknown error", _FIX_BROKEN_REPLY)
         for attempt in range(1, attempts + 1):
             try:
                 response = self.session.request(
@@ -265,29 +271,32 @@ class _Client:
                     timeout=self.timeout_s,
                 )
             except _RETRYABLE_ERRORS as exc:
-                reason = _describe_request_error(exc, self.timeout_s)
+                failure = describe_failure(exc, url=url, timeout_s=self.timeout_s)
             except requests.exceptions.RequestException as exc:
                 raise self._error(context, f"{type(exc).__name__}: {exc}", _FIX_REQUEST) from exc
             else:
                 with response:
-                    body, reason = self._parse(response, context)
+                    body, retryable = self._parse(response, context)
                 if body is not None:
                     return body
+                failure = retryable
             if attempt < attempts:
                 delay = self.backoff_s * 2 ** (attempt - 1)
-                _logger.info("ArcGIS %s failed (%s); retrying in %.2f s", context, reason, delay)
+                _logger.info(
+                    "ArcGIS %s failed (%s); retrying in %.2f s", context, failure.reason, delay
+                )
                 time.sleep(delay)
-        raise self._error(context, f"{reason} (after {attempts} attempt(s))", _FIX_SERVER)
+        raise self._error(context, f"{failure.reason} (after {attempts} attempt(s))", failure.fix)
 
     def _parse(
         self, response: requests.Response, context: str
-    ) -> tuple[dict[str, Any] | None, str]:
-        """Return ``(body, "")`` or ``(None, reason)`` for a retryable failure."""
+    ) -> tuple[dict[str, Any] | None, Failure]:
+        """Return ``(body, _NO_FAILURE)``, or ``(None, failure)`` for a retryable failure."""
         if response.status_code >= 400:
-            reason = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
-            if _is_retryable_status(response.status_code):
-                return None, reason
-            raise self._error(context, reason, _FIX_REQUEST)
+            failure = http_failure(response.status_code, response.reason)
+            if is_retryable_status(response.status_code):
+                return None, failure
+            raise self._error(context, failure.reason, _FIX_REQUEST)
         try:
             body = response.json()
         except ValueError as exc:
@@ -295,8 +304,9 @@ class _Client:
             raise self._error(
                 context,
                 f"the reply is not valid JSON ({exc}; starts with {snippet!r})",
-                "Fix: check layer_url - an HTML page usually means a login, proxy "
-                "or error page instead of the ArcGIS REST endpoint.",
+                "Fix: check the layer URL (the catalogue entry's [download] url) - an HTML "
+                "page usually means a login, proxy or error page instead of the ArcGIS REST "
+                "endpoint.",
             ) from exc
         if not isinstance(body, dict):
             raise self._error(
@@ -306,10 +316,10 @@ class _Client:
         if error:
             reason = _describe_arcgis_error(error)
             code = error.get("code") if isinstance(error, Mapping) else None
-            if isinstance(code, int) and _is_retryable_status(code):
-                return None, reason
+            if isinstance(code, int) and is_retryable_status(code):
+                return None, Failure("http", reason, http_failure(code, None).fix)
             raise self._error(context, reason, _FIX_REQUEST)
-        return body, ""
+        return body, _NO_FAILURE
 
     def _error(self, context: str, reason: str, fix: str) -> FetchError:
         """Build the :class:`FetchError` for a failed request."""
@@ -349,13 +359,13 @@ def _query_by_offset(
             raise client._error(
                 context,
                 "the server reports more records (exceededTransferLimit) but sent none",
-                _FIX_SERVER,
+                _FIX_BROKEN_REPLY,
             )
         offset += len(props)
     raise client._error(
         f"fetching page {max_pages} (resultOffset={offset})",
         f"more than max_pages={max_pages} pages",
-        "Fix: narrow bbox or where, or raise max_pages.",
+        _FIX_TOO_MANY,
     )
 
 
@@ -381,7 +391,7 @@ def _query_by_ids(
         raise client._error(
             "planning the object-id batches",
             f"{ids.size} features need {batches} requests, more than max_pages={max_pages}",
-            "Fix: narrow bbox or where, or raise max_pages.",
+            _FIX_TOO_MANY,
         )
     properties: list[dict[str, Any]] = []
     geometries: list[BaseGeometry | None] = []
@@ -431,7 +441,7 @@ def _parse_page(
             geometries.append(None if geometry is None or geometry.is_empty else geometry)
     except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError) as exc:
         raise client._error(
-            context, f"a feature could not be decoded ({exc})", _FIX_SERVER
+            context, f"a feature could not be decoded ({exc})", _FIX_BROKEN_REPLY
         ) from exc
     return properties, geometries, exceeded
 

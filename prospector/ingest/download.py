@@ -34,6 +34,7 @@ import pooch
 import requests
 
 from prospector.errors import ConfigError, FetchError
+from prospector.ingest._http import describe_failure, is_retryable_status
 
 __all__ = ["CACHE_ENV_VAR", "default_cache_dir", "fetch_file"]
 
@@ -42,7 +43,6 @@ CACHE_ENV_VAR: Final = "PROSPECTOR_CACHE"
 
 _CHUNK_BYTES: Final = 64 * 1024
 _USER_AGENT: Final = "prospector-fetch (python-requests)"
-_RETRYABLE_CLIENT_STATUS: Final = frozenset({408, 425, 429})
 _NOT_RETRYABLE_REQUEST_ERRORS: Final = (
     requests.exceptions.InvalidURL,
     requests.exceptions.InvalidSchema,
@@ -166,7 +166,7 @@ def fetch_file(
             return Path(local)
         except requests.exceptions.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
-            if not _is_retryable_status(status):
+            if not is_retryable_status(status):
                 raise FetchError(_client_error_message(url, exc)) from exc
             last_error = exc
         except _NOT_RETRYABLE_REQUEST_ERRORS as exc:
@@ -189,7 +189,7 @@ def fetch_file(
             _logger.info(
                 "Download of %s failed (%s); retry %d of %d in %.2f s.",
                 url,
-                _describe_request_error(last_error, timeout_s),
+                describe_failure(last_error, url=url, timeout_s=timeout_s).reason,
                 attempt,
                 retries,
                 delay,
@@ -202,12 +202,11 @@ def fetch_file(
         if part_path.is_file()
         else ""
     )
+    failure = describe_failure(last_error, url=url, timeout_s=timeout_s)
     raise FetchError(
         f"Download of {url} failed after {attempts} attempt(s); last error: "
-        f"{_describe_request_error(last_error, timeout_s)}.{kept} Fix: check the "
-        "network connection and proxy settings and that the server is up, then "
-        "retry later or with larger timeout_s/retries; or download the file by "
-        f"hand and save it as {final_path}."
+        f"{failure.reason}.{kept} {failure.fix} Or download the file by hand and save it "
+        f"as {final_path}."
     ) from last_error
 
 
@@ -215,7 +214,7 @@ def fetch_file(
 def _quiet_pooch() -> Iterator[None]:
     """Silence pooch's INFO messages (they suggest pooch-specific arguments).
 
-    Prospector logs its own messages through the ``prospector.io.fetch`` logger.
+    Prospector logs its own messages through the ``prospector.ingest.download`` logger.
     """
     logger = pooch.get_logger()
     level = logger.level
@@ -411,47 +410,12 @@ def _progress_bar(total: int | None, initial: int, description: str) -> Any:
     )
 
 
-def _is_retryable_status(status: int | None) -> bool:
-    """Return whether an HTTP status may succeed when simply retried."""
-    return status is not None and (status >= 500 or status in _RETRYABLE_CLIENT_STATUS)
-
-
-def _is_timeout(exc: BaseException | None) -> bool:
-    """Return whether ``exc`` (or an exception it wraps) is a timeout."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, requests.exceptions.Timeout | TimeoutError):
-            return True
-        if "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower():
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def _describe_request_error(exc: BaseException | None, timeout_s: float) -> str:
-    """Return a short, user-facing description of a failed HTTP request."""
-    if exc is None:
-        return "unknown error"
-    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
-        response = exc.response
-        return f"HTTP {response.status_code} {response.reason or ''}".rstrip()
-    if _is_timeout(exc):
-        return f"timed out (no data for timeout_s={timeout_s:g} s)"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "connection dropped before the whole file arrived"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return f"connection failed ({exc})"
-    return f"{type(exc).__name__}: {exc}"
-
-
 def _client_error_message(url: str, exc: requests.exceptions.HTTPError) -> str:
     """Return the message for a non-retryable HTTP error."""
+    failure = describe_failure(exc, url=url, timeout_s=0.0)
     return (
-        f"Download of {url} failed: {_describe_request_error(exc, 0.0)}. Not retried "
-        "because client errors do not go away by themselves. Fix: check the URL "
-        "(the publisher may have moved or renamed the file; update the layer "
-        "catalogue) and whether the server needs authentication."
+        f"Download of {url} failed: {failure.reason}. Not retried because client errors "
+        f"do not go away by themselves. {failure.fix}"
     )
 
 

@@ -10,6 +10,7 @@ saying so.
 from __future__ import annotations
 
 import contextlib
+import json
 import struct
 import warnings
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from prospector.errors import LayerReadError, ProspectorWarning
 
 __all__ = [
     "RasterBand",
+    "list_fields",
     "list_layers",
     "raster_profile",
     "read_raster_band",
@@ -48,6 +50,57 @@ def list_layers(path: str | Path) -> list[str]:
         return [str(name) for name, _ in pyogrio.list_layers(path)]
     except (pyogrio.errors.DataSourceError, OSError) as exc:
         raise LayerReadError(_read_message(Path(path), exc)) from exc
+
+
+def list_fields(path: str | Path, *, layer: str | None = None) -> list[str]:
+    """Return the attribute field names of a vector layer (the first layer by default).
+
+    The file gets the same checks as :func:`read_vector` (missing file or shapefile
+    companions, truncated ``.shp``, unknown layer) without reading any feature.
+
+    Raises
+    ------
+    prospector.errors.LayerReadError
+        The file is missing, incomplete or unreadable, or has no such layer.
+    """
+    path = Path(path)
+    _check_readable(path, layer)
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(path)
+            geo = json.loads((schema.metadata or {}).get(b"geo", b"{}"))
+            skip = set(geo.get("columns", {})) | {"bbox"}
+            return [n for n in schema.names if n not in skip]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "more than one layer": the first is what is read
+            info = pyogrio.read_info(path, layer=layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise LayerReadError(_read_message(path, exc, layer)) from exc
+    except ValueError as exc:  # pyarrow: not a Parquet file
+        raise LayerReadError(_read_message(path, exc, layer)) from exc
+    return [str(name) for name in info["fields"]]
+
+
+def _check_readable(path: Path, layer: str | None) -> None:
+    """Refuse a missing file, a folder, an unknown layer or a broken shapefile, by name."""
+    if not path.exists():
+        raise LayerReadError(_read_message(path, FileNotFoundError("no such file"), layer))
+    if path.is_dir() and path.suffix.lower() != ".gdb":
+        raise LayerReadError(
+            f"cannot read {path}: it is a folder. Give the path of the file itself "
+            "(e.g. the .shp of a shapefile or the .gpkg)."
+        )
+    if layer is not None:
+        available = list_layers(path)
+        if layer not in available:
+            raise LayerReadError(
+                f"cannot read {path}: it has no layer {layer!r}. "
+                f"Layers in the file: {', '.join(available)}. Fix `layer` in the region file."
+            )
+    if path.suffix.lower() == ".shp":
+        _check_shapefile(path)
 
 
 def _read_message(path: Path, exc: Exception, layer: str | None = None) -> str:
@@ -198,20 +251,7 @@ def read_vector(
         has no such layer, or has no geometry.
     """
     path = Path(path)
-    if not path.exists():
-        raise LayerReadError(_read_message(path, FileNotFoundError("no such file"), layer))
-    if path.is_dir() and path.suffix.lower() != ".gdb":
-        raise LayerReadError(
-            f"cannot read {path}: it is a folder. Give the path of the file itself "
-            "(e.g. the .shp of a shapefile or the .gpkg)."
-        )
-    if layer is not None:
-        available = list_layers(path)
-        if layer not in available:
-            raise LayerReadError(
-                f"cannot read {path}: it has no layer {layer!r}. "
-                f"Layers in the file: {', '.join(available)}. Fix `layer` in the region file."
-            )
+    _check_readable(path, layer)
     if path.suffix.lower() == ".parquet":
         try:
             gdf = gpd.read_parquet(
@@ -221,8 +261,6 @@ def read_vector(
             raise LayerReadError(_read_message(path, exc)) from exc
         return gdf.query(where) if where else gdf
     shapefile = path.suffix.lower() == ".shp"
-    if shapefile:
-        _check_shapefile(path)
     kwargs: dict[str, Any] = {"layer": layer, "where": where, "columns": columns, "bbox": bbox}
     try:
         try:

@@ -1,1 +1,0 @@
-"""Reading sources and fetching official layers (pyogrio, rasterio, pooch, ArcGIS REST)."""
