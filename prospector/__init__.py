@@ -5,6 +5,7 @@ on GeoDataFrames) → render (folium map) / export (files).  :func:`rank` compos
 analysis steps; :func:`write_run` writes the standard outputs.
 """
 
+from prospector._version import __version__
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.land import land_status, status_at
 from prospector.analysis.parcels import grid_parcels, split_parcels
@@ -19,8 +20,6 @@ from prospector.outputs import write_run
 from prospector.pipeline import RankResult, build_criteria, rank
 from prospector.schema.columns import PARCEL_COLUMNS, SCHEMAS
 from prospector.schema.commodities import load_vocabulary, parse_commodities
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PARCEL_COLUMNS",

@@ -40,8 +40,8 @@ from prospector.analysis.zonal import slope_degrees, zonal_stats
 from prospector.catalog import Region
 from prospector.config import Config, config_to_dict, load_config
 from prospector.errors import ProspectorError
-from prospector.ingest.read import read_raster_band
 from prospector.ingest import RegionData, load_region_data
+from prospector.ingest.read import read_raster_band
 from prospector.schema.columns import PARCEL_COLUMNS
 from prospector.schema.commodities import COMMODITY_GROUPS
 

@@ -30,19 +30,22 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 from shapely.testing import assert_geometries_equal
 
-import prospector.export.formats as formats_mod
+import prospector.export.geoparquet as geoparquet_mod
 import prospector.export.gpkg as gpkg_mod
+import prospector.export.kml as kml_mod
 from prospector.errors import OutputExistsError, ProspectorError
 from prospector.export import (
     export_layers,
     flatten_lists,
+    holds_one_layer,
     read_field_mapping,
     read_manifest,
     read_ranked,
     read_styles,
     write_gpkg,
 )
-from prospector.export.formats import FORMATS, SHAPEFILE_FIELD_NAMES, shapefile_field_names
+from prospector.export.dispatch import FORMATS
+from prospector.export.shapefile import SHAPEFILE_FIELD_NAMES, shapefile_field_names
 from prospector.schema.columns import PARCEL_COLUMNS
 
 OGRINFO = shutil.which("ogrinfo")
@@ -765,14 +768,14 @@ def _fail_after_first(monkeypatch, module, attr):
 
 @pytest.mark.parametrize("fmt, name, module, attr", [
     ("gpkg", "r.gpkg", gpkg_mod.pyogrio, "write_dataframe"),
-    ("shp", "shp", formats_mod.pyogrio, "write_dataframe"),
-    ("shp", "r.zip", formats_mod.pyogrio, "write_dataframe"),
-    ("geojson", "gj", formats_mod.pyogrio, "write_dataframe"),
-    ("fgb", "fgb", formats_mod.pyogrio, "write_dataframe"),
-    ("parquet", "pq", formats_mod, "write_geoparquet"),
+    ("shp", "shp", pyogrio, "write_dataframe"),
+    ("shp", "r.zip", pyogrio, "write_dataframe"),
+    ("geojson", "gj", pyogrio, "write_dataframe"),
+    ("fgb", "fgb", pyogrio, "write_dataframe"),
+    ("parquet", "pq", geoparquet_mod, "write_geoparquet"),
     ("csv", "csv", pd.DataFrame, "to_csv"),
-    ("kml", "r.kml", formats_mod, "_kml_geometry"),
-    ("kmz", "r.kmz", formats_mod, "_kml_geometry"),
+    ("kml", "r.kml", kml_mod, "_kml_geometry"),
+    ("kmz", "r.kmz", kml_mod, "_kml_geometry"),
 ])  # fmt: skip
 def test_failed_export_leaves_nothing(tmp_path, layers, monkeypatch, fmt, name, module, attr):
     out = tmp_path / name
@@ -788,7 +791,7 @@ def test_failed_overwrite_keeps_the_old_output(tmp_path, layers, monkeypatch):
     out = tmp_path / "shp"
     export_layers(layers, out, fmt="shp")
     before = _snapshot(out)
-    _fail_after_first(monkeypatch, formats_mod.pyogrio, "write_dataframe")
+    _fail_after_first(monkeypatch, pyogrio, "write_dataframe")
     with pytest.raises(RuntimeError):
         export_layers(layers, out, fmt="shp", overwrite=True)
     assert _snapshot(out) == before
@@ -853,6 +856,52 @@ def test_cli_export_carries_manifest(tmp_path, layers, capsys):
         main(["export", str(ranked), "-f", "shp", "-o", str(tmp_path / "shp")])
     assert exit_info.value.code == 2
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".kml", ".kmz"])
+def test_cli_kml_and_kmz_hold_every_layer(tmp_path, layers, capsys, suffix):
+    """A .kml holds every layer, as a .kmz does (issue 18: .kml used to get parcels only)."""
+    from prospector.cli.main import main
+
+    ranked = write_gpkg(layers, tmp_path / "prospects.gpkg", metadata=MANIFEST)
+    out = tmp_path / f"r{suffix}"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", str(ranked), "-o", str(out)])
+    assert exit_info.value.code == 0, capsys.readouterr().err
+    if suffix == ".kmz":
+        with zipfile.ZipFile(out) as archive:
+            text = archive.read("doc.kml").decode("utf-8")
+    else:
+        text = out.read_text(encoding="utf-8")
+    root = _kml_root(text)
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    folders = {
+        f.findtext("k:name", namespaces=ns): len(f.findall("k:Placemark", ns))
+        for f in root.iter("{http://www.opengis.net/kml/2.2}Folder")
+    }
+    expected = {name: len(gdf) for name, gdf in layers.items() if gdf is not None and len(gdf)}
+    assert folders == expected
+    assert "exporting 'parcels'" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("output", "fmt", "one"),
+    [
+        ("top.geojson", None, True),
+        ("top.json", "geojson", True),
+        ("t.csv", None, True),
+        ("t.fgb", None, True),
+        ("t.parquet", None, True),
+        ("t.kml", None, False),
+        ("t.kmz", None, False),
+        ("t.gpkg", None, False),
+        ("t.zip", None, False),
+        ("folder", "geojson", False),
+        ("folder", "shp", False),
+    ],
+)
+def test_holds_one_layer(output, fmt, one):
+    assert holds_one_layer(output, fmt) is one
 
 
 if __name__ == "__main__":  # pragma: no cover

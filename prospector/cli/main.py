@@ -290,18 +290,15 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
     _out.print(f"map: {path}")
 
 
-#: File names that hold exactly one layer (a folder or .gpkg/.zip/.kmz holds several).
-_SINGLE_LAYER_SUFFIXES = {".geojson", ".json", ".fgb", ".parquet", ".csv", ".kml"}
-
-
 @cli.command("export")
 @click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--format",
     "-f",
     "fmt",
-    required=True,
-    help="Output format (gpkg, shp, geojson, fgb, parquet, csv, kml, kmz).",
+    default=None,
+    help="Output format (gpkg, shp, geojson, fgb, parquet, csv, kml, kmz); default: from the "
+    "suffix of --output.",
 )
 @click.option("--output", "-o", type=click.Path(), required=True, help="Output file or folder.")
 @click.option(
@@ -313,15 +310,14 @@ _SINGLE_LAYER_SUFFIXES = {".geojson", ".json", ".fgb", ".parquet", ".csv", ".kml
 )
 @overwrite_option
 def export_cmd(
-    ranked: str, fmt: str, output: str, layer_names: tuple[str, ...], overwrite: bool
+    ranked: str, fmt: str | None, output: str, layer_names: tuple[str, ...], overwrite: bool
 ) -> None:
     """Export RANKED (a prospects.gpkg) to another GIS format."""
     from prospector._util import did_you_mean
-    from prospector.export import read_ranked
-    from prospector.export.formats import export_layers
+    from prospector.export import export_layers, holds_one_layer, read_ranked
 
     layers = read_ranked(ranked)
-    if not layer_names and Path(output).suffix.lower() in _SINGLE_LAYER_SUFFIXES:
+    if not layer_names and holds_one_layer(output, fmt):
         layer_names = ("parcels",)
         _err.print(f"note: {Path(output).name} holds one layer: exporting 'parcels' (use --layer).")
     if layer_names:

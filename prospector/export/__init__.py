@@ -1,7 +1,7 @@
 """Write results to files GIS tools open: GeoPackage, Shapefile, GeoJSON, ... and manifests."""
 
 from prospector.export.atomic import atomic_output, check_writable
-from prospector.export.formats import FORMATS, export_layers, read_field_mapping
+from prospector.export.dispatch import FORMATS, export_layers, holds_one_layer
 from prospector.export.geoparquet import write_geoparquet
 from prospector.export.gpkg import (
     flatten_lists,
@@ -11,6 +11,7 @@ from prospector.export.gpkg import (
     write_gpkg,
 )
 from prospector.export.manifest import write_json
+from prospector.export.shapefile import read_field_mapping
 
 __all__ = [
     "FORMATS",
@@ -18,6 +19,7 @@ __all__ = [
     "check_writable",
     "export_layers",
     "flatten_lists",
+    "holds_one_layer",
     "read_field_mapping",
     "read_manifest",
     "read_ranked",

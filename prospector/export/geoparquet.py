@@ -26,11 +26,12 @@ import pyarrow.parquet as pq
 import shapely
 from geopandas.array import GeometryDtype
 
-from prospector.analysis._parallel import chunked
+from prospector._version import __version__
 from prospector.errors import ProspectorError
 from prospector.export.atomic import atomic_output, check_writable
+from prospector.export.gpkg import flatten_lists
 
-__all__ = ["write_geoparquet"]
+__all__ = ["write_geoparquet", "write_geoparquet_layer"]
 
 _TYPE_NAMES = {
     0: "Point",
@@ -109,7 +110,7 @@ def write_geoparquet(
     except (pa.ArrowException, TypeError, ValueError) as exc:
         raise ProspectorError(f"cannot convert the attribute columns to Arrow: {exc}") from exc
     geoms = {c: np.asarray(gdf[c].array, dtype=object) for c in geometry_columns}
-    bounds = chunked(shapely.bounds, geoms[primary])
+    bounds = shapely.bounds(geoms[primary])
     meta = _geo_metadata(gdf, geoms, bounds, primary=primary, covering_bbox=covering_bbox)
     positions = {c: list(gdf.columns).index(c) for c in geometry_columns}
 
@@ -151,6 +152,19 @@ def write_geoparquet(
                 pending = io.submit(writer.write_table, part)
             pending.result()
     return Path(path)
+
+
+def write_geoparquet_layer(name: str, gdf: gpd.GeoDataFrame, folder: Path) -> list[Path]:
+    """Write layer *name* as ``<folder>/<name>.parquet`` for a folder export.
+
+    Lists are joined to text as in every export format; no covering bbox column (the
+    per-layer files are small) and no pandas metadata of the run (``attrs``).
+    """
+    frame = flatten_lists(gdf)
+    frame.attrs = {}
+    target = folder / f"{name}.parquet"
+    write_geoparquet(frame, target, overwrite=True, index=False, covering_bbox=False)
+    return [target]
 
 
 def _repetitive(sample: pa.Table, columns: list[str]) -> list[str]:
@@ -210,8 +224,6 @@ def _geo_metadata(
         if covering_bbox and name == primary:
             col["covering"] = {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}}
         columns[name] = col
-    from prospector import __version__
-
     return {
         "version": "1.1.0",
         "primary_column": primary,

@@ -12,6 +12,7 @@ The colours match the interactive map's legends: viridis quantile classes of
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
@@ -19,7 +20,13 @@ import numpy as np
 
 from prospector.palette import DEPOSIT_GROUPS, LAND_STATUS, LINES, SCORE_COLORS
 
-__all__ = ["QGIS_STYLE_VERSION", "SCORE_COLORS", "layer_qml", "style_layers"]
+__all__ = [
+    "QGIS_STYLE_VERSION",
+    "SCORE_COLORS",
+    "layer_qml",
+    "style_layers",
+    "write_qml_sidecar",
+]
 
 #: QGIS version written into the QML header (styles load in QGIS >= 3.16).
 QGIS_STYLE_VERSION = "3.22.0-Białowieża"
@@ -285,3 +292,17 @@ def style_layers(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, str]:
         if qml is not None:
             out[name] = qml
     return out
+
+
+def write_qml_sidecar(name: str, gdf: gpd.GeoDataFrame, target: Path) -> list[Path]:
+    """Write the QGIS style of layer *name* beside *target* (``<target>.qml``), if it has one.
+
+    QGIS loads a ``.qml`` next to a Shapefile, GeoJSON or FlatGeobuf file automatically.
+    Returns the file written, or nothing for layers without a style.
+    """
+    qml = layer_qml(name, gdf)
+    if qml is None:
+        return []
+    style = target.with_suffix(".qml")
+    style.write_text(qml, encoding="utf-8")
+    return [style]

@@ -102,7 +102,7 @@ def describe_failure(exc: BaseException | None, *, url: str, timeout_s: float) -
 
 
 def http_failure(status: int, reason: str | None) -> Failure:
-    """The :class:`Failure` of an HTTP error status."""
+    """Return the :class:`Failure` of an HTTP error status."""
     text = f"HTTP {status} {reason or ''}".rstrip()
     if is_retryable_status(status):
         return Failure(

@@ -119,7 +119,7 @@ def matching_sources(
 def _source_hint(
     path: Path, role: str, layer: str | None, catalog: dict[str, CatalogEntry] | None
 ) -> str | None:
-    """What to do when a file lacks canonical columns: the catalogue source that fits, if any."""
+    """Say what to do with a file that lacks canonical columns (None when it lacks none)."""
     fields = list_fields(path, layer=layer)
     missing = [
         c.name

@@ -155,7 +155,7 @@ def fetch_layer(
 
 
 def _download_spec(entry: CatalogEntry) -> tuple[str, str]:
-    """The entry's download kind and URL, or a :class:`CatalogError` saying what is wrong."""
+    """Return the entry's download kind and URL; raise :class:`CatalogError` if unusable."""
     download = entry.download
     kind, url = download.get("kind"), download.get("url")
     where = entry.label + (f" ({entry.path})" if entry.path else "")

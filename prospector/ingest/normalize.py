@@ -310,7 +310,9 @@ def _repair_geometries(
         return geometry
     rows = list(raw.index[invalid][:_MAX_LISTED])
     if not repair:
-        step.problems.append(f"{step.where}: {int(invalid.sum())} invalid geometries (rows {rows}).")
+        step.problems.append(
+            f"{step.where}: {int(invalid.sum())} invalid geometries (rows {rows})."
+        )
         return geometry
     geometry = geometry.copy()
     fixed = shapely.make_valid(geometry[invalid])
@@ -359,7 +361,7 @@ def _check_unique(out: pd.DataFrame, schema: RoleSchema, step: _Step) -> None:
 
 
 def _check_required(out: pd.DataFrame, schema: RoleSchema, step: _Step) -> None:
-    """Required columns need a value in every feature (a missing field is reported once)."""
+    """Report features without a value in a required column (missing fields: once, above)."""
     for col in schema.columns:
         if (
             col.required

@@ -22,7 +22,13 @@ import shapely
 
 from prospector.catalog import LayerRef, Region, load_region
 from prospector.config import Config
-from prospector.crs import check_area_of_use, check_layer_crs, split_antimeridian, to_work_crs, work_crs
+from prospector.crs import (
+    check_area_of_use,
+    check_layer_crs,
+    split_antimeridian,
+    to_work_crs,
+    work_crs,
+)
 from prospector.errors import CRSError, LayerReadError, MissingLayerWarning, SchemaError
 from prospector.ingest.layer import canonical_order, load_layer
 from prospector.ingest.normalize import LayerReport
@@ -162,7 +168,7 @@ def search_margin_m(config: Config) -> float:
 
 
 def search_area(boundary: gpd.GeoDataFrame, config: Config) -> shapely.Geometry:
-    """The area whose features a run keeps: the boundary's envelope plus the search margin."""
+    """Return the area whose features a run keeps: the boundary's envelope plus the margin."""
     return boundary.geometry.iloc[0].envelope.buffer(search_margin_m(config))
 
 
