@@ -83,6 +83,17 @@ def test_layers_check_ok_with_counts(tmp_path):
     assert "QQQ" in err
 
 
+def test_errors_have_one_prefix(tmp_path):
+    """Usage errors (from click) and Prospector's errors both print ``error:``."""
+    code, _, err = run(["layers", "check", str(tmp_path / "x.gpkg"), "--as", "bogus"])
+    assert code == 2
+    assert "error: Invalid value for '--as'" in err
+    assert "Usage: prospector layers check" in err
+    code, _, err2 = run(["layers", "info", "padus-gap"])
+    assert code == 2 and err2.startswith("error: no catalogue entry 'padus-gap'")
+    assert "Error:" not in err + err2
+
+
 def test_rank_writes_outputs(tiny_region, tmp_path):
     region = tiny_region()
     out = tmp_path / "run"
