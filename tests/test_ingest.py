@@ -24,16 +24,13 @@ CATALOG = load_catalog()
 
 def _minmod_like(path: Path) -> Path:
     """Sites with the published fields of the utah-minmod catalogue entry (not canonical)."""
-    gpd.GeoDataFrame(
-        {
-            "record_id": ["1", "2"],
-            "name": ["Alpha", "Bravo"],
-            "commodities": ["AU AG", "lithium"],
-            "dataset": ["UMOS", "UMOS"],
-        },
-        geometry=shapely.points([(-112.0, 39.0), (-112.1, 39.1)]),
-        crs="EPSG:4326",
-    ).to_file(path, layer="mineral_sites", engine="pyogrio")
+    records = [
+        ("1", "Alpha", "AU AG", "UMOS", shapely.Point(-112.0, 39.0)),
+        ("2", "Bravo", "lithium", "UMOS", shapely.Point(-112.1, 39.1)),
+    ]
+    columns = ["record_id", "name", "commodities", "dataset", "geometry"]
+    sites = gpd.GeoDataFrame(records, columns=columns, geometry="geometry", crs="EPSG:4326")
+    sites.to_file(path, layer="mineral_sites", engine="pyogrio")
     return path
 
 
