@@ -121,9 +121,9 @@ def fetch_layer(
         )
     crs = work_crs(config.work_crs or region.work_crs)
     area = search_area(read_boundary(region, crs), config)
-    west, south, east, north = gpd.GeoSeries([area], crs=crs).to_crs("EPSG:4326").total_bounds
+    lonlat = gpd.GeoSeries([area], crs=crs).to_crs("EPSG:4326").total_bounds
+    west, south, east, north = (float(v) for v in lonlat)
     bbox = (max(west, -180.0), max(south, -90.0), min(east, 180.0), min(north, 90.0))
-    bbox = tuple(float(v) for v in bbox)  # type: ignore[assignment]
 
     if kind == "arcgis":
         from prospector.ingest.arcgis import query_features
@@ -242,4 +242,5 @@ def _bbox_in_layer_crs(
     to_layer = pyproj.Transformer.from_crs(
         "EPSG:4326", pyproj.CRS.from_user_input(info["crs"]), always_xy=True
     )
-    return tuple(float(v) for v in to_layer.transform_bounds(*bbox_lonlat))  # type: ignore[return-value]
+    xmin, ymin, xmax, ymax = (float(v) for v in to_layer.transform_bounds(*bbox_lonlat))
+    return xmin, ymin, xmax, ymax

@@ -238,7 +238,20 @@ PARCEL_COLUMNS: dict[str, str] = {
 
 def schemas_markdown() -> str:
     """Render the canonical schemas as a Markdown document."""
-    lines = ["# Canonical schemas", ""]
+    lines = [
+        "# Canonical schemas",
+        "",
+        "Generated from `prospector/schema/columns.py` (regenerate with "
+        "`python -m prospector.schema.docs`; a test checks it is current).",
+        "",
+        "Every layer a region lists is mapped onto the schema of its role on the way in "
+        "(`prospector.ingest`): a catalogue entry (`layers/catalog/NAME.toml`) maps published "
+        "fields and codes onto these columns; a file given by `role` alone must already use "
+        "them. `prospector layers check FILE --as ROLE [--source NAME]` checks one file the "
+        "way a run loads it, and names the catalogue source whose fields the file has when "
+        "it lacks the canonical columns.",
+        "",
+    ]
     for schema in SCHEMAS.values():
         lines += [
             f"## `{schema.role}`",
