@@ -166,6 +166,13 @@ def demo(out: str) -> None:
 )
 @click.option("--no-map", is_flag=True, help="Skip the HTML map.")
 @click.option(
+    "--fetch",
+    "fetch_missing",
+    is_flag=True,
+    help="First download every source of the region that is not on disk yet "
+    "(as `prospector layers fetch --all`); exits 2 without ranking if one fails.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["memory", "local", "dask"]),
     default="memory",
@@ -196,6 +203,7 @@ def rank_cmd(
     status: str | None,
     method: str | None,
     no_map: bool,
+    fetch_missing: bool,
     engine: str,
     workers: int | None,
     tile_km: float,
@@ -205,6 +213,11 @@ def rank_cmd(
     """Rank the parcels of REGION and write the outputs into --out."""
     if scheduler is not None and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
+    if fetch_missing:
+        from prospector.cli.fetch_cmd import fetch_for_region
+        from prospector.config import load_config
+
+        fetch_for_region(region, config=load_config(config_path))
     _run_rank(
         region,
         config_path,
@@ -403,11 +416,16 @@ def status_cmd(ranked: str, point: tuple[float, float] | None, parcel_id: str | 
 
 def _register() -> None:
     from prospector.cli.analysis_cmds import sensitivity, validate
+    from prospector.cli.fetch_cmd import doctor, fetch
     from prospector.cli.layers_cmds import layers
+    from prospector.cli.region_cmd import region
 
     cli.add_command(sensitivity)
     cli.add_command(validate)
     cli.add_command(layers)
+    cli.add_command(region)
+    layers.add_command(fetch)
+    layers.add_command(doctor)
 
 
 _register()
@@ -417,7 +435,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map errors to exit codes without tracebacks."""
     debug = os.environ.get("PROSPECTOR_DEBUG") == "1"
     try:
-        cli.main(args=argv, prog_name="prospector", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="prospector", standalone_mode=False)
+        if isinstance(code, int) and code:  # click returns an Exit's code without raising
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
