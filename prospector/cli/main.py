@@ -419,6 +419,7 @@ def _register() -> None:
     from prospector.cli.fetch_cmd import doctor, fetch
     from prospector.cli.layers_cmds import layers
     from prospector.cli.region_cmd import region
+    from prospector.cli.stake_cmd import stake
 
     cli.add_command(sensitivity)
     cli.add_command(validate)
@@ -426,6 +427,7 @@ def _register() -> None:
     cli.add_command(region)
     layers.add_command(fetch)
     layers.add_command(doctor)
+    cli.add_command(stake)
 
 
 _register()
