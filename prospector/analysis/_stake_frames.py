@@ -104,8 +104,8 @@ class PlanBuilder:
                 "utm_zone": zone,
             }  # fmt: skip
             for c in range(4):
-                row[f"c{c + 1}_lon"] = round(float(lon[k, c]), 8)
-                row[f"c{c + 1}_lat"] = round(float(lat[k, c]), 8)
+                row[f"c{c + 1}_lon"] = float(lon[k, c])
+                row[f"c{c + 1}_lat"] = float(lat[k, c])
                 row[f"c{c + 1}_e"] = round(float(east[k, c]), 3)
                 row[f"c{c + 1}_n"] = round(float(north[k, c]), 3)
             row |= self._plss_columns(plss_major[k], plss_all[k])
