@@ -59,7 +59,11 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
     size = 1609.344
     for r in range(3):
         for c in range(3):
-            sections.append(box(-2400 + c * size, 2400 - (r + 1) * size, -2400 + (c + 1) * size, 2400 - r * size))
+            sections.append(
+                box(
+                    -2400 + c * size, 2400 - (r + 1) * size, -2400 + (c + 1) * size, 2400 - r * size
+                )
+            )
             ids.append(f"NV210200N0300E0SN{r * 3 + c + 1:02d}0")
     return {
         "targets": gdf({"target_id": ["T01"], "rank": [1], "commodities": ["lithium; tungsten"]}, [TARGET]),
@@ -89,7 +93,9 @@ def sides_m(row) -> list[float]:
 
 def local_tm_of(plan_target_geom) -> pyproj.CRS:
     c = gpd.GeoSeries([plan_target_geom], crs=CRS).centroid.to_crs("EPSG:4269").iloc[0]
-    return pyproj.CRS.from_proj4(f"+proj=tmerc +lat_0={c.y} +lon_0={c.x} +k_0=1 +datum=NAD83 +units=m +type=crs")
+    return pyproj.CRS.from_proj4(
+        f"+proj=tmerc +lat_0={c.y} +lon_0={c.x} +k_0=1 +datum=NAD83 +units=m +type=crs"
+    )
 
 
 def test_full_claims_are_1500_by_600_ft_on_the_ellipsoid(layers):
@@ -245,7 +251,10 @@ def test_plss_descriptions(layers):
         assert (row["section"], row["township"], row["range"]) == (sec, "T. 20 N.", "R. 30 E.")
         assert row["meridian"] == "Mount Diablo Meridian"
         listed = {p.split(",")[0] for p in row["plss"].split("; ")}
-        expected = {f"Sec. {int(sections['parcel_id'].iloc[i][-3:-1])}" for i in np.flatnonzero(share > 1e-4)}
+        expected = {
+            f"Sec. {int(sections['parcel_id'].iloc[i][-3:-1])}"
+            for i in np.flatnonzero(share > 1e-4)
+        }
         assert expected <= listed
     one = claims[claims["plss"].str.count(";") == 0].iloc[0]
     assert one["plss"] == f"Sec. {one['section']}, T. 20 N., R. 30 E., Mount Diablo Meridian"
@@ -262,7 +271,12 @@ def test_county_is_the_majority_county(layers):
 
 def test_fees_summed(layers):
     fees = FeeSchedule.from_mapping(
-        {"location_usd": 10, "processing_usd": 5.5, "maintenance_usd": 100, "source": "test schedule"}
+        {
+            "location_usd": 10,
+            "processing_usd": 5.5,
+            "maintenance_usd": 100,
+            "source": "test schedule",
+        }
     )
     plan = plan_for(layers, azimuth=30.0, fees=fees, max_claims=7)
     assert len(plan.claims) == 7
