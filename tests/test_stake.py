@@ -121,7 +121,7 @@ def test_shortened_claims_never_exceed_and_record_their_size(layers):
     for row in short.to_dict("records"):
         s12, s23, s34, s41, _ = sides_m(row)
         assert s23 == pytest.approx(row["length_ft"] * FT, abs=0.01)
-        assert s41 <= L_M + 0.01 and s12 <= W_M + 0.01
+        assert s41 <= L_M + 0.01 and s12 <= W_M + 0.01 and s34 <= W_M + 0.01
         assert 300 <= row["length_ft"] < 1500
         assert row["acres"] == pytest.approx(row["length_ft"] * row["width_ft"] / 43560, abs=1e-4)
 
@@ -195,6 +195,11 @@ def test_blocks_grow_contiguously_from_the_centre(layers):
         assert shared.max() > 100.0
     centre = shapely.Point(X, Y)
     assert shapely.distance(geoms[0], centre) <= shapely.distance(geoms, centre).max()
+    # With an anchor in the south-east, the block starts and grows there instead.
+    targets = layers["targets"].assign(anchor_x=X + 1000, anchor_y=Y - 400)
+    moved = stake_plan(targets, land=layers["land"], azimuth=0.0, max_claims=3).claims.to_crs(CRS)
+    anchor = shapely.Point(X + 1000, Y - 400)
+    assert shapely.distance(moved.geometry.to_numpy(), anchor).max() < 700
 
 
 def test_auto_azimuth_follows_length_weighted_axial_mean_of_faults(layers):
@@ -322,6 +327,10 @@ def test_select_targets_merges_touching_parcels():
     assert list(targets["rank"]) == [1, 2]
     assert targets["commodities"].iloc[0] == "copper; gold; zinc"
     assert targets.geometry.iloc[0].area == pytest.approx(2e6)
+    # The block of a merged target starts at the centre of its best parcel.
+    assert (targets["anchor_x"].iloc[0], targets["anchor_y"].iloc[0]) == pytest.approx(
+        (X + 500, Y + 500)
+    )
     with pytest.raises(Exception, match="Did you mean 'a'"):
         select_targets(parcels, parcel_ids=["aa"])
 

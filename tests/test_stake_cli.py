@@ -13,7 +13,7 @@ import shapely
 from prospector.analysis.stake import NOT_VERIFIED
 from prospector.export import write_gpkg
 from tests.test_cli import run
-from tests.test_stake import CRS, X, Y, _check_gpx, box
+from tests.test_stake import CRS, _check_gpx, box
 
 PLSS_IDS = ["NV210200N0300E0SN010", "NV210200N0300E0SN020"]
 

@@ -31,6 +31,8 @@ import pyproj
 import shapely
 from shapely import affinity
 
+from prospector.errors import ConfigError
+
 __all__ = ["Lattice", "axial_mean_azimuth", "layout_claims", "local_tm", "utm_crs"]
 
 #: Mean Earth radius (m), for the ground-height scale factor of the local projection.
@@ -170,7 +172,7 @@ def _longest_open_run(
 ) -> tuple[float, float]:
     """Longest interval [a, b] ⊂ [y0, y1] where the full-width strip lies in *allowed*."""
     blocked = shapely.get_parts(shapely.difference(cell, allowed))
-    blocked = blocked[shapely.area(blocked) > 0.0]
+    blocked = blocked[shapely.area(blocked) > 1e-6]  # floating-point slivers block nothing
     if len(blocked) == 0:
         return y0, y1
     b = shapely.bounds(blocked)
@@ -230,9 +232,9 @@ def layout_claims(
     bounds = shapely.bounds(ground)
     n_cells = ((bounds[2] - bounds[0]) / width_m + 1) * ((bounds[3] - bounds[1]) / length_m + 1)
     if n_cells > max_cells:
-        raise ValueError(
+        raise ConfigError(
             f"the open ground spans about {n_cells:,.0f} claim cells (limit {max_cells:,}); "
-            "stake a smaller area"
+            "stake a smaller area (--area) or fewer parcels (--top, --parcel)"
         )
     best = None
     for oy in _OFFSETS:

@@ -248,7 +248,9 @@ def stake_plan(
     targets
         One polygon per target in the projected work CRS, with ``target_id`` and
         ``rank``; optional ``parcel_ids``, ``score``, ``commodities``,
-        ``critical_commodities`` are carried into the plan.  Targets are staked in
+        ``critical_commodities`` are carried into the plan; optional ``anchor_x``,
+        ``anchor_y`` say where the block starts growing (default: the centroid; it is
+        also the centre of the local projection and of the fault search).  Targets are staked in
         ``rank`` order; later targets avoid earlier targets' claims.
     land
         Canonical ``land`` layer (``agency``, ``federal``).  Without it the plan is refused
@@ -341,13 +343,12 @@ def stake_plan(
         geom = row.geometry
         if geom is None or shapely.is_empty(geom):
             continue
-        centre_ll = (
-            gpd.GeoSeries([shapely.centroid(geom)], crs=targets.crs).to_crs("EPSG:4269").iloc[0]
-        )
+        anchor = _anchor(row._asdict(), geom)
+        centre_ll = gpd.GeoSeries([anchor], crs=targets.crs).to_crs("EPSG:4269").iloc[0]
         tm = local_tm(centre_ll.x, centre_ll.y, ground_height_m=ground_height_m)
         ground, ground_area = ctx.open_ground(geom, tm, builder.planned, setback_m)
         if azimuth == "auto":
-            az, source = _auto_azimuth(ctx, geom, tm, ground, fault_radius_km)
+            az, source = _auto_azimuth(ctx, anchor, tm, ground, fault_radius_km)
         else:
             az, source = float(azimuth) % 180.0, "given"
         lattice = layout_claims(
@@ -358,15 +359,22 @@ def stake_plan(
     return builder.finish(notes)
 
 
+def _anchor(target: Mapping[str, Any], geom: shapely.Geometry) -> shapely.Point:
+    """Where a target's block starts: ``anchor_x``/``anchor_y`` when given, else the centroid."""
+    x, y = target.get("anchor_x"), target.get("anchor_y")
+    if x is not None and y is not None and np.isfinite([x, y]).all():
+        return shapely.Point(float(x), float(y))
+    return shapely.centroid(geom)
+
+
 def _auto_azimuth(
     ctx: _Context,
-    geom: shapely.Geometry,
+    centre: shapely.Point,
     tm: pyproj.CRS,
     ground: shapely.Geometry,
     radius_km: float,
 ) -> tuple[float, str]:
     radius_m = radius_km * 1000.0
-    centre = shapely.centroid(geom)
     near = _near(ctx.faults, shapely.buffer(centre, radius_m * 1.01))
     if len(near):
         local = gpd.GeoSeries(near, crs=ctx.crs).to_crs(tm).to_numpy()

@@ -31,6 +31,10 @@ def _summarise(
     rows = []
     for members, geom in zip(groups, geoms, strict=True):
         members = members.sort_values("rank")
+        best = shapely.intersection(members.geometry.iloc[0], geom)
+        anchor = shapely.centroid(best)
+        if not shapely.contains(geom, anchor):
+            anchor = shapely.point_on_surface(best)
         row = {
             "rank": int(members["rank"].iloc[0]),
             "parcel_ids": "; ".join(members["parcel_id"].astype(str)),
@@ -38,7 +42,7 @@ def _summarise(
         }
         for col in _LISTS:
             row[col] = _merge_lists(members[col]) if col in members else ""
-        rows.append(row | {"geometry": geom})
+        rows.append(row | {"anchor_x": anchor.x, "anchor_y": anchor.y, "geometry": geom})
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
     out = out.sort_values("rank", kind="stable").reset_index(drop=True)
     out.insert(0, "target_id", [f"T{i + 1:02d}" for i in range(len(out))])
@@ -72,7 +76,8 @@ def select_targets(
     -------
     geopandas.GeoDataFrame
         ``target_id`` (T01, T02... by rank), ``rank``, ``parcel_ids``, ``score``,
-        ``commodities``, ``critical_commodities`` and the target polygon.
+        ``commodities``, ``critical_commodities``, ``anchor_x``/``anchor_y`` (centre of
+        the best parcel, where the claim block starts) and the target polygon.
     """
     chosen = sum(x is not None and (not isinstance(x, Sequence) or len(x) > 0)
                  for x in (top, parcel_ids or None, area))  # fmt: skip

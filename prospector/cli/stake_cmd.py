@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from rich.table import Table
@@ -14,7 +14,7 @@ from prospector.errors import ConfigError, ProspectorError
 __all__ = ["stake"]
 
 
-def _azimuth(value: str) -> str | float:
+def _azimuth(value: str) -> Literal["auto"] | float:
     if value.strip().lower() == "auto":
         return "auto"
     try:
@@ -45,7 +45,7 @@ def _read_polygons(path: str, *, what: str, like: Any, layer: str | None = None)
             f"`ogr2ogr -a_srs EPSG:4269 fixed.gpkg {path}`."
         )
     bbox = tuple(like.to_crs(crs).total_bounds)
-    return read_vector(path, layer=layer, bbox=bbox)  # type: ignore[arg-type]
+    return read_vector(path, layer=layer, bbox=bbox)
 
 
 def _fees(path: str | None) -> Any:
