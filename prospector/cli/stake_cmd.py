@@ -48,6 +48,17 @@ def _read_polygons(path: str, *, what: str, like: Any, layer: str | None = None)
     return read_vector(path, layer=layer, bbox=bbox)
 
 
+def _bundled_counties(targets: Any) -> Any:
+    """County lines bundled with Prospector (``layers/context/``), when this install has them."""
+    try:
+        from prospector.catalog.context import load_context  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    bbox = tuple(targets.to_crs("EPSG:4326").total_bounds)
+    counties = load_context(bbox).get("counties")
+    return counties if counties is not None and len(counties) else None
+
+
 def _fees(path: str | None) -> Any:
     from prospector._compat import tomllib
     from prospector.analysis.stake import DEFAULT_FEES, FeeSchedule
@@ -183,7 +194,9 @@ def stake(
         _read_polygons(plss, what="PLSS file", like=targets, layer=plss_layer) if plss else None
     )
     county_frame = (
-        _read_polygons(counties, what="counties file", like=targets) if counties else None
+        _read_polygons(counties, what="counties file", like=targets)
+        if counties
+        else _bundled_counties(targets)
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -202,7 +215,10 @@ def stake(
         )
     paths = write_plan(plan, output, overwrite=overwrite)
     if county_frame is None:
-        _err.print("note: no --counties file: the county column is left empty.")
+        _err.print(
+            "note: no county layer (no --counties file and no bundled county lines): the "
+            "county column is left empty."
+        )
     table = Table(title="Staking plan", expand=False)
     for col in ("target", "rank", "claims", "full", "acres", "azimuth", "BLM fees"):
         table.add_column(col, justify="left" if col == "target" else "right")
