@@ -51,7 +51,7 @@ def _read_polygons(path: str, *, what: str, like: Any, layer: str | None = None)
 def _bundled_counties(targets: Any) -> Any:
     """County lines bundled with Prospector (``layers/context/``), when this install has them."""
     try:
-        from prospector.catalog.context import load_context  # type: ignore[import-not-found]
+        from prospector.catalog.context import load_context
     except ImportError:
         return None
     bbox = tuple(targets.to_crs("EPSG:4326").total_bounds)
