@@ -9,7 +9,7 @@ from typing import Any, Literal
 import click
 from rich.table import Table
 
-from prospector.errors import ConfigError, ProspectorError
+from prospector.errors import ConfigError, LayerReadError, ProspectorError
 
 __all__ = ["stake"]
 
@@ -55,7 +55,10 @@ def _bundled_counties(targets: Any) -> Any:
     except ImportError:
         return None
     bbox = tuple(targets.to_crs("EPSG:4326").total_bounds)
-    counties = load_context(bbox).get("counties")
+    try:
+        counties = load_context(bbox).get("counties")
+    except LayerReadError:  # the bundled context file is not installed
+        return None
     return counties if counties is not None and len(counties) else None
 
 
