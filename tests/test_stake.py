@@ -376,3 +376,16 @@ def _check_gpx(path, *, n_wpt: int, n_trk: int) -> None:
         assert [c.tag.removeprefix(ns) for c in trk] == ["name", "desc", "type", "trkseg"]
         pts = trk.find(f"{ns}trkseg").findall(f"{ns}trkpt")
         assert len(pts) == 5 and pts[0].attrib == pts[-1].attrib  # closed outline
+
+
+def test_plss_and_county_layers_without_their_columns_are_refused(layers):
+    from prospector.errors import SchemaError
+
+    with pytest.raises(SchemaError, match="FRSTDIVID"):
+        plan_for(layers, plss=layers["plss"].rename(columns={"parcel_id": "id"}), azimuth=0.0)
+    with pytest.raises(SchemaError, match="'name'"):
+        plan_for(layers, counties=layers["plss"], azimuth=0.0)
+    explicit = layers["plss"].assign(meridian="Boise Meridian", township="T. 1 N.", range="R. 2 E.",
+                                     section="7")  # fmt: skip
+    plan = plan_for(layers, plss=explicit, azimuth=0.0, max_claims=1)
+    assert plan.claims["plss"].iloc[0] == "Sec. 7, T. 1 N., R. 2 E., Boise Meridian"

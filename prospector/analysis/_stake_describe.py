@@ -94,8 +94,8 @@ def plss_text(row: dict[str, str]) -> str:
 def plss_rows(plss: pd.DataFrame) -> pd.DataFrame:
     """Meridian/township/range/section text per PLSS row (empty strings when unknown)."""
     cols = ["meridian", "township", "range", "section"]
-    if all(c in plss.columns for c in cols):
-        return plss[cols].astype(str).fillna("")
+    if "section" in plss.columns:
+        return plss.reindex(columns=cols).fillna("").astype(str)
     ids = plss["parcel_id"] if "parcel_id" in plss.columns else plss.get("FRSTDIVID")
     if ids is None:
         raise KeyError("parcel_id")

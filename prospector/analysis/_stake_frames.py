@@ -12,6 +12,7 @@ import shapely
 
 from prospector.analysis._stake_describe import describe_by_area, plss_rows, plss_text
 from prospector.analysis._stake_layout import Lattice, utm_crs
+from prospector.errors import SchemaError
 
 if TYPE_CHECKING:
     from prospector.analysis.stake import StakePlan, _Context
@@ -30,6 +31,16 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _require(frame: gpd.GeoDataFrame, what: str, *, any_of: tuple[str, ...], fix: str) -> None:
+    if not any(c in frame.columns for c in any_of):
+        raise SchemaError(
+            f"the {what} has none of the columns {', '.join(any_of)} (it has "
+            f"{', '.join(map(str, frame.columns[:12]))}); {fix}."
+        )
+    if frame.crs is None:
+        raise SchemaError(f"the {what} has no CRS; assign one in a GIS (e.g. EPSG:4269).")
+
+
 class PlanBuilder:
     """Collect claims target by target, then build the plan's frames once."""
 
@@ -42,6 +53,9 @@ class PlanBuilder:
         self._targets: list[dict[str, Any]] = []
         self._plss = None
         if ctx.plss is not None and len(ctx.plss):
+            _require(ctx.plss, "PLSS layer", any_of=("parcel_id", "FRSTDIVID", "section"),
+                     fix="pass BLM CadNSDI first divisions (FRSTDIVID) or columns meridian, "
+                         "township, range, section")  # fmt: skip
             rows = plss_rows(ctx.plss)
             labels = np.array(
                 [plss_text(r) if r["section"] else "" for r in rows.to_dict("records")],
@@ -50,6 +64,8 @@ class PlanBuilder:
             self._plss = (ctx.plss.geometry.to_crs(_LL).to_numpy(), labels, rows)
         self._counties = None
         if ctx.counties is not None and len(ctx.counties):
+            _require(ctx.counties, "counties layer", any_of=("name",),
+                     fix="pass county polygons with a 'name' (and 'state') column")  # fmt: skip
             c = ctx.counties
             names = c["name"].astype(str)
             if "state" in c.columns:
