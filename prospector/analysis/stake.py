@@ -45,6 +45,7 @@ import shapely
 
 from prospector.analysis._stake_layout import axial_mean_azimuth, layout_claims, local_tm
 from prospector.analysis.land import OPEN_AGENCIES
+from prospector.analysis.stake_fees import DEFAULT_FEES, FeeSchedule
 from prospector.errors import ConfigError, LandStatusUnknownError, SchemaError
 
 __all__ = [
@@ -66,72 +67,6 @@ SQFT_PER_ACRE = 43_560.0
 MIN_TREND_CONCENTRATION = 0.2
 NOT_VERIFIED = "ownership not verified"
 CLAIMS_NOT_CHECKED = "existing claims not checked"
-
-
-@dataclass(frozen=True)
-class FeeSchedule:
-    """BLM fees due per lode claim when its location is recorded (43 CFR 3830.21(a)).
-
-    Attributes
-    ----------
-    location_usd
-        One-time location fee.
-    processing_usd
-        Processing fee for a notice of location (fee schedule of 43 CFR 3000.12; adjusted
-        every year on 1 October).
-    maintenance_usd
-        Initial maintenance fee (the first assessment year), per lode claim.
-    effective
-        Date from which the amounts apply (claims located on or after it).
-    source
-        Where the amounts were read.
-    """
-
-    location_usd: float = 49.0
-    processing_usd: float = 25.0
-    maintenance_usd: float = 200.0
-    effective: str = "2024-09-01"
-    source: str = (
-        "Location $49 and initial maintenance $200 per lode claim: 43 CFR 3830.21(a) as "
-        "amended by 'Required Fees for Mining Claims or Sites', 89 FR 54364 (1 July 2024), "
-        "for claims located on or after 1 September 2024 (BLM announcement 'BLM announces "
-        "adjustments to mining location and maintenance fees', June 2024). Processing fee "
-        "$25 per notice of location (43 CFR 3000.12): figure read in a secondary source "
-        "(Burgex, 16 July 2024); check the current 3000.12 table before filing."
-    )
-
-    @property
-    def per_claim_usd(self) -> float:
-        """Location + processing + initial maintenance."""
-        return self.location_usd + self.processing_usd + self.maintenance_usd
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], *, where: str = "fees") -> FeeSchedule:
-        """Build a schedule from a mapping (e.g. a TOML table), checking every key."""
-        from prospector._util import check_keys
-
-        names = {f for f in cls.__dataclass_fields__}
-        problems = check_keys(values, names, where=where)
-        for key in ("location_usd", "processing_usd", "maintenance_usd"):
-            if key in values:
-                v = values[key]
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                    problems.append(f"{where}: {key} must be a number >= 0; got {v!r}.")
-        for key in ("effective", "source"):
-            if key in values and not str(values[key]).strip():
-                problems.append(f"{where}: {key} must be a non-empty text.")
-        if "source" not in values and any(k.endswith("_usd") for k in values):
-            problems.append(
-                f"{where}: changed amounts need a `source` saying where they come from."
-            )
-        if problems:
-            raise ConfigError("\n".join(problems))
-        base = asdict(cls())
-        base |= {k: (float(v) if k.endswith("_usd") else str(v)) for k, v in values.items()}
-        return cls(**base)
-
-
-DEFAULT_FEES = FeeSchedule()
 
 
 @dataclass
@@ -250,8 +185,8 @@ def stake_plan(
         ``rank``; optional ``parcel_ids``, ``score``, ``commodities``,
         ``critical_commodities`` are carried into the plan; optional ``anchor_x``,
         ``anchor_y`` say where the block starts growing (default: the centroid; it is
-        also the centre of the local projection and of the fault search).  Targets are staked in
-        ``rank`` order; later targets avoid earlier targets' claims.
+        also the centre of the local projection and of the fault search).  Targets are
+        staked in ``rank`` order; later targets avoid earlier targets' claims.
     land
         Canonical ``land`` layer (``agency``, ``federal``).  Without it the plan is refused
         unless *allow_unknown_land*, and every claim is then marked ``NOT_VERIFIED``.
@@ -289,6 +224,19 @@ def stake_plan(
     Returns
     -------
     StakePlan
+        Claims, corners, centre lines and a per-target summary (EPSG:4269), the fee
+        schedule and notes (what was not verified).
+
+    Raises
+    ------
+    LandStatusUnknownError
+        Without *land*, unless *allow_unknown_land*.
+    SchemaError
+        Targets not in a projected CRS or missing columns; layers in another CRS; PLSS or
+        county layers without the columns they need.
+    ConfigError
+        Claim size above 1,500 × 600 ft, a bad azimuth, ``max_claims`` < 1, a negative
+        setback, or open ground too large to lay out.
     """
     _check_inputs(targets, {"land": land, "withdrawals": withdrawals, "claims": claims,
                             "faults": faults})  # fmt: skip
@@ -308,6 +256,8 @@ def stake_plan(
         raise ConfigError(f"azimuth must be 'auto' or degrees from north; got {azimuth!r}.")
     if max_claims is not None and max_claims < 1:
         raise ConfigError(f"max_claims must be at least 1; got {max_claims}.")
+    if not (np.isfinite(setback_m) and setback_m >= 0):
+        raise ConfigError(f"setback_m must be a distance >= 0 in metres; got {setback_m!r}.")
     if not 0 <= min_length_ft <= length_ft:
         raise ConfigError(f"min_length_ft must be in 0..{length_ft:g}; got {min_length_ft:g}.")
     if faults is not None and "kind" in faults.columns:
