@@ -145,3 +145,21 @@ def test_demo_plan_opens_in_gdal_and_gpx_is_valid(utah_result, tmp_path):
         info = subprocess.run(["ogrinfo", "-ro", "-so", str(out.with_suffix(".kml"))],
                               capture_output=True, text=True, check=True)  # fmt: skip
         assert "Claims" in info.stdout and "Corners" in info.stdout
+
+
+def test_stake_area_file(ranked):
+    area = gpd.GeoDataFrame(geometry=[box(-1000, -500, 1000, 500)], crs=CRS).to_crs("EPSG:4326")
+    area.to_file(ranked / "area.gpkg", engine="pyogrio")
+    out = ranked / "area_plan.gpkg"
+    code, _, err = run(["stake", str(ranked / "ranked.gpkg"), "-o", str(out), "--area",
+                        str(ranked / "area.gpkg"), "--azimuth", "0"])  # fmt: skip
+    assert code == 0, err
+    targets = pyogrio.read_dataframe(out, layer="stake_targets")
+    assert list(targets["parcel_ids"]) == ["p1; p2"] and list(targets["rank"]) == [1]
+    claims = pyogrio.read_dataframe(out, layer="planned_claims").to_crs(CRS)
+    assert shapely.within(claims.geometry.to_numpy(), box(-1000, -500, 1000, 500).buffer(0.5)).all()
+    outside = gpd.GeoDataFrame(geometry=[box(20000, 0, 21000, 1000)], crs=CRS)
+    outside.to_file(ranked / "outside.gpkg", engine="pyogrio")
+    code, _, err = run(["stake", str(ranked / "ranked.gpkg"), "-o", str(ranked / "o.gpkg"),
+                        "--area", str(ranked / "outside.gpkg")])  # fmt: skip
+    assert code == 2 and "overlaps no ranked parcel" in err
