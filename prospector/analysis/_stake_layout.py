@@ -14,7 +14,7 @@ are then axis-aligned rectangles ``width × length`` (600 × 1,500 ft) on a regu
 lattice, so neighbouring claims share side and end lines and every end line is
 perpendicular to the trend (end lines parallel, as 30 U.S.C. 23 asks).  Sixteen lattice
 offsets (quarter steps along and across) are tried and the one giving the most full
-claims wins (then the most claimed area).  A cell that is not wholly on open ground is
+claims wins (ties: the smallest offset).  A cell that is not wholly on open ground is
 *shortened*: the longest run along the trend over which the full-width strip stays on
 open ground becomes the claim, when it is at least ``min_length`` long.  Cells are then
 taken in a compact, contiguous order: starting from the cell nearest the target's
