@@ -171,6 +171,21 @@ def test_no_overlap_and_nothing_outside_open_ground(layers):
     assert shapely.area(shapely.intersection(claims, CLOSED)).sum() > 0.9 * CLOSED.area
 
 
+def test_overlapping_private_polygon_wins_over_blm(layers):
+    # A PAD-US-like layer: a private parcel drawn over the BLM polygon without a hole.
+    private = box(-900, -200, -500, 200)
+    land = gpd.GeoDataFrame(
+        gpd.pd.concat(
+            [layers["land"], gdf({"agency": ["PRIVATE"], "federal": [False]}, [private])]
+        ),
+        crs=CRS,
+    )
+    plan = plan_for(layers | {"land": land}, azimuth=0.0)
+    claims = plan.claims.to_crs(CRS).geometry.to_numpy()
+    assert len(claims) > 10
+    assert not shapely.intersects(shapely.buffer(claims, 0.5), private).any()
+
+
 def test_later_targets_avoid_earlier_claims(layers):
     second = gdf({"target_id": ["T02"], "rank": [2]}, [box(-600, -600, 1800, 1800)])
     targets = gpd.GeoDataFrame(

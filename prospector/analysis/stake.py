@@ -3,7 +3,8 @@
 A ranked parcel is not yet an action; on open BLM or Forest Service land the action is
 to locate lode claims.  :func:`stake_plan` lays, for each target, a contiguous block of
 claims at most 1,500 ft along the trend by 600 ft across (30 U.S.C. 23; 20.66 acres)
-over the target's *open ground* — federal land of an agency open to location, minus
+over the target's *open ground* — federal land of an agency open to location, minus any
+land polygon that is not (overlapping land layers are read conservatively), minus
 withdrawals, minus active or filed claims, minus claims already planned for an earlier
 target — kept ``setback_m`` inside it so that no claim touches closed ground.
 
@@ -264,9 +265,10 @@ def stake_plan(
         faults = faults[faults["kind"].astype(str).str.contains("fault", case=False)]
     if faults is not None:
         faults = faults[faults.geom_type.isin(["LineString", "MultiLineString"])]
-    open_land = None
+    open_land = closed_land = None
     if land is not None:
-        open_land = land[land["federal"].astype(bool) & land["agency"].isin(list(open_agencies))]
+        is_open = land["federal"].astype(bool) & land["agency"].isin(list(open_agencies))
+        open_land, closed_land = land[is_open], land[~is_open]
     active = None if claims is None else claims[claims["disposition"].isin(["active", "filed"])]
     notes = []
     land_check = NOT_VERIFIED if land is None else "federal land open to location (land layer)"
@@ -282,7 +284,8 @@ def stake_plan(
         "the claims with the county and the BLM; check the land status in MLRS first."
     )
     ctx = _Context(
-        crs=pyproj.CRS(targets.crs), open_land=open_land, withdrawals=withdrawals,
+        crs=pyproj.CRS(targets.crs), open_land=open_land, closed_land=closed_land,
+        withdrawals=withdrawals,
         claims=active, faults=faults, plss=plss, counties=counties, fees=fees,
         land_check=land_check, claims_check="" if claims is not None else CLAIMS_NOT_CHECKED,
     )  # fmt: skip
@@ -347,6 +350,7 @@ class _Context:
 
     crs: pyproj.CRS
     open_land: gpd.GeoDataFrame | None
+    closed_land: gpd.GeoDataFrame | None
     withdrawals: gpd.GeoDataFrame | None
     claims: gpd.GeoDataFrame | None
     faults: gpd.GeoDataFrame | None
@@ -370,7 +374,13 @@ class _Context:
         ground = geom
         if self.open_land is not None:
             ground = shapely.intersection(geom, shapely.union_all(_near(self.open_land, geom)))
-        blocked = [*_near(self.withdrawals, geom), *_near(self.claims, geom)]
+        # Land layers that overlap (PAD-US) are read conservatively: ground that any
+        # polygon calls private, state or closed federal land is not open.
+        blocked = [
+            *_near(self.closed_land, geom),
+            *_near(self.withdrawals, geom),
+            *_near(self.claims, geom),
+        ]
         to_tm = pyproj.Transformer.from_crs(self.crs, tm, always_xy=True)
         local = shapely.transform(ground, lambda xy: np.column_stack(to_tm.transform(*xy.T)))
         if blocked:
