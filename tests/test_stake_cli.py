@@ -13,7 +13,7 @@ import shapely
 from prospector.analysis.stake import NOT_VERIFIED
 from prospector.export import write_gpkg
 from tests.test_cli import run
-from tests.test_stake import CRS, _check_gpx, box
+from tests.test_stake import CRS, _check_gpx, box, sides_m
 
 PLSS_IDS = ["NV210200N0300E0SN010", "NV210200N0300E0SN020"]
 
@@ -138,6 +138,9 @@ def test_demo_plan_opens_in_gdal_and_gpx_is_valid(utah_result, tmp_path):
     claims = pyogrio.read_dataframe(out, layer="planned_claims")
     assert len(claims) == 40 and (claims["land_check"] == NOT_VERIFIED).all()
     assert claims["azimuth_source"].iloc[0].startswith("faults:")
+    for row in claims[claims["full_size"]].to_dict("records"):  # geodesic, GRS 1980
+        s12, s23, s34, s41, _ = sides_m(row)
+        assert max(abs(s12 - 182.88), abs(s34 - 182.88), abs(s23 - 457.2), abs(s41 - 457.2)) < 0.01
     kml = pyogrio.read_dataframe(out.with_suffix(".kml"), layer="Claims")
     assert len(kml) == 40
     _check_gpx(out.with_suffix(".gpx"), n_wpt=160, n_trk=40)
