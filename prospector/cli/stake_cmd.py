@@ -9,6 +9,7 @@ from typing import Any, Literal
 import click
 from rich.table import Table
 
+from prospector.cli._console import err, out, print_warnings
 from prospector.errors import ConfigError, LayerReadError, ProspectorError
 
 __all__ = ["stake"]
@@ -160,7 +161,6 @@ def stake(
     """
     from prospector.analysis.stake import stake_plan
     from prospector.analysis.stake_targets import select_targets
-    from prospector.cli.main import _err, _out, _print_warnings
     from prospector.export import read_ranked
     from prospector.export.stake import plan_paths, write_plan
 
@@ -209,7 +209,7 @@ def stake(
             counties=county_frame, azimuth=trend, max_claims=max_claims, fees=fees,
             allow_unknown_land=allow_unknown_land, ground_height_m=ground_height_m,
         )  # fmt: skip
-    _print_warnings(caught)
+    print_warnings(caught)
     if plan.claims.empty:
         raise ProspectorError(
             f"no claim fits the open ground of the chosen targets in {ranked} (every target is "
@@ -218,7 +218,7 @@ def stake(
         )
     paths = write_plan(plan, output, overwrite=overwrite)
     if county_frame is None:
-        _err.print(
+        err.print(
             "note: no county layer (no --counties file and no bundled county lines): the "
             "county column is left empty."
         )
@@ -228,13 +228,13 @@ def stake(
     for t in plan.targets.itertuples():
         table.add_row(t.target_id, str(t.rank), str(t.n_claims), str(t.n_full),
                       f"{t.acres:,.1f}", f"{t.azimuth_deg:.1f}°", f"${t.fees_total_usd:,.0f}")  # fmt: skip
-    _out.print(table)
+    out.print(table)
     for note in plan.notes:
-        _err.print(f"[yellow]note:[/] {note}", markup=True)
-    _out.print(
+        err.print(f"[yellow]note:[/] {note}", markup=True)
+    out.print(
         f"fees: ${fees.per_claim_usd:,.2f} per claim (location ${fees.location_usd:g} + "
         f"processing ${fees.processing_usd:g} + maintenance ${fees.maintenance_usd:g}, "
         f"effective {fees.effective})"
     )
     for key, path in paths.items():
-        _out.print(f"{key:>5}: {path}")
+        out.print(f"{key:>5}: {path}")
