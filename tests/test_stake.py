@@ -186,6 +186,21 @@ def test_overlapping_private_polygon_wins_over_blm(layers):
     assert not shapely.intersects(shapely.buffer(claims, 0.5), private).any()
 
 
+def test_restricted_areas_do_not_block_but_are_listed(layers):
+    wsa = box(-1200, -1200, 0, 0)
+    withdrawals = gpd.GeoDataFrame(
+        gpd.pd.concat([layers["withdrawals"], gdf({"name": ["Test WSA"], "kind": ["wsa"]}, [wsa])]),
+        crs=CRS,
+    )
+    plan = plan_for(layers | {"withdrawals": withdrawals}, azimuth=0.0)
+    claims = plan.claims.to_crs(CRS)
+    inside = shapely.area(shapely.intersection(claims.geometry.to_numpy(), wsa)) > 1.0
+    assert inside.sum() >= 3  # planned inside the WSA (outside the wilderness)
+    assert (claims.loc[inside, "restrictions"] == "Test WSA (wsa)").all()
+    assert (claims.loc[~inside, "restrictions"] == "").all()
+    assert not shapely.intersects(claims.geometry.buffer(0.5).to_numpy(), WILDERNESS).any()
+
+
 def test_later_targets_avoid_earlier_claims(layers):
     second = gdf({"target_id": ["T02"], "rank": [2]}, [box(-600, -600, 1800, 1800)])
     targets = gpd.GeoDataFrame(

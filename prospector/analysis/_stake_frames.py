@@ -62,6 +62,11 @@ class PlanBuilder:
                 dtype=object,
             )
             self._plss = (ctx.plss.geometry.to_crs(_LL).to_numpy(), labels, rows)
+        self._restrictions = None
+        if ctx.restricting is not None and len(ctx.restricting):
+            r = ctx.restricting
+            labels = r["name"].astype(str) + " (" + r["kind"].astype(str) + ")"
+            self._restrictions = (r.geometry.to_crs(_LL).to_numpy(), labels.to_numpy(dtype=object))
         self._counties = None
         if ctx.counties is not None and len(ctx.counties):
             _require(ctx.counties, "counties layer", any_of=("name",),
@@ -105,6 +110,7 @@ class PlanBuilder:
         acres = length_ft * width_ft / SQFT_PER_ACRE
         plss_major, plss_all = self._describe(polys, self._plss)
         county, counties = self._describe(polys, self._counties)
+        restrictions = self._describe(polys, self._restrictions)[1]
         carried: dict[str, Any] = {k: _text(target.get(k)) for k in _TARGET_FIELDS}
         score = target.get("score")
         carried["score"] = np.nan if score is None else float(score)
@@ -125,7 +131,7 @@ class PlanBuilder:
                 row[f"c{c + 1}_e"] = round(float(east[k, c]), 3)
                 row[f"c{c + 1}_n"] = round(float(north[k, c]), 3)
             row |= self._plss_columns(plss_major[k], plss_all[k])
-            row |= {"county": county[k], "counties": counties[k]}
+            row |= {"county": county[k], "counties": counties[k], "restrictions": restrictions[k]}
             row |= {
                 "fee_location_usd": fees.location_usd,
                 "fee_processing_usd": fees.processing_usd,

@@ -45,7 +45,7 @@ import pyproj
 import shapely
 
 from prospector.analysis._stake_layout import axial_mean_azimuth, layout_claims, local_tm
-from prospector.analysis.land import OPEN_AGENCIES
+from prospector.analysis.land import OPEN_AGENCIES, RESTRICTING_KINDS
 from prospector.analysis.stake_fees import DEFAULT_FEES, FeeSchedule
 from prospector.errors import ConfigError, LandStatusUnknownError, SchemaError
 
@@ -192,7 +192,9 @@ def stake_plan(
         Canonical ``land`` layer (``agency``, ``federal``).  Without it the plan is refused
         unless *allow_unknown_land*, and every claim is then marked ``NOT_VERIFIED``.
     withdrawals, claims
-        Canonical layers; only ``active`` and ``filed`` claims block ground.
+        Canonical layers; only ``active`` and ``filed`` claims block ground.  Withdrawal
+        kinds that stay open with restrictions (``RESTRICTING_KINDS``: wilderness study
+        areas, ACECs) do not block: claims there list them in ``restrictions``.
     faults
         Evidence lines (``kind`` containing "fault" when the column exists) for
         ``azimuth="auto"``.
@@ -265,6 +267,10 @@ def stake_plan(
         faults = faults[faults["kind"].astype(str).str.contains("fault", case=False)]
     if faults is not None:
         faults = faults[faults.geom_type.isin(["LineString", "MultiLineString"])]
+    closing = restricting = None
+    if withdrawals is not None:
+        limits = withdrawals["kind"].isin(list(RESTRICTING_KINDS))
+        closing, restricting = withdrawals[~limits], withdrawals[limits]
     open_land = closed_land = None
     if land is not None:
         is_open = land["federal"].astype(bool) & land["agency"].isin(list(open_agencies))
@@ -285,7 +291,7 @@ def stake_plan(
     )
     ctx = _Context(
         crs=pyproj.CRS(targets.crs), open_land=open_land, closed_land=closed_land,
-        withdrawals=withdrawals,
+        withdrawals=closing, restricting=restricting,
         claims=active, faults=faults, plss=plss, counties=counties, fees=fees,
         land_check=land_check, claims_check="" if claims is not None else CLAIMS_NOT_CHECKED,
     )  # fmt: skip
@@ -352,6 +358,7 @@ class _Context:
     open_land: gpd.GeoDataFrame | None
     closed_land: gpd.GeoDataFrame | None
     withdrawals: gpd.GeoDataFrame | None
+    restricting: gpd.GeoDataFrame | None
     claims: gpd.GeoDataFrame | None
     faults: gpd.GeoDataFrame | None
     plss: gpd.GeoDataFrame | None

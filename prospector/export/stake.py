@@ -138,6 +138,8 @@ def _claim_description(row: dict[str, Any], fees_per_claim: float) -> str:
         f"PLSS: {row.get('plss') or '—'}; county: {row.get('counties') or '—'}",
         f"BLM fees ${fees_per_claim:,.2f}; land: {row['land_check']}",
     ]
+    if row.get("restrictions"):
+        lines.append(f"restrictions: {row['restrictions']}")
     if row.get("claims_check"):
         lines.append(row["claims_check"])
     return "\n".join(lines)
