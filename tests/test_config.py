@@ -308,3 +308,17 @@ def test_example_config_loads_with_what_it_says():
         "terrain": 0.0,
         "travel": 0.0,
     }
+
+
+def test_with_overrides_function_takes_nested_and_dotted_keys():
+    from prospector.config import with_overrides
+
+    config = load_config(None)
+    new = with_overrides(
+        config,
+        {"score": {"status": "open"}, "score.method": "gamma", "value.group_weights": {"bulk": 0}},
+    )
+    assert (new.score.status, new.score.method) == ("open", "gamma")
+    assert new.value.group_weights == {**GROUP_DEFAULTS, "bulk": 0.0}
+    assert isinstance(new.value.group_weights["bulk"], float)
+    assert config == Config()

@@ -12,7 +12,7 @@ only the keys it gives; validation has no side effects.
 
 from __future__ import annotations
 
-from prospector.config.load import config_to_dict, load_config
+from prospector.config.load import config_to_dict, load_config, with_overrides
 from prospector.config.model import (
     ACCESS_CRITERIA,
     MILE_M,
@@ -40,4 +40,5 @@ __all__ = [
     "config_to_dict",
     "config_to_toml",
     "load_config",
+    "with_overrides",
 ]

@@ -68,6 +68,8 @@ def config_problems(config: Config) -> list[str]:
     _positive(value.radius_km, "value.radius_km", problems)
     for name in ("critical_weight", "noncritical_weight", "diversity_bonus"):
         _non_negative(getattr(value, name), f"value.{name}", problems)
+    if not (_finite(value.dedupe_m) and value.dedupe_m >= 0):
+        p(f"value.dedupe_m must be a number of metres >= 0; got {value.dedupe_m!r}.")
     _check_weights(value.status_weights, "value.status_weights", problems)
     _check_weights(value.group_weights, "value.group_weights", problems)
     _check_weights(value.commodity_weights, "value.commodity_weights", problems)

@@ -24,7 +24,7 @@ from prospector.config.checks import config_problems, raise_problems
 from prospector.config.model import Config
 from prospector.errors import ConfigError
 
-__all__ = ["apply_overrides", "config_to_dict", "load_config"]
+__all__ = ["apply_overrides", "config_to_dict", "load_config", "with_overrides"]
 
 
 def load_config(source: str | Path | Mapping[str, Any] | None = None) -> Config:
@@ -82,10 +82,24 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
-    """Return a validated copy of *config* with dotted keys replaced.
+def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
+    """Return a validated copy of *config* with *overrides* applied; *config* is unchanged.
 
-    See :meth:`Config.with_overrides`.
+    Keys are dotted (``{"score.status": "open"}``) or nested (``{"score": {"status":
+    "open"}}``); a table overrides only the keys it gives, as in a TOML file.
+
+    Raises
+    ------
+    prospector.errors.ConfigError
+        Naming unknown keys (with a suggestion) and every invalid value.
+    """
+    return apply_overrides(config, overrides)
+
+
+def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
+    """Return a validated copy of *config* with dotted or nested keys replaced.
+
+    See :func:`with_overrides` (also :meth:`Config.with_overrides`).
     """
     problems: list[str] = []
     data: dict[str, Any] = {}
@@ -98,7 +112,10 @@ def apply_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
                 problems.append(f"override {dotted!r}: {part!r} is given twice.")
                 break
         else:
-            node[parts[-1]] = value
+            if isinstance(value, Mapping) and isinstance(node.get(parts[-1]), dict):
+                node[parts[-1]].update(value)
+            else:
+                node[parts[-1]] = dict(value) if isinstance(value, Mapping) else value
     score = data.get("score", {})
     if isinstance(score, dict) and "weights" in score and config.score.ahp and "ahp" not in score:
         problems.append(
@@ -163,6 +180,10 @@ def _copy(value: Any) -> Any:
     return value
 
 
+def _as_float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class _Bad:
     pass
 
@@ -191,6 +212,8 @@ def _check_type(value: Any, hint: Any, name: str, problems: list[str]) -> Any:
         if not isinstance(value, Mapping):
             problems.append(f"{name} must be a table of names; got {value!r}.")
             return _BAD
+        if args and args[1] is float:  # whole numbers as floats; others are checked later
+            return {str(k): _as_float(v) for k, v in value.items()}
         return {str(k): v for k, v in value.items()}  # values are checked by validate()
     if origin is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

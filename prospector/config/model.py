@@ -95,6 +95,9 @@ class ValueConfig:
     commodity_weights: dict[str, float] = field(default_factory=dict)
     """Per-commodity overrides replacing the computed commodity weight; keys are canonical
     commodity names (docs/commodities.md)."""
+    dedupe_m: float = 300.0
+    """Records of known sites closer than this (metres) that share a commodity are one site
+    (:func:`prospector.analysis.dedupe.dedupe_sites`); 0 keeps every record."""
 
 
 @dataclass
