@@ -88,11 +88,10 @@ def _run_rank(
     from prospector.outputs import write_run
     from prospector.pipeline import RankResult, rank
 
-    config = load_config(config_path)
-    if status:
-        config.score.status = status  # type: ignore[assignment]
-    if method:
-        config.score.method = method  # type: ignore[assignment]
+    overrides = {"score.status": status, "score.method": method}
+    config = load_config(config_path).with_overrides(
+        {k: v for k, v in overrides.items() if v is not None}
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if engine == "memory":
@@ -416,6 +415,7 @@ def status_cmd(ranked: str, point: tuple[float, float] | None, parcel_id: str | 
 
 def _register() -> None:
     from prospector.cli.analysis_cmds import sensitivity, validate
+    from prospector.cli.config_cmd import config
     from prospector.cli.fetch_cmd import doctor, fetch
     from prospector.cli.layers_cmds import layers
     from prospector.cli.region_cmd import region
@@ -428,6 +428,7 @@ def _register() -> None:
     layers.add_command(fetch)
     layers.add_command(doctor)
     cli.add_command(stake)
+    cli.add_command(config)
 
 
 _register()
