@@ -11,11 +11,14 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from prospector.analysis.criteria import build_criteria, criterion_shares
+from prospector.config import Config
 from prospector.export import check_writable, write_gpkg, write_json
 from prospector.ingest import file_sha256
 from prospector.pipeline import RankResult
+from prospector.render import Scoring
 
-__all__ = ["RUN_FILES", "map_info", "map_lines", "result_layers", "write_run"]
+__all__ = ["RUN_FILES", "map_info", "map_lines", "map_scoring", "result_layers", "write_run"]
 
 #: File names written into a run's output folder.
 RUN_FILES = {"gpkg": "prospects.gpkg", "map": "prospects.html", "manifest": "manifest.json"}
@@ -65,6 +68,34 @@ def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
     }
 
 
+def map_scoring(
+    parcels: pd.DataFrame, config: Config, available: dict[str, bool]
+) -> Scoring:
+    """The run's criteria and weighting for the map's live re-weighting.
+
+    Parameters
+    ----------
+    parcels
+        Every parcel the run normalised over (ranked and excluded) with its measured
+        columns, e.g. ``result.all_parcels``.
+    config
+        The run's configuration.
+    available
+        Which inputs the region supplied (``result.available``).
+    """
+    criteria, weights = build_criteria(parcels, config, have=available)
+    criteria.index = pd.Index(parcels["parcel_id"].to_numpy())
+    return Scoring(
+        criteria=criteria,
+        family_weights=dict(config.score.weights),
+        shares=criterion_shares(list(criteria.columns), config),
+        available={k: k not in weights.unavailable for k in criteria.columns},
+        reasons=dict(weights.unavailable),
+        method=config.score.method,
+        gamma=config.score.gamma,
+    )
+
+
 def map_lines(
     access: gpd.GeoDataFrame | None, evidence: gpd.GeoDataFrame | None
 ) -> gpd.GeoDataFrame | None:
@@ -78,6 +109,19 @@ def map_lines(
     if not frames:
         return None
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+
+
+def _context(parcels: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame] | None:
+    """The bundled county lines and towns around *parcels* (None when not bundled)."""
+    from prospector.catalog.context import ContextMissing, load_context
+
+    if parcels.empty:
+        return None
+    west, south, east, north = parcels.to_crs(4326).total_bounds
+    try:
+        return load_context((west, south, east, north))
+    except ContextMissing:
+        return None
 
 
 def write_run(
@@ -119,6 +163,8 @@ def write_run(
                 access=map_lines(result.data.access, result.data.evidence),
                 hillshade=hillshade,
                 info=map_info(manifest),
+                scoring=map_scoring(result.all_parcels, result.config, result.available),
+                context=_context(result.parcels),
                 **(map_options or {}),
             )
             write_map(fmap, staged["map"])

@@ -16,8 +16,9 @@ from prospector.palette import DEPOSIT_GROUPS
 from prospector.render import _payload, _style
 from prospector.render._assets import OfflinePage, copy_static
 from prospector.render._raster import ParcelRaster, encode_png_gray
+from prospector.render._scoring import Scoring, scoring_payload
 
-__all__ = ["BASEMAPS", "build_map", "write_map"]
+__all__ = ["BASEMAPS", "Scoring", "build_map", "write_map"]
 
 #: Online basemaps a user may opt into (the page then loads tiles from these servers).
 BASEMAPS: dict[str, dict[str, Any]] = {
@@ -63,6 +64,8 @@ def build_map(
     info: dict[str, Any] | None = None,
     basemap: str | None = None,
     detail_limit: int = 5000,
+    scoring: Scoring | None = None,
+    context: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> folium.Map:
     """Build the interactive map of ranked parcels.
 
@@ -92,6 +95,14 @@ def build_map(
         ``None`` (default: no tiles, no network), or one of :data:`BASEMAPS`.
     detail_limit
         Most parcels drawn as vectors with popups.
+    scoring
+        The run's normalised criteria and weighting (:class:`Scoring`): the page then has
+        weight sliders and re-scores and re-ranks every parcel live, exactly as Python
+        would.  Without it the map shows the run's scores and ranks, fixed.
+    context
+        Orientation layers drawn under the parcels: ``counties`` (polygons, ``name``) and
+        ``places`` (points, ``name``, ``kind``), as returned by
+        :func:`prospector.catalog.context.load_context`.
 
     Returns
     -------
@@ -114,12 +125,12 @@ def build_map(
 
     # Paint the best parcels last so they sit on top where parcels overlap.
     rank = _payload.numeric(parcels, "rank", np.inf)
-    paint = parcels.iloc[np.argsort(-np.nan_to_num(rank, nan=np.inf), kind="stable")]
-    raster = ParcelRaster(paint.geometry)
+    paint = np.argsort(-np.nan_to_num(rank, nan=np.inf), kind="stable")
+    raster = ParcelRaster(parcels.geometry.iloc[paint], rows=paint)
     bounds = raster.bounds
 
     payload: dict[str, Any] = {
-        "version": 1,
+        "version": 2,
         "bounds": [[bounds[1], bounds[0]], [bounds[3], bounds[2]]],
         "n_parcels": len(parcels),
         "detail": {
@@ -127,9 +138,15 @@ def build_map(
             "count": len(detailed),
             "order": "open land first, then rank",
         },
-        "choropleths": _payload.choropleths(paint.reset_index(drop=True), raster),
-        "parcels": _payload.parcel_features(detailed, in_parcels),
-        "index": _payload.parcel_index(parcels),
+        "raster": _payload.index_raster(raster),
+        "choropleths": _payload.choropleths(parcels),
+        "classes": _style.class_schemes(),
+        "parcels": _payload.parcel_features(detailed, in_parcels, detail_rows),
+        "index": _payload.parcel_index(
+            parcels,
+            _payload.parcel_groups(parcels, deposits),
+            with_scores=scoring is None,
+        ),
         "land_status": {
             k: {"color": c, "label": lab} for k, (c, lab) in _style.LAND_STATUS.items()
         },
@@ -139,6 +156,8 @@ def build_map(
         "info": _clean_info(info),
         "basemap": BASEMAPS[basemap] if basemap else None,
     }
+    if scoring is not None:
+        payload["scoring"] = scoring_payload(scoring, parcels["parcel_id"].to_numpy())
     if deposits is not None and not deposits.empty:
         payload["deposits"] = _payload.deposit_columns(deposits)
     if withdrawals is not None and not withdrawals.empty:
@@ -149,6 +168,8 @@ def build_map(
         payload["access"] = _payload.area_features(
             access, ("kind", "class", "name"), _payload.LINE_SIMPLIFY_M
         )
+    if context:
+        payload["context"] = _payload.context_layers(context)
     if hillshade is not None:
         shade, (west, south, east, north) = hillshade
         shade = np.asarray(shade, dtype="uint8")
