@@ -20,8 +20,8 @@ from prospector.errors import LayerReadError, SchemaError
 
 __all__ = ["CONTEXT_SOURCE", "ContextMissing", "context_path", "load_context"]
 
-#: Short attribution shown on maps.
-CONTEXT_SOURCE = "US Census 2017 via us-atlas; GeoNames CC BY 4.0"
+#: Short attribution of each layer, shown on maps.
+CONTEXT_SOURCE = {"counties": "US Census 2017 via us-atlas", "places": "GeoNames, CC BY 4.0"}
 
 
 class ContextMissing(LayerReadError):
@@ -80,6 +80,6 @@ def load_context(
     for layer in ("counties", "places"):
         frame = pyogrio.read_dataframe(gpkg, layer=layer, bbox=(west, south, east, north))
         frame = frame.set_crs(4326, allow_override=True).reset_index(drop=True)
-        frame.attrs["source"] = CONTEXT_SOURCE
+        frame.attrs["source"] = CONTEXT_SOURCE[layer]
         out[layer] = frame
     return out

@@ -105,13 +105,16 @@ def parcel_features(
     values = [c for c in parcels.columns if str(c).startswith("value_")]
     shap = [c for c in parcels.columns if str(c).startswith("shap_")]
     features = []
+    contrib_cols = {c[8:]: [clean_float(v, 4) for v in parcels[c]] for c in contrib}
+    shap_cols = {c[5:]: [clean_float(v, 4) for v in parcels[c]] for c in shap}
+    value_cols = {c[6:]: [clean_float(v, 4) for v in parcels[c]] for c in values}
     for i, geom in enumerate(geoms):
         props: dict[str, Any] = {name: col[i] for name, col in columns.items()}
         props["row"] = int(rows[i])
-        props["contrib"] = {c[8:]: clean_float(parcels[c].iat[i], 4) for c in contrib}
+        props["contrib"] = {k: col[i] for k, col in contrib_cols.items()}
         if shap:
-            props["shap"] = {c[5:]: clean_float(parcels[c].iat[i], 4) for c in shap}
-        props["value"] = {c[6:]: clean_float(parcels[c].iat[i], 4) for c in values}
+            props["shap"] = {k: col[i] for k, col in shap_cols.items()}
+        props["value"] = {k: col[i] for k, col in value_cols.items()}
         props["deposits"] = deposits_by_row.get(i, [])
         features.append({"type": "Feature", "geometry": geom, "properties": props})
     return {"type": "FeatureCollection", "features": features}
@@ -317,7 +320,15 @@ def text_values(frame: pd.DataFrame, name: str, default: str) -> np.ndarray:
     if name not in frame:
         return np.full(len(frame), default, dtype=object)
     col = frame[name]
-    return np.array([default if _missing(v) else as_text(v) for v in col], dtype=object)
+    missing = col.isna().to_numpy()  # list cells are not missing
+    values = col.to_numpy(dtype=object)
+    return np.array(
+        [
+            default if m else (v if type(v) is str else as_text(v))
+            for v, m in zip(values, missing, strict=True)
+        ],
+        dtype=object,
+    )
 
 
 def as_text(value: Any) -> str:
@@ -377,9 +388,9 @@ _PLACE_MIN_ZOOM = {"city": 7, "town": 9, "village": 11}
 def context_layers(context: dict[str, gpd.GeoDataFrame]) -> dict[str, Any]:
     """County outlines (with a label point) and place names for orientation."""
     out: dict[str, Any] = {}
-    sources = [str(f.attrs["source"]) for f in context.values() if "source" in f.attrs]
-    if sources:
-        out["source"] = ", ".join(dict.fromkeys(sources))
+    for name, frame in context.items():
+        if "source" in frame.attrs:
+            out[f"{name}_source"] = str(frame.attrs["source"])
     counties = context.get("counties")
     if counties is not None and len(counties):
         geoms = geometry_json(counties.geometry.boundary, 0.0)

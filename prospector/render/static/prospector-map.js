@@ -109,6 +109,8 @@
       detailCount: 0, activeChoropleth: null, errors: []
     };
     var info = data.info || {};
+    api.timings = [];
+    function mark(step) { api.timings.push([step, Math.round(performance.now() - t0)]); }
 
     // Without tile layers Leaflet knows no zoom range: set one.
     map.options.minZoom = 3;
@@ -126,6 +128,7 @@
     pane("prospectorHillshade", 320, "pm-pane-hillshade");
     pane("prospectorWithdrawals", 450, "pm-pane-withdrawals");
 
+    mark("basemap");
     /* -- basemap (opt-in, online) -- */
     var overlays = {};
     if (data.basemap) {
@@ -136,6 +139,7 @@
       api.layers.basemap = tiles;
     }
 
+    mark("choropleths");
     /* -- choropleths: every parcel, coloured live from the parcel-index image -- */
     var baseLayers = {};
     var bounds = L.latLngBounds(data.bounds);
@@ -150,9 +154,11 @@
     noChoropleth.prospectorKey = null;
     baseLayers["No choropleth"] = noChoropleth;
 
+    mark("orientation");
     /* -- orientation: county lines and town names (bundled, offline) -- */
     if (data.context) contextLayers(api, data.context, overlays);
 
+    mark("hillshade");
     /* -- hillshade -- */
     if (data.hillshade) {
       var h = data.hillshade.bounds;
@@ -163,6 +169,7 @@
       api.layers.hillshade = shade;
     }
 
+    mark("withdrawals");
     /* -- withdrawals (hatched, SVG so the hatch pattern can be used) -- */
     if (data.withdrawals) {
       ensureHatchPattern();
@@ -194,6 +201,7 @@
       api.layers.withdrawals = withdrawals;
     }
 
+    mark("detailed parcels");
     /* -- detailed parcels (vectors, popups, tooltips) -- */
     var nTotal = data.n_parcels || 0;
     var parcelStyle = { color: "#1a1a1a", weight: 0.7, opacity: 0.6, fill: true, fillOpacity: 0 };
@@ -218,6 +226,7 @@
     var detailTitle = "Top " + api.detailCount + " parcels (outlines, popups)";
     overlays[detailTitle] = parcels;
 
+    mark("access lines");
     /* -- access lines (same canvas as the parcels, not interactive) -- */
     if (data.access) {
       var styles = data.access_style || {};
@@ -236,6 +245,7 @@
       });
     }
 
+    mark("deposits");
     /* -- deposits (clustered circle markers coloured by commodity group) -- */
     api.depositMarkers = [];
     if (data.deposits && L.markerClusterGroup) {
@@ -265,6 +275,7 @@
       api.layers.deposits = cluster;
     }
 
+    mark("while measuring or drawing, clicks on features are map clicks");
     /* -- while measuring or drawing, clicks on features are map clicks -- */
     function forwardWhileSketching(group) {
       group.on("click dblclick", function (e) {
@@ -277,13 +288,14 @@
     if (api.layers.deposits) forwardWhileSketching(api.layers.deposits);
     if (api.layers.withdrawals) forwardWhileSketching(api.layers.withdrawals);
 
+    mark("controls");
     /* -- controls -- */
     coordsControl().addTo(map);
     L.control.scale({ position: "bottomleft", metric: true, imperial: true }).addTo(map);
     var legend = legendControl(api, data);
     legend.addTo(map);
     headerControl(api, data, info).addTo(map);
-    var layerControl = L.control.layers(baseLayers, overlays, { collapsed: false, position: "topright" });
+    var layerControl = L.control.layers(baseLayers, overlays, { collapsed: false, position: "bottomright" });
     layerControl.addTo(map);
     api.layerControl = layerControl;
     searchControl(api, data).addTo(map);
@@ -294,12 +306,14 @@
       if (!api.activeChoropleth) legend.update(null);
     });
 
+    mark("click on a parcel outside the detailed set");
     /* -- click on a parcel outside the detailed set: identify it from the index -- */
     map.on("click", function (e) {
       if (api.sketch && api.sketch.active) return;
       identify(api, data, e.latlng);
     });
 
+    mark("start");
     /* -- start: fit to the parcels, decode the index image, show the score -- */
     map.fitBounds(bounds, { padding: [10, 10] });
     if (global.ProspectorPanel) global.ProspectorPanel.attach(api, data);
@@ -350,7 +364,7 @@
         }).on("add", function (e) { e.target.getElement().textContent = q.name + " Co."; }));
       });
       var group = L.layerGroup([counties, names]).addTo(map);
-      overlays["Counties (" + (ctx.source || "bundled") + ")"] = group;
+      overlays["Counties (" + (ctx.counties_source || "bundled") + ")"] = group;
       api.layers.counties = group;
     }
     if (ctx.places) {
@@ -382,7 +396,7 @@
       map.on("zoomend", refresh);
       towns.addTo(map);
       map.whenReady(refresh);
-      overlays["Towns (" + (ctx.source || "bundled") + ")"] = towns;
+      overlays["Towns (" + (ctx.places_source || "bundled") + ")"] = towns;
       api.layers.places = towns;
     }
   }

@@ -119,7 +119,7 @@
 
     /* ---------- the panel ---------- */
 
-    var ctl = L.control({ position: "topleft" });
+    var ctl = L.control({ position: "topright" });
     ctl.onAdd = function () {
       var box = el("div", "pm-panel pm-live");
       box.id = "pm-live";

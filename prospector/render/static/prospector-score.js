@@ -164,11 +164,22 @@
   // Configured and effective weights (objects in criterion order) for family weights
   // `fam` and sub-criterion numerators `nums`.
   Scorer.prototype.weights = function (fam, nums) {
-    var crit = this.spec.criteria, dens = {};
-    crit.forEach(function (c) { dens[c.family] = (dens[c.family] || 0) + nums[c.key]; });
+    // A family's denominator is the run's while its shares are the run's (bit for bit);
+    // once a share moves, the sum of the current shares (plus any share the run counted
+    // for criteria absent here).
+    var crit = this.spec.criteria, dens = {}, runSum = {}, moved = {}, runDen = {}, self = this;
+    crit.forEach(function (c) {
+      dens[c.family] = (dens[c.family] || 0) + nums[c.key];
+      runSum[c.family] = (runSum[c.family] || 0) + self.runNums[c.key];
+      runDen[c.family] = c.den;
+      if (nums[c.key] !== self.runNums[c.key]) moved[c.family] = true;
+    });
     var configured = {}, kept = [], total = 0;
     crit.forEach(function (c) {
-      var w = (fam[c.family] || 0) * nums[c.key] / (dens[c.family] || 1);
+      var f = c.family;
+      var extra = runSum[f] > 0 ? Math.max(0, runDen[f] - runSum[f]) : 0;
+      var den = moved[f] ? dens[f] + extra : runDen[f];
+      var w = (fam[f] || 0) * nums[c.key] / (den || 1);
       configured[c.key] = w;
       if (c.available && w > 0) { kept.push(c.key); total += w; }
     });
