@@ -411,7 +411,7 @@
   }
 
   // Rank, score, family scores and contributions of parcel `n` under the current weights.
-  function liveSummary(api, d, n, runRank) {
+  function liveSummary(api, d, n, runRank, runContrib) {
     var live = api.live, data = api.data, r = live.rankOf(n);
     var head = add(d, el("div", "pm-rank"));
     add(head, el("span", "pm-rank-value", "Rank " + (r === null ? "–" : r)));
@@ -427,15 +427,15 @@
       add(cell, el("span", "pm-num", fmt(col[n])));
       row(crit, c.title.replace(/^Criterion: /, ""), cell);
     });
-    var contrib = live.contributions(n);
-    if (!contrib) return;
+    var contrib = live.contributions(n) || runContrib || {};
     var labels = {};
-    (data.scoring.criteria || []).forEach(function (c) { labels[c.key] = c.label; });
+    ((data.scoring || {}).criteria || []).forEach(function (c) { labels[c.key] = c.label; });
     var keys = Object.keys(contrib);
     if (!keys.length) return;
     add(d, el("h4", null, "Contribution to the score"));
     var ct = add(d, el("table", "pm-table pm-contrib"));
     var maxc = 0;
+    keys = keys.filter(function (k) { return isNum(contrib[k]); });
     keys.forEach(function (k) { maxc = Math.max(maxc, Math.abs(contrib[k])); });
     keys.sort(function (a, b) { return contrib[b] - contrib[a]; });
     keys.forEach(function (k) {
@@ -472,7 +472,7 @@
   function parcelPopup(api, p, nTotal, data) {
     var d = el("div", "pm-popup");
     add(d, el("h3", null, "Parcel " + (p.parcel_id || "?")));
-    liveSummary(api, d, p.row, p.rank);
+    liveSummary(api, d, p.row, p.rank, p.contrib);
 
     var status = (data.land_status || {})[p.land_status] || { color: "#999999", label: p.land_status || "unknown" };
     var st = add(d, el("div", "pm-status"));
