@@ -124,22 +124,32 @@
 
   // Re-score and re-rank every parcel for family weights `fam` and sub-weights `nums`.
   Live.prototype.rescore = function (fam, nums) {
+    var t0 = performance.now();
     var w = this.scorer.weights(fam, nums);
     if (!(w.total > 0)) return { ok: false, message: "No available criterion has weight: give weight to one." };
     this.fam = Object.assign({}, fam);
     this.nums = Object.assign({}, nums);
     this.effective = w.effective;
     this.score = this.scorer.score(w.effective);
+    var t1 = performance.now();
     this.columns = this.scorer.familyScores(w.effective);
+    var t2 = performance.now();
     this.ordering = new PS.Ordering(this.score, this.idx.idOrder);
     this.orderings = {};
+    this.timings = { score: t1 - t0, families: t2 - t1, order: performance.now() - t2 };
     return { ok: true };
   };
 
   Live.prototype.update = function () {
+    var t0 = performance.now();
     if (this.pixels) this.paint();
+    var t1 = performance.now();
     var self = this;
     this.listeners.forEach(function (fn) { fn(self); });
+    if (this.timings) {
+      this.timings.paint = t1 - t0;
+      this.timings.panels = performance.now() - t1;
+    }
   };
 
   Live.prototype.valuesOf = function (key) {
@@ -229,10 +239,18 @@
         labels.push(r.labels[j] + (kk > prev ? " (ranks " + (prev + 1) + "–" + kk + ")" : " (none)"));
         prev = kk;
       });
+      var nc = cuts.length, cv = new Float64Array(nc), ci = new Float64Array(nc), ids = this.idx.idOrder;
+      for (var j = 0; j < nc; j++) {
+        var cut = cuts[j];
+        cv[j] = cut ? (cut.all ? -Infinity : cut.value) : Infinity;
+        ci[j] = cut ? (cut.all ? Infinity : cut.id) : -1;
+      }
       for (i = 0; i < n; i++) {
+        var x = values[i];
+        if (x !== x) continue;
         var m = 0;
-        while (m < cuts.length && !ord.within(i, cuts[m])) m++;
-        if (m < cuts.length) cls[i] = m;
+        while (m < nc && !(x > cv[m] || (x === cv[m] && ids[i] <= ci[m]))) m++;
+        if (m < nc) cls[i] = m;
       }
       note = "Classes: rank percentile of the current " + (key === "score" ? "score" : "values") +
         " among " + nv + " parcels (ties by parcel id).";

@@ -782,7 +782,8 @@
         var warn = add(box, el("div", "pm-missing"));
         warn.setAttribute("role", "alert");
         add(warn, el("strong", null, "⚠ " + missing.length + " layer" + (missing.length > 1 ? "s" : "") + " missing — results are incomplete"));
-        var ul = add(warn, el("ul"));
+        add(warn, el("span", "pm-muted", " (" + missing.map(function (m) { return m.role; }).join(", ") + ")"));
+        var ul = add(warn, el("ul", "pm-missing-list"));
         missing.forEach(function (m) {
           var li = add(ul, el("li"));
           add(li, el("strong", null, m.role + ": "));
@@ -827,6 +828,8 @@
       function setOpen(v) {
         open = v;
         details.style.display = open ? "" : "none";
+        var list = box.querySelector(".pm-missing-list");
+        if (list) list.style.display = open ? "" : "none";
         toggle.textContent = open ? "hide" : "details";
         toggle.setAttribute("aria-expanded", open ? "true" : "false");
       }

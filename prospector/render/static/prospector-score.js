@@ -228,10 +228,19 @@
         score[i] = dB + dW > 0 ? dW / (dB + dW) : 0;
       }
     } else {
-      var terms = new Float64Array(m);
-      for (i = 0; i < n; i++) {
-        for (j = 0; j < m; j++) terms[j] = x[j][i] * w[j];
-        score[i] = pairwiseSum(terms, 0, m);
+      if (m < 8) {
+        // numpy sums fewer than 8 terms left to right, starting from -0.0.
+        for (i = 0; i < n; i++) score[i] = -0.0;
+        for (j = 0; j < m; j++) {
+          var xj = x[j], wj = w[j];
+          for (i = 0; i < n; i++) score[i] += xj[i] * wj;
+        }
+      } else {
+        var terms = new Float64Array(m);
+        for (i = 0; i < n; i++) {
+          for (j = 0; j < m; j++) terms[j] = x[j][i] * w[j];
+          score[i] = pairwiseSum(terms, 0, m);
+        }
       }
     }
     for (i = 0; i < n; i++) score[i] = roundTo(score[i], this.scale);
