@@ -12,6 +12,7 @@ import io
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -285,4 +286,36 @@ def test_hostile_text_in_shortlist_stays_text(browser, tmp_path):
     assert "'=HYPERLINK" in text  # spreadsheet formulas neutralised
     page.wait_for_timeout(300)
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert page.dialogs == [] and page.errors == []
+
+
+def test_shortlist_switches_to_targets(browser, tmp_path):
+    demo = demo_layers(hostile=True)
+    parcels = demo["parcels"]
+    best = parcels.sort_values("rank").iloc[:3]
+    targets = gpd.GeoDataFrame(
+        {
+            "target_id": ["T0001", "T0002"],
+            "rank": [1, 2],
+            "n_cells": [2, 1],
+            "area_km2": [5.18, 2.59],
+            "best_score": best["score"].iloc[[0, 2]].to_numpy(),
+            "best_parcel_id": best["parcel_id"].iloc[[0, 2]].to_numpy(),
+            "status_mix": ["open", "unknown"],
+            "critical_commodities": [HOSTILE, ""],
+        },
+        geometry=[best.geometry.iloc[0].union(best.geometry.iloc[1]), best.geometry.iloc[2]],
+        crs=parcels.crs,
+    )
+    scoring, _ = demo_scoring(parcels, "wlc")
+    m = build_map(parcels, scoring=scoring, targets=targets, detail_limit=5)
+    page = open_page(browser, write_map(m, tmp_path / "m.html"))
+    page.locator('select[aria-label="Cells or targets"]').select_option("targets")
+    rows = page.evaluate("window.prospector.shortlist()")
+    assert [r["target_id"] for r in rows] == ["T0001", "T0002"]
+    assert [r["rank"] for r in rows] == [1, 2]
+    page.locator(".pm-targets tbody tr").first.click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5000)
+    assert "Target T0001" in popup.inner_text() and HOSTILE in popup.inner_text()
     assert page.dialogs == [] and page.errors == []

@@ -424,3 +424,25 @@ def context_layers(context: dict[str, gpd.GeoDataFrame]) -> dict[str, Any]:
             "min_zoom": [_PLACE_MIN_ZOOM.get(str(k), 11) for k in kinds],
         }
     return out
+
+
+#: Columns of a targets table (prospector.analysis.targets) carried to the shortlist.
+_TARGET_TEXT = ("target_id", "best_parcel_id", "status_mix", "critical_commodities", "commodities")
+_TARGET_NUMBERS = ("rank", "n_cells", "area_km2", "best_score", "sum_score")
+
+
+def target_rows(targets: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Targets (clusters of high-scoring cells) as columns for the shortlist, in rank order."""
+    frame = targets[targets.geometry.notna() & ~targets.geometry.is_empty]
+    if "rank" in frame:
+        frame = frame.sort_values("rank", kind="stable")
+    pts = frame.geometry.representative_point().to_crs(4326)
+    out: dict[str, Any] = {
+        name: [clean_text(v) for v in text_values(frame, name, "")] for name in _TARGET_TEXT
+    }
+    for name in _TARGET_NUMBERS:
+        out[name] = [clean_float(v, 4) for v in numeric(frame, name, np.nan)]
+    out["lon"] = np.round(pts.x.to_numpy(), COORD_DECIMALS).tolist()
+    out["lat"] = np.round(pts.y.to_numpy(), COORD_DECIMALS).tolist()
+    out["outlines"] = area_features(frame, ("target_id",), AREA_SIMPLIFY_M)
+    return out

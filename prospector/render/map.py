@@ -66,6 +66,7 @@ def build_map(
     detail_limit: int = 5000,
     scoring: Scoring | None = None,
     context: dict[str, gpd.GeoDataFrame] | None = None,
+    targets: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the interactive map of ranked parcels.
 
@@ -103,6 +104,10 @@ def build_map(
         Orientation layers drawn under the parcels: ``counties`` (polygons, ``name``) and
         ``places`` (points, ``name``, ``kind``), as returned by
         :func:`prospector.catalog.context.load_context`.
+    targets
+        Clusters of high-scoring parcels (``target_id``, ``rank``, ``best_score``,
+        ``status_mix``, ``critical_commodities``, polygons), as the value step finds them:
+        the shortlist can then switch between targets (the run's, fixed) and cells.
 
     Returns
     -------
@@ -170,6 +175,8 @@ def build_map(
         )
     if context:
         payload["context"] = _payload.context_layers(context)
+    if targets is not None and not targets.empty:
+        payload["targets"] = _payload.target_rows(targets)
     if hillshade is not None:
         shade, (west, south, east, north) = hillshade
         shade = np.asarray(shade, dtype="uint8")

@@ -229,7 +229,8 @@
 
     /* ---------- shortlist ---------- */
 
-    var list = { n: 25, status: "", group: "" };
+    var list = { n: 25, status: "", group: "", source: "cells" };
+    var targets = data.targets || null;
     panel.list = list;
 
     function shortlistRows() {
@@ -246,8 +247,48 @@
       return live.topRows(list.n, keep);
     }
     api.shortlist = function () {
+      if (list.source === "targets") return targetRecords();
       return shortlistRows().map(function (i) { return record(i); });
     };
+
+    // Targets (clusters of high-scoring cells) are the run's: they do not follow the sliders.
+    function targetRecords() {
+      var out = [];
+      for (var i = 0; i < targets.target_id.length && out.length < list.n; i++) {
+        out.push({
+          rank: targets.rank[i], target_id: targets.target_id[i], score: targets.best_score[i],
+          land_status: targets.status_mix[i], n_cells: targets.n_cells[i], area_km2: targets.area_km2[i],
+          best_parcel_id: targets.best_parcel_id[i], critical_commodities: targets.critical_commodities[i],
+          commodities: targets.commodities[i], lon: targets.lon[i], lat: targets.lat[i], row: i
+        });
+      }
+      return out;
+    }
+
+    function openTarget(r) {
+      var d = el("div", "pm-popup");
+      add(d, el("h3", null, "Target " + r.target_id));
+      add(d, el("div", "pm-rank-value", "Rank " + r.rank + " (the run's)"));
+      var t = add(d, el("table", "pm-table"));
+      [["Cells", r.n_cells], ["Area", fmt(r.area_km2, 1) + " km²"], ["Best cell", r.best_parcel_id],
+        ["Best score", fmt(r.score, 3)], ["Land status", r.land_status], ["Critical", r.critical_commodities]]
+        .forEach(function (x) {
+          var tr = add(t, el("tr"));
+          add(tr, el("th", null, x[0]));
+          add(tr, el("td", null, x[1] === null || x[1] === undefined || x[1] === "" ? "–" : x[1]));
+        });
+      api.map.setView([r.lat, r.lon], Math.max(api.map.getZoom(), 11));
+      L.popup({ maxWidth: 320 }).setLatLng([r.lat, r.lon]).setContent(d).openOn(api.map);
+    }
+
+    if (targets) {
+      var outlines = L.geoJSON(targets.outlines, {
+        interactive: false,
+        style: function () { return { color: "#d62728", weight: 2, fill: false, opacity: 0.9 }; }
+      });
+      api.layers.targets = outlines;
+      if (api.layerControl) api.layerControl.addOverlay(outlines, "Targets (" + targets.target_id.length + ", outlines)");
+    }
 
     function record(i) {
       var idx = live.idx;
@@ -273,6 +314,13 @@
         toggle.textContent = open ? "hide" : "show";
       });
       var filters = add(body, el("div", "pm-filters"));
+      if (targets) {
+        var srcSel = add(filters, el("select"));
+        srcSel.setAttribute("aria-label", "Cells or targets");
+        add(srcSel, el("option", null, "cells (live)")).value = "cells";
+        add(srcSel, el("option", null, "targets (run's)")).value = "targets";
+        srcSel.addEventListener("change", function () { list.source = srcSel.value; render(); });
+      }
       var nSel = add(filters, el("select"));
       nSel.setAttribute("aria-label", "Number of targets");
       [10, 25, 50, 100, 250].forEach(function (n) { add(nSel, el("option", null, "top " + n)).value = String(n); });
@@ -310,6 +358,8 @@
 
       function render() {
         table.textContent = "";
+        if (list.source === "targets") return renderTargets();
+        stSel.disabled = grSel.disabled = false;
         var hr = add(add(table, el("thead")), el("tr"));
         ["#", "parcel", "score", "status", "critical"].forEach(function (h) { add(hr, el("th", null, h)); });
         var tb = add(table, el("tbody"));
@@ -333,6 +383,24 @@
         note.textContent = rows.length < list.n ? rows.length + " parcels match the filters." :
           "Under the current weights; click a row to fly to the parcel.";
       }
+      function renderTargets() {
+        stSel.disabled = grSel.disabled = true;
+        var hr = add(add(table, el("thead")), el("tr"));
+        ["#", "target", "cells", "best", "critical"].forEach(function (h) { add(hr, el("th", null, h)); });
+        var tb = add(table, el("tbody"));
+        targetRecords().forEach(function (r) {
+          var tr = add(tb, el("tr"));
+          tr.tabIndex = 0;
+          add(tr, el("td", "pm-num", r.rank));
+          add(tr, el("td", "pm-id", r.target_id));
+          add(tr, el("td", "pm-num", r.n_cells));
+          add(tr, el("td", "pm-num", fmt(r.score, 3)));
+          add(tr, el("td", "pm-crit", r.critical_commodities || "–"));
+          tr.addEventListener("click", function () { openTarget(r); });
+          tr.addEventListener("keydown", function (e) { if (e.key === "Enter") openTarget(r); });
+        });
+        note.textContent = "Targets are clusters of high-scoring cells found by the run, at the run's weights.";
+      }
       panel.render = render;
       live.on(render);
       render();
@@ -341,14 +409,18 @@
     function download(kind) {
       var rows = api.shortlist(), text, type, name;
       var cols = ["rank", "parcel_id", "score", "land_status", "agency", "critical_commodities", "commodities", "lon", "lat"];
-      Object.keys(live.columns || {}).forEach(function (k) { cols.push(k); });
+      if (list.source === "targets") {
+        cols = ["rank", "target_id", "score", "n_cells", "area_km2", "best_parcel_id", "land_status", "critical_commodities", "commodities", "lon", "lat"];
+      } else {
+        Object.keys(live.columns || {}).forEach(function (k) { cols.push(k); });
+      }
       var weights = api.weights();
       if (kind === "csv") {
         text = cols.join(",") + "\n" + rows.map(function (r) {
           return cols.map(function (c) { return csvCell(r[c]); }).join(",");
         }).join("\n") + "\n";
         type = "text/csv";
-        name = "targets.csv";
+        name = list.source + ".csv";
       } else {
         text = JSON.stringify({
           type: "FeatureCollection",
@@ -360,7 +432,7 @@
           })
         }, null, 1);
         type = "application/geo+json";
-        name = "targets.geojson";
+        name = list.source + ".geojson";
       }
       var blob = new Blob([text], { type: type });
       var a = document.createElement("a");

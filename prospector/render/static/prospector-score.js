@@ -62,7 +62,8 @@
   // `values`, and helpers built on one ascending sort of the values.
   function Ordering(values, idOrder) {
     var n = values.length;
-    var sorted = Float64Array.from(values).sort(); // ascending; NaN last
+    // Copy then native numeric sort (TypedArray.from would iterate element by element).
+    var sorted = new Float64Array(values).sort(); // ascending; NaN last
     var nValid = n;
     while (nValid > 0 && sorted[nValid - 1] !== sorted[nValid - 1]) nValid--;
     this.values = values;
@@ -84,11 +85,13 @@
     if (k <= 0) return null;
     if (k >= this.nValid) return { value: -Infinity, id: Infinity, all: true };
     var v = this.sorted[this.nValid - k];
-    var need = k - this.countAbove(v);
+    var above = this.countAbove(v), need = k - above;
+    // Every parcel with value v is inside: no need to look at ids.
+    if (need === this.countAtLeast(v) - above) return { value: v, id: Infinity, all: false };
     var ties = [];
     var vals = this.values, ids = this.idOrder;
     for (var i = 0; i < vals.length; i++) if (vals[i] === v) ties.push(ids[i]);
-    var t = Uint32Array.from(ties).sort();
+    var t = new Uint32Array(ties).sort();
     return { value: v, id: t[need - 1], all: false };
   };
 
