@@ -30,10 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 import numpy as np
 import pandas as pd
+from playwright.sync_api import sync_playwright
 
 from prospector.analysis.criteria import criterion_shares
 from prospector.config import load_config
@@ -90,9 +89,11 @@ def bench(n: int, workdir: Path) -> dict:
             context = browser.new_context(viewport={"width": 1400, "height": 900})
             context.route(
                 "**/*",
-                lambda route: route.continue_()
-                if route.request.url.startswith(("file:", "data:", "blob:"))
-                else route.abort(),
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith(("file:", "data:", "blob:"))
+                    else route.abort()
+                ),
             )
             page = context.new_page()
             page.on("request", lambda r: requests.append(r.url))
@@ -104,7 +105,13 @@ def bench(n: int, workdir: Path) -> dict:
             ready.append(time.perf_counter() - t0)
             if run == 0:
                 for _ in range(9):
-                    w = dict(zip(("value", "access", "evidence"), rng.random(3).round(3).tolist(), strict=True))
+                    w = dict(
+                        zip(
+                            ("value", "access", "evidence"),
+                            rng.random(3).round(3).tolist(),
+                            strict=True,
+                        )
+                    )
                     rerank.append(page.evaluate("(w) => window.prospector.setWeights(w)", w))
                     phases.append(page.evaluate("window.prospector.live.timings"))
             context.close()

@@ -68,10 +68,8 @@ def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
     }
 
 
-def map_scoring(
-    parcels: pd.DataFrame, config: Config, available: dict[str, bool]
-) -> Scoring:
-    """The run's criteria and weighting for the map's live re-weighting.
+def map_scoring(parcels: pd.DataFrame, config: Config, available: dict[str, bool]) -> Scoring:
+    """Return the run's criteria and weighting for the map's live re-weighting.
 
     Parameters
     ----------
@@ -112,7 +110,7 @@ def map_lines(
 
 
 def _context(parcels: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame] | None:
-    """The bundled county lines and towns around *parcels* (None when not bundled)."""
+    """Return the bundled county lines and towns around *parcels* (None when not bundled)."""
     from prospector.catalog.context import ContextMissing, load_context
 
     if parcels.empty:

@@ -424,7 +424,9 @@ def test_qgis_opens_exports_styled(tmp_path, layers):
     deposits = result[uris[1]]
     assert deposits["type"] == "categorizedSymbol" and deposits["attr"] == "group"
     assert deposits["values"][:2] == ["ree", "battery"]
-    assert result[uris[2]]["type"] == "singleSymbol" and result[uris[2]]["brush"] == 12  # Qt.BDiagPattern
+    assert (
+        result[uris[2]]["type"] == "singleSymbol" and result[uris[2]]["brush"] == 12
+    )  # Qt.BDiagPattern
     assert result[uris[3]]["type"] == "categorizedSymbol"
     # Shapefiles get the same styles from the .qml sidecar, on the short field names.
     assert result[uris[4]]["type"] == "graduatedSymbol" and result[uris[4]]["attr"] == "rank"

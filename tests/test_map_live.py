@@ -67,9 +67,11 @@ def open_page(browser, path: Path, *, hash_: str = ""):
     # Block every request that is not the page itself: the map must not need them.
     context.route(
         "**/*",
-        lambda route: route.continue_()
-        if route.request.url.startswith(("file:", "data:", "blob:"))
-        else route.abort(),
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("file:", "data:", "blob:"))
+            else route.abort()
+        ),
     )
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
@@ -90,7 +92,9 @@ def open_page(browser, path: Path, *, hash_: str = ""):
 @pytest.fixture(scope="module")
 def utah_map(utah_result, tmp_path_factory) -> Path:
     scoring = map_scoring(utah_result.all_parcels, utah_result.config, utah_result.available)
-    m = build_map(utah_result.parcels, deposits=utah_result.deposits, scoring=scoring, detail_limit=200)
+    m = build_map(
+        utah_result.parcels, deposits=utah_result.deposits, scoring=scoring, detail_limit=200
+    )
     return write_map(m, tmp_path_factory.mktemp("live") / "prospects.html")
 
 
@@ -141,8 +145,10 @@ def test_weights_travel_in_the_url_hash(browser, utah_map, utah_result):
     # A fresh page opened on that link starts with those weights and that order.
     again = open_page(browser, utah_map, hash_=url[url.index("#") :])
     assert again.evaluate("window.prospector.weights()") == weights
-    assert again.evaluate("window.prospector.topIds(20)") == top == python_top(
-        utah_result, weights, n=20
+    assert (
+        again.evaluate("window.prospector.topIds(20)")
+        == top
+        == python_top(utah_result, weights, n=20)
     )
     # The sliders show the weights; the reset button restores the run's.
     assert again.locator('input[data-key="access"]').input_value() == "0.5"
@@ -257,7 +263,10 @@ def test_methods_rank_as_python(browser, tmp_path, method):
     m = build_map(parcels, deposits=demo["deposits"], scoring=scoring, detail_limit=10)
     page = open_page(browser, write_map(m, tmp_path / "m.html"))
     ids = list(parcels["parcel_id"])
-    for family in ({"value": 0.6, "access": 0.25, "evidence": 0.15}, {"value": 0.1, "access": 0.8, "evidence": 0.1}):
+    for family in (
+        {"value": 0.6, "access": 0.25, "evidence": 0.15},
+        {"value": 0.1, "access": 0.8, "evidence": 0.1},
+    ):
         page.evaluate("(w) => window.prospector.setWeights(w)", family)
         expected = python_order(criteria, scoring.shares, family, method, scoring.gamma, ids)
         assert page.evaluate(f"window.prospector.topIds({len(ids)})") == expected
@@ -268,7 +277,7 @@ def test_hostile_text_in_shortlist_stays_text(browser, tmp_path):
     demo = demo_layers(hostile=True)
     parcels = demo["parcels"].copy()
     parcels.loc[parcels["rank"] == 1, "parcel_id"] = HOSTILE
-    parcels.loc[parcels["rank"] == 1, "critical_commodities"] = "=HYPERLINK(\"x\")"
+    parcels.loc[parcels["rank"] == 1, "critical_commodities"] = '=HYPERLINK("x")'
     scoring, _ = demo_scoring(parcels, "wlc")
     m = build_map(parcels, deposits=demo["deposits"], scoring=scoring, detail_limit=10)
     page = open_page(browser, write_map(m, tmp_path / "m.html"))
@@ -319,3 +328,33 @@ def test_shortlist_switches_to_targets(browser, tmp_path):
     popup.wait_for(timeout=5000)
     assert "Target T0001" in popup.inner_text() and HOSTILE in popup.inner_text()
     assert page.dialogs == [] and page.errors == []
+
+
+def test_bucket_ordering_equals_a_full_sort(browser, tmp_path):
+    """The page's one-pass ordering against a plain comparator sort (ties, NaN, out of [0, 1])."""
+    demo = demo_layers(hostile=True)
+    page = open_page(browser, write_map(build_map(demo["parcels"]), tmp_path / "m.html"))
+    mismatches = page.evaluate(
+        """() => {
+        const n = 5000, vals = new Float64Array(n), ids = new Uint32Array(n);
+        let seed = 7;
+        const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+        for (let i = 0; i < n; i++) {
+            const r = rnd();
+            vals[i] = r < 0.3 ? 0 : r < 0.35 ? NaN : r < 0.4 ? 1.5 : Math.round(rnd() * 50) / 50;
+            ids[i] = (i * 7919) % n;  // a permutation: distinct id positions
+        }
+        const ord = new ProspectorScore.Ordering(vals, ids);
+        const rows = [...Array(n).keys()].filter(i => vals[i] === vals[i]);
+        rows.sort((a, b) => vals[b] - vals[a] || ids[a] - ids[b]);
+        const bad = [];
+        rows.forEach((r, k) => { if (ord.rankOf(r) !== k + 1) bad.push(['rank', r]); });
+        for (const k of [1, 7, 50, 1499, 1500, 1501, rows.length]) {
+            const top = ord.top(k);
+            if (JSON.stringify(top) !== JSON.stringify(rows.slice(0, k))) bad.push(['top', k]);
+        }
+        if (ord.valueAt(0) !== vals[rows[rows.length - 1]]) bad.push(['min']);
+        return bad;
+    }"""
+    )
+    assert mismatches == []

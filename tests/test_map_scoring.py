@@ -163,9 +163,11 @@ def test_build_map_with_scoring_and_context():
         crs=4326,
     )
     counties.attrs["source"] = "test counties"
-    html = build_map(
-        parcels, scoring=_scoring(crit), context={"counties": counties, "places": places}
-    ).get_root().render()
+    html = (
+        build_map(parcels, scoring=_scoring(crit), context={"counties": counties, "places": places})
+        .get_root()
+        .render()
+    )
     assert "<b>Springdale" not in html  # escaped in the JSON
     assert '"counties_source":"test counties"' in html
     assert '"min_zoom":[11]' in html
@@ -188,5 +190,5 @@ def test_load_context_errors(tmp_path):
         load_context((10, 0, 5, 1))
     with pytest.raises(SchemaError, match="west, south, east, north"):
         load_context("utah")  # type: ignore[arg-type]
-    with pytest.raises(ContextMissing, match="build_context.py"):
+    with pytest.raises(ContextMissing, match=r"build_context\.py"):
         load_context((-113.5, 37.0, -113.0, 37.5), path=tmp_path / "none.gpkg")

@@ -37,13 +37,12 @@ def place_kind(population: np.ndarray) -> np.ndarray:
 
 
 def main(atlas_tgz: str, places_csv: str) -> int:
+    """Write the context GeoPackage from the us-atlas tarball and the places CSV."""
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(atlas_tgz) as tar:
         tar.extract("package/counties-10m.json", tmp, filter="data")
         src = Path(tmp) / "package" / "counties-10m.json"
         topo = json.loads(src.read_text())
-        states = {
-            g["id"]: g["properties"]["name"] for g in topo["objects"]["states"]["geometries"]
-        }
+        states = {g["id"]: g["properties"]["name"] for g in topo["objects"]["states"]["geometries"]}
         counties = pyogrio.read_dataframe(src, layer="counties")
     counties = counties.rename(columns={"id": "geoid"})
     counties["geoid"] = counties["geoid"].astype(str).str.zfill(5)
@@ -53,28 +52,38 @@ def main(atlas_tgz: str, places_csv: str) -> int:
     counties["state"] = counties["state_name"].map(abbrev)
     counties = counties.set_crs(4326, allow_override=True)
     counties = counties[["geoid", "name", "state", "state_name", "geometry"]]
-    counties = counties[counties.geometry.notna() & ~counties.geometry.is_empty].sort_values("geoid").reset_index(drop=True)
+    counties = (
+        counties[counties.geometry.notna() & ~counties.geometry.is_empty]
+        .sort_values("geoid")
+        .reset_index(drop=True)
+    )
 
     table = pd.read_csv(places_csv, dtype={"geonames_id": str})
     # Populated places, not sections of them (PPLX: city neighbourhoods).
     table = table[table["feature_code"].str.startswith("PPL") & (table["feature_code"] != "PPLX")]
-    places = gpd.GeoDataFrame(
-        {
-            "name": table["name"],
-            "kind": place_kind(table["population"].to_numpy()),
-            "population": table["population"].astype("int64"),
-            "state": table["admin_code"],
-            "geonames_id": table["geonames_id"],
-        },
-        geometry=gpd.points_from_xy(table["lon"], table["lat"]),
-        crs=4326,
-    ).sort_values("geonames_id").reset_index(drop=True)
+    places = (
+        gpd.GeoDataFrame(
+            {
+                "name": table["name"],
+                "kind": place_kind(table["population"].to_numpy()),
+                "population": table["population"].astype("int64"),
+                "state": table["admin_code"],
+                "geonames_id": table["geonames_id"],
+            },
+            geometry=gpd.points_from_xy(table["lon"], table["lat"]),
+            crs=4326,
+        )
+        .sort_values("geonames_id")
+        .reset_index(drop=True)
+    )
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.unlink(missing_ok=True)
     pyogrio.write_dataframe(counties, OUT, layer="counties", driver="GPKG")
     pyogrio.write_dataframe(places, OUT, layer="places", driver="GPKG", append=True)
-    print(f"{OUT}: {len(counties)} counties, {len(places)} places, {OUT.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"{OUT}: {len(counties)} counties, {len(places)} places, {OUT.stat().st_size / 1e6:.1f} MB"
+    )
     return 0
 
 

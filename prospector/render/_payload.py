@@ -216,7 +216,9 @@ def parcel_groups(parcels: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame | None) 
     if deposits is None or deposits.empty or parcels.empty or "group" not in deposits:
         return mask
     bits = {g: 1 << i for i, g in enumerate(DEPOSIT_GROUPS)}
-    group_bits = np.array([bits.get(g, bits["none"]) for g in text_values(deposits, "group", "none")])
+    group_bits = np.array(
+        [bits.get(g, bits["none"]) for g in text_values(deposits, "group", "none")]
+    )
     if "parcel_id" in deposits:
         rows = pd.Index(parcels["parcel_id"]).get_indexer(deposits["parcel_id"])
         hit = rows >= 0
@@ -229,12 +231,12 @@ def parcel_groups(parcels: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame | None) 
 
 
 def index_raster(raster: ParcelRaster) -> dict[str, Any]:
-    """The parcel-index raster as an RGB PNG (pixel = row + 1, 24 bits; 0 = no parcel)."""
+    """Return the parcel-index raster as an RGB PNG (pixel = row + 1, 24 bits; 0 = no parcel)."""
     return {"image": raster.index_png(), "bounds": raster.bounds}
 
 
 def choropleths(parcels: gpd.GeoDataFrame) -> list[dict[str, str]]:
-    """The switchable choropleths: score, land status and each family column present."""
+    """Return the switchable choropleths: score, land status and each family column present."""
     layers = [{"key": "score", "title": _style.CRITERIA_LABELS["score"]}]
     if "land_status" in parcels:
         layers.append({"key": "land_status", "title": "Land status"})

@@ -123,7 +123,7 @@ def scoring_payload(scoring: Scoring, parcel_ids: np.ndarray) -> dict[str, Any]:
     block = full[rows][:, used]
     n, k = block.shape
     dtype = "float64" if n * k * 8 <= FLOAT64_BUDGET_BYTES else "float32"
-    criteria = []
+    criteria: list[dict[str, Any]] = []
     for i, name in enumerate(names):
         family, num, den = scoring.shares[name]
         col = full[:, i]
@@ -144,7 +144,9 @@ def scoring_payload(scoring: Scoring, parcel_ids: np.ndarray) -> dict[str, Any]:
                 "min": float(col.min()) if len(col) else 0.0,
             }
         )
-    families = list(dict.fromkeys([*scoring.family_weights, *(c["family"] for c in criteria)]))
+    families = list(
+        dict.fromkeys([*scoring.family_weights, *(share[0] for share in scoring.shares.values())])
+    )
     return {
         "method": scoring.method,
         "gamma": float(scoring.gamma),

@@ -51,7 +51,7 @@ CRITERIA_LABELS: dict[str, str] = {
 
 
 def class_schemes() -> dict[str, Any]:
-    """The page's class schemes: rank percentiles (default) and quantiles of the values.
+    """Return the page's class schemes: rank percentiles (default) and quantiles of the values.
 
     The browser classifies the current scores itself (they change with the weights):
     ``rank`` puts a parcel of rank r among N in the first class with r <= ceil(N p / 100);

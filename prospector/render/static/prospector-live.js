@@ -216,7 +216,7 @@
     if (this.scheme === "quantile") {
       var q = schemes.quantile, th = [];
       colors = q.colors;
-      for (var k = 1; k < q.k; k++) th.push(nv ? ord.sorted[nv - Math.ceil(nv * k / q.k)] : Infinity);
+      for (var k = 1; k < q.k; k++) th.push(nv ? ord.valueAt(nv - Math.ceil(nv * k / q.k)) : Infinity);
       for (i = 0; i < n; i++) {
         var v = values[i];
         if (v !== v) continue;
@@ -224,7 +224,7 @@
         while (c < th.length && v < th[c]) c++;
         cls[i] = c;
       }
-      var hi = nv ? ord.sorted[nv - 1] : NaN, lo = nv ? ord.sorted[0] : NaN;
+      var hi = nv ? ord.valueAt(nv - 1) : NaN, lo = nv ? ord.valueAt(0) : NaN;
       for (k = 0; k < q.k; k++) {
         var top = k === 0 ? hi : th[k - 1], bottom = k < th.length ? th[k] : lo;
         labels.push(fmtNum(bottom) + " – " + fmtNum(top));

@@ -11,8 +11,8 @@
  *   rank               = prospector.analysis.score.rank_scores (score rounded to 12
  *                        decimals, descending; ties by ascending parcel id, given here as
  *                        each parcel's position in parcel-id order)
- * Ranks are never fully sorted: class cut-offs and top-n lists come from one native
- * numeric sort of the scores plus exact tie handling at each cut-off.
+ * Ranks are never fully sorted: class cut-offs and top-n lists come from a one-pass
+ * bucket ordering of the scores plus exact tie handling at each cut-off.
  */
 (function (global) {
   "use strict";
@@ -58,33 +58,74 @@
 
   /* ---------- ordering: score descending, then id order ascending ---------- */
 
-  // Returns a function key(k) -> {score, id} of the k-th best parcel (1-based) among
-  // `values`, and helpers built on one ascending sort of the values.
+  // Order of `values` without a full sort: a counting sort into 65,536 value bins (one
+  // pass), each bin sorted only when a question needs it (cut-offs touch a handful).
+  // Values are scores in [0, 1]; others are clamped into the end bins, still exact.
+  var BINS = 65536;
+
+  function binOf(v) {
+    var b = Math.floor(v * BINS);
+    return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
+  }
+
   function Ordering(values, idOrder) {
-    var n = values.length;
-    // Copy then native numeric sort (TypedArray.from would iterate element by element).
-    var sorted = new Float64Array(values).sort(); // ascending; NaN last
-    var nValid = n;
-    while (nValid > 0 && sorted[nValid - 1] !== sorted[nValid - 1]) nValid--;
+    var n = values.length, count = new Int32Array(BINS + 1), i;
+    var nValid = 0;
+    for (i = 0; i < n; i++) {
+      var v = values[i];
+      if (v === v) { count[binOf(v) + 1]++; nValid++; }
+    }
+    for (i = 1; i <= BINS; i++) count[i] += count[i - 1]; // start of each bin (ascending)
+    var start = count, fill = new Int32Array(BINS), members = new Float64Array(nValid);
+    for (i = 0; i < n; i++) {
+      var x = values[i];
+      if (x !== x) continue;
+      var b = binOf(x);
+      members[start[b] + fill[b]++] = x;
+    }
     this.values = values;
     this.idOrder = idOrder;
-    this.sorted = sorted;
+    this.start = start;
+    this.members = members; // values grouped by bin; a bin is sorted on first use
+    this.done = new Uint8Array(BINS);
     this.n = n;
     this.nValid = nValid;
   }
 
+  Ordering.prototype.bin = function (b) {
+    if (!this.done[b]) {
+      this.members.subarray(this.start[b], this.start[b + 1]).sort();
+      this.done[b] = 1;
+    }
+    return this.members.subarray(this.start[b], this.start[b + 1]);
+  };
+
+  // The value at ascending position pos (0 = smallest).
+  Ordering.prototype.valueAt = function (pos) {
+    var s = this.start, lo = 0, hi = BINS - 1;
+    while (lo < hi) { var mid = (lo + hi + 1) >>> 1; if (s[mid] <= pos) lo = mid; else hi = mid - 1; }
+    return this.bin(lo)[pos - s[lo]];
+  };
+
   // Number of valid values strictly greater than v.
   Ordering.prototype.countAbove = function (v) {
-    var s = this.sorted, lo = 0, hi = this.nValid;
-    while (lo < hi) { var mid = (lo + hi) >>> 1; if (s[mid] <= v) lo = mid + 1; else hi = mid; }
-    return this.nValid - lo;
+    var b = binOf(v), m = this.bin(b), lo = 0, hi = m.length;
+    while (lo < hi) { var mid = (lo + hi) >>> 1; if (m[mid] <= v) lo = mid + 1; else hi = mid; }
+    return this.nValid - this.start[b] - lo;
+  };
+
+  // Number of valid values >= v.
+  Ordering.prototype.countAtLeast = function (v) {
+    var b = binOf(v), m = this.bin(b), lo = 0, hi = m.length;
+    while (lo < hi) { var mid = (lo + hi) >>> 1; if (m[mid] < v) lo = mid + 1; else hi = mid; }
+    return this.nValid - this.start[b] - lo;
   };
 
   // The k-th best parcel's (value, idOrder) key; parcels with key <= it are the top k.
   Ordering.prototype.cutoff = function (k) {
     if (k <= 0) return null;
     if (k >= this.nValid) return { value: -Infinity, id: Infinity, all: true };
-    var v = this.sorted[this.nValid - k];
+    var v = this.valueAt(this.nValid - k);
     var above = this.countAbove(v), need = k - above;
     // Every parcel with value v is inside: no need to look at ids.
     if (need === this.countAtLeast(v) - above) return { value: v, id: Infinity, all: false };
@@ -103,12 +144,6 @@
     return v > cut.value || (v === cut.value && this.idOrder[i] <= cut.id);
   };
 
-  // Number of valid values >= v.
-  Ordering.prototype.countAtLeast = function (v) {
-    var s = this.sorted, lo = 0, hi = this.nValid;
-    while (lo < hi) { var mid = (lo + hi) >>> 1; if (s[mid] < v) lo = mid + 1; else hi = mid; }
-    return this.nValid - lo;
-  };
 
   // 1-based rank of parcel i (null when its value is missing).
   Ordering.prototype.rankOf = function (i) {
