@@ -172,6 +172,7 @@ def test_search_parcel_ids(page):
 
 
 def test_switch_to_land_status(page):
+    page.locator(".leaflet-control-layers").hover()  # the control opens on hover
     page.get_by_text("Land status", exact=True).click()
     legend = page.locator("#pm-legend").inner_text().lower()
     assert "land status" in legend and "open to mineral entry" in legend

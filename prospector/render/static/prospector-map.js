@@ -295,7 +295,7 @@
     var legend = legendControl(api, data);
     legend.addTo(map);
     headerControl(api, data, info).addTo(map);
-    var layerControl = L.control.layers(baseLayers, overlays, { collapsed: false, position: "bottomright" });
+    var layerControl = L.control.layers(baseLayers, overlays, { collapsed: true, position: "bottomright" });
     layerControl.addTo(map);
     api.layerControl = layerControl;
     searchControl(api, data).addTo(map);

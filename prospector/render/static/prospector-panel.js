@@ -175,6 +175,7 @@
           });
         }
       });
+      if (missing.length) add(sec, el("div", "pm-muted pm-disabled-reason", "Not available: " + missing.join("; ") + "."));
       var msg = add(sec, el("div", "pm-warn pm-weights-msg"));
       msg.setAttribute("role", "status");
       var method = spec.method === "wlc" ? "weighted sum" : spec.method === "gamma" ? "fuzzy gamma (γ = " + spec.gamma + ")" : "TOPSIS";
@@ -183,6 +184,8 @@
         (spec.dtype === "float32" ? " Criteria are stored to 7 digits: parcels whose scores differ by less than ~1e-7 may swap." : "")));
       syncSliders();
     }
+
+    var missing = [];
 
     function reasonOf(members) {
       return members.map(function (c) { return c.reason; }).filter(Boolean).join("; ") || "input missing";
@@ -201,8 +204,10 @@
       var out = add(row, el("span", "pm-num pm-slider-value"));
       if (!enabled) {
         input.disabled = true;
-        row.title = "Not available: " + reason;
-        add(parent, el("div", "pm-muted pm-disabled-reason", label + ": not available (" + reason + ")"));
+        row.title = label + " is not available: " + reason;
+        row.className += " pm-off";
+        out.textContent = "n/a";
+        missing.push(label + " (" + reason + ")");
       }
       return { input: input, out: out };
     }
@@ -218,10 +223,12 @@
       var total = 0;
       Object.keys(panel.sliders).forEach(function (k) { total += live.fam[k] || 0; });
       Object.keys(panel.sliders).forEach(function (k) {
+        if (panel.sliders[k].input.disabled) return;
         var w = live.fam[k] || 0;
         panel.sliders[k].out.textContent = total > 0 ? Math.round(100 * w / total) + " %" : "0 %";
       });
       Object.keys(panel.subSliders).forEach(function (k) {
+        if (panel.subSliders[k].input.disabled) return;
         var e = live.effective[k] || 0;
         panel.subSliders[k].out.textContent = (100 * e).toFixed(e > 0 && e < 0.1 ? 1 : 0) + " %";
       });
