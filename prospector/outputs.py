@@ -18,7 +18,16 @@ from prospector.ingest import file_sha256
 from prospector.pipeline import RankResult
 from prospector.render import Scoring
 
-__all__ = ["RUN_FILES", "map_info", "map_lines", "map_scoring", "result_layers", "write_run"]
+__all__ = [
+    "RUN_FILES",
+    "manifest_scoring",
+    "map_context",
+    "map_info",
+    "map_lines",
+    "map_scoring",
+    "result_layers",
+    "write_run",
+]
 
 #: File names written into a run's output folder.
 RUN_FILES = {"gpkg": "prospects.gpkg", "map": "prospects.html", "manifest": "manifest.json"}
@@ -109,7 +118,32 @@ def map_lines(
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
 
 
-def _context(parcels: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame] | None:
+def manifest_scoring(
+    layers: dict[str, gpd.GeoDataFrame], manifest: dict[str, Any]
+) -> Scoring | None:
+    """Rebuild a run's map scoring from its GeoPackage layers and manifest, if it can.
+
+    Needs the manifest's ``config`` and ``available`` (written since the map re-weights)
+    and the ``parcels`` (plus ``excluded_parcels``) layers with their measured columns;
+    returns None for older runs, whose map then shows the run's scores, fixed.
+    """
+    from prospector.config import load_config
+    from prospector.errors import ProspectorError
+
+    if "config" not in manifest or "available" not in manifest or "parcels" not in layers:
+        return None
+    frames = [layers["parcels"]]
+    if "excluded_parcels" in layers:
+        frames.append(layers["excluded_parcels"])
+    parcels = pd.concat(frames, ignore_index=True)
+    try:
+        config = load_config(manifest["config"])
+        return map_scoring(parcels, config, dict(manifest["available"]))
+    except (ProspectorError, KeyError, ValueError):
+        return None
+
+
+def map_context(parcels: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame] | None:
     """Return the bundled county lines and towns around *parcels* (None when not bundled)."""
     from prospector.catalog.context import ContextMissing, load_context
 
@@ -162,7 +196,7 @@ def write_run(
                 hillshade=hillshade,
                 info=map_info(manifest),
                 scoring=map_scoring(result.all_parcels, result.config, result.available),
-                context=_context(result.parcels),
+                context=map_context(result.parcels),
                 **(map_options or {}),
             )
             write_map(fmap, staged["map"])

@@ -142,7 +142,9 @@ class RankResult:
                 "configured": self.weights.configured,
                 "effective": self.weights.effective,
                 "redistributed": self.weights.redistributed,
+                "unavailable": self.weights.unavailable,
             },
+            "available": dict(self.available),
             "counts": {
                 "parcels_ranked": len(self.parcels),
                 "parcels_excluded": len(self.excluded),

@@ -279,7 +279,7 @@ def _manifest_hillshade(manifest: dict[str, Any]) -> Any:
 def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
     """Render RANKED (a prospects.gpkg) as an interactive offline HTML map."""
     from prospector.export import read_manifest, read_ranked
-    from prospector.outputs import map_info, map_lines
+    from prospector.outputs import manifest_scoring, map_context, map_info, map_lines
     from prospector.render import build_map, write_map
 
     layers = read_ranked(ranked)
@@ -297,6 +297,8 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
         hillshade=_manifest_hillshade(manifest),
         info=info,
         basemap=None if basemap == "none" else basemap,
+        scoring=manifest_scoring(layers, manifest),
+        context=map_context(layers["parcels"]),
     )
     path = write_map(fmap, output, overwrite=overwrite)
     _out.print(f"map: {path}")
