@@ -27,6 +27,7 @@ __all__ = [
     "ValueConfig",
     "config_to_dict",
     "load_config",
+    "with_overrides",
 ]
 
 MILE_M = 1609.344
@@ -305,6 +306,26 @@ def load_config(source: str | Path | dict[str, Any] | None = None) -> Config:
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config.validate()
+
+
+def with_overrides(config: Config, overrides: dict[str, Any]) -> Config:
+    """Return a new, validated :class:`Config`: *config* with nested *overrides* applied.
+
+    ``with_overrides(config, {"score": {"status": "open"}})``; keys and values are
+    checked as :func:`load_config` checks a file's (a :class:`ConfigError` lists every
+    problem).  *config* is left unchanged.
+    """
+
+    def merge(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        out = dict(base)
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = value
+        return out
+
+    return load_config(merge(config_to_dict(config), overrides))
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

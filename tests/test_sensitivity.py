@@ -17,7 +17,7 @@ from prospector.analysis.sensitivity import (
 )
 from prospector.cli.analysis_cmds import sensitivity
 from prospector.errors import MissingLayerWarning, ProspectorError
-from prospector.pipeline import rank
+from prospector.ranking import rank
 from tests.conftest import write_sites_region
 
 CRS = "EPSG:5070"

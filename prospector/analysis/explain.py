@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prospector.analysis._parallel import n_threads
+from prospector._runtime import n_threads
 
 __all__ = ["CRITERION_LABELS", "explain"]
 

@@ -21,7 +21,7 @@ from prospector.analysis.score import Weights, combine, rank_scores
 
 if TYPE_CHECKING:
     from prospector.config import Config
-    from prospector.pipeline import RankResult
+    from prospector.ranking import RankResult
 
 __all__ = ["dirichlet_weights", "result_criteria", "weight_sensitivity"]
 
@@ -29,14 +29,15 @@ __all__ = ["dirichlet_weights", "result_criteria", "weight_sensitivity"]
 def result_criteria(
     result: RankResult, config: Config | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, Weights]:
-    """Rebuild a run's criteria table and weights (optionally with another configuration).
+    """Return a run's criteria table and weights (rebuilt only for another configuration).
 
     Parameters
     ----------
     result
         A ranking run.
     config
-        Configuration to rebuild the criteria and weights with (default: the run's).
+        Configuration to rebuild the criteria and weights with (default: the run's own,
+        taken from the run without recomputing).
 
     Returns
     -------
@@ -44,9 +45,12 @@ def result_criteria(
         ``result.all_parcels`` (ranked and excluded, in parcel-id order; ``rank`` is NA for
         parcels that were not ranked), the criteria table aligned with it, and the weights.
     """
-    config = config or result.config
     parcels = result.all_parcels
-    criteria, weights = build_criteria(parcels, config, have=result.available)
+    if config is None and result.criteria is not None:
+        criteria = result.criteria.reindex(parcels["parcel_id"].to_numpy())
+        criteria.index = parcels.index
+        return parcels, criteria, result.weights
+    criteria, weights = build_criteria(parcels, config or result.config, have=result.available)
     return parcels, criteria, weights
 
 
@@ -118,7 +122,7 @@ def weight_sensitivity(
     ----------
     criteria
         Normalised criteria, one column per criterion (e.g. from
-        :func:`prospector.pipeline.build_criteria`).
+        :func:`prospector.analysis.criteria.build_criteria`).
     weights
         Effective weights (summing to 1) keyed by criterion column.
     parcel_id

@@ -16,9 +16,9 @@ import pandas as pd
 import scipy.sparse
 import shapely
 
-from prospector.analysis._boxes import ParcelIndex
-from prospector.analysis._parallel import chunked
+from prospector._runtime import chunked
 from prospector.analysis._text import join_sorted, text_array
+from prospector.analysis.index import ParcelIndex
 from prospector.config import ValueConfig
 from prospector.schema.commodities import COMMODITY_GROUPS, CommodityVocabulary
 
@@ -125,7 +125,7 @@ def parcel_value(
 ) -> pd.DataFrame:
     """Kernel-weighted deposit value per parcel, total and per commodity group.
 
-    *index* is a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*, when the
+    *index* is a :class:`~prospector.analysis.index.ParcelIndex` of *parcels*, when the
     caller already has one.
 
     Returns
@@ -186,7 +186,7 @@ def deposits_in_parcels(
     """Count sites inside each parcel and list their commodities.
 
     A site on a shared edge belongs to the first parcel (in parcel order) that touches it.
-    *index* is a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*; *critical*
+    *index* is a :class:`~prospector.analysis.index.ParcelIndex` of *parcels*; *critical*
     flags the sites with a critical commodity (``deposit_weights(...)["critical"]``); both
     are computed when not given.
 

@@ -41,9 +41,9 @@ from typing import Any
 
 import geopandas as gpd
 
+from prospector._runtime import atomic_output, check_writable
 from prospector._util import did_you_mean
 from prospector.errors import ProspectorError
-from prospector.export.atomic import atomic_output, check_writable
 from prospector.export.geoparquet import write_geoparquet_layer
 from prospector.export.gpkg import write_gpkg
 from prospector.export.kml import write_kml, write_kmz
