@@ -90,16 +90,22 @@ def raster_columns(parcels: gpd.GeoDataFrame, grids: list[RasterGrid]) -> pd.Dat
     """
     out = pd.DataFrame(index=parcels.index)
     for grid in grids:
-        where = {"bounds": grid.bounds, "crs": grid.crs}
+        bounds, crs = grid.bounds, grid.crs
         if grid.slope is not None:
-            z = zonal_stats(parcels, grid.slope, nodata=None, prefix="slope", **where)
+            z = zonal_stats(
+                parcels, grid.slope, bounds=bounds, crs=crs, nodata=None, prefix="slope"
+            )
             out["slope_mean_deg"] = z["slope_mean"]
             out["slope_max_deg"] = z["slope_max"]
-            elev = zonal_stats(parcels, grid.values, nodata=grid.nodata, prefix="elev", **where)
+            elev = zonal_stats(
+                parcels, grid.values, bounds=bounds, crs=crs, nodata=grid.nodata, prefix="elev"
+            )
             out["relief_m"] = elev["elev_max"] - elev["elev_min"]
             out["dem_coverage"] = z["slope_coverage"]
             if grid.travel is not None:
-                t = zonal_stats(parcels, grid.travel, nodata=None, prefix="travel", **where)
+                t = zonal_stats(
+                    parcels, grid.travel, bounds=bounds, crs=crs, nodata=None, prefix="travel"
+                )
                 out["travel_cost_km"] = t["travel_mean"]
             continue
         layer = grid.layer
@@ -111,7 +117,8 @@ def raster_columns(parcels: gpd.GeoDataFrame, grids: list[RasterGrid]) -> pd.Dat
             nodata=grid.nodata,
             categorical=layer.categorical,
             prefix=f"ev_{name}" if evidence else name,
-            **where,
+            bounds=bounds,
+            crs=crs,
         )
         for col in z.columns:
             out[col] = z[col]

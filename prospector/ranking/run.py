@@ -28,6 +28,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from prospector._runtime import release_memory
 from prospector.catalog import Region
 from prospector.config import Config, load_config
 from prospector.ingest import RegionData, load_region_data
@@ -151,9 +152,10 @@ def rank(
         t0 = time.perf_counter()
         table, deposits = measure_parcels(parcels, data, config)
         del parcels
+        release_memory()
         timings["measure_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        result = finish(table, deposits, data, config)
+        result = finish(table, deposits, data, config, consume=True)
         timings["finish_s"] = time.perf_counter() - t0
         result.timings = dict(timings)
         return result
@@ -246,7 +248,7 @@ def _rank_tiled(
         if len(owners):
             table = fix_edge_deposits(table, owners, parcels, data)
         deposits = owned_deposits(data, config, owners, parcels)
-    result = finish(table, deposits, data, config, have=have)
+    result = finish(table, deposits, data, config, have=have, consume=True)
     timings["finish_s"] = time.perf_counter() - t0
     result.timings = dict(timings)
     return result

@@ -329,30 +329,54 @@ def with_scores(
     """
     if not scores.index.equals(table.index):
         raise ValueError("scores must be indexed like table (same labels, same order)")
-    names = [c for c in table.columns if c != "geometry" and c not in scores.columns]
-    columns: dict[str, Any]
-    geometry: Any
-    index = table.index
     if rows is not None:
-        # Column by column: numpy and Arrow gathers release the GIL, so they overlap.  The
-        # gathered arrays are new: nothing is shared with the inputs.
-        arrays = [*(table[c].array for c in names), *(scores[c].array for c in scores)]
-        arrays.append(table.geometry.array)
-        with ThreadPoolExecutor(max(1, min(n_threads(), 4))) as pool:
-            taken = list(pool.map(lambda a: a.take(rows), arrays))
-        columns = dict(zip([*names, *scores.columns], taken[:-1], strict=True))
-        geometry, index = taken[-1], index.take(rows)
-    else:
-        # Whole Series, by reference: copy-on-write (pandas >= 3) keeps the result and the
-        # inputs apart; older pandas would share the arrays, so copy there.
-        columns = {c: table[c] for c in names} | {c: scores[c] for c in scores.columns}
-        if not _COPY_ON_WRITE:
-            columns = {c: v.copy() for c, v in columns.items()}
-        geometry = table.geometry.array.copy()
+        [columns] = _gather(_columns(table, scores), [rows])
+        geometry = columns.pop(table.geometry.name)
+        return _assemble(columns, geometry, table.index.take(rows), table.crs, config)
+    # Whole Series, by reference: copy-on-write (pandas >= 3) keeps the result and the
+    # inputs apart; older pandas would share the arrays, so copy there.
+    names = [c for c in table.columns if c != table.geometry.name and c not in scores.columns]
+    columns: dict[str, Any] = {c: table[c] for c in names} | {c: scores[c] for c in scores}
+    if not _COPY_ON_WRITE:
+        columns = {c: v.copy() for c, v in columns.items()}
+    geometry = table.geometry.array.copy()
+    return _assemble(columns, geometry, table.index, table.crs, config)
+
+
+def _columns(table: gpd.GeoDataFrame, scores: pd.DataFrame) -> dict[str, Any]:
+    """Return the arrays of *table*'s columns not in *scores*, then *scores*' (with geometry)."""
+    names = [c for c in table.columns if c not in scores.columns]
+    return {c: table[c].array for c in names} | {c: scores[c].array for c in scores}
+
+
+def _gather(arrays: dict[str, Any], rows: list[np.ndarray]) -> list[dict[str, Any]]:
+    """Take every array at each set of *rows*, column by column on parallel threads.
+
+    *arrays* is emptied as the columns are gathered, so an array nobody else holds is
+    freed as soon as its rows are taken.  numpy and Arrow gathers release the GIL, so they
+    overlap; the gathered arrays are new: nothing is shared with the inputs.
+    """
+    names = list(arrays)
+
+    def take(name: str) -> list[Any]:
+        array = arrays.pop(name)
+        return [array.take(r) for r in rows]
+
+    with ThreadPoolExecutor(max(1, min(n_threads(), 4))) as pool:
+        taken = list(pool.map(take, names))
+    return [
+        {name: parts[i] for name, parts in zip(names, taken, strict=True)} for i in range(len(rows))
+    ]
+
+
+def _assemble(
+    columns: dict[str, Any], geometry: Any, index: pd.Index, crs: Any, config: Config
+) -> gpd.GeoDataFrame:
+    """Columns plus the ``why`` sentence, in canonical order, as a GeoDataFrame."""
     why = explain(pd.DataFrame(columns, index=index, copy=False), radius_km=config.value.radius_km)
     columns["why"] = why.array
     ordered = {c: columns[c] for c in column_order(list(columns))}
-    return gpd.GeoDataFrame(ordered, geometry=geometry, crs=table.crs, index=index, copy=False)
+    return gpd.GeoDataFrame(ordered, geometry=geometry, crs=crs, index=index, copy=False)
 
 
 def column_order(columns: list[str]) -> list[str]:
@@ -378,6 +402,7 @@ def finish(
     config: Config,
     *,
     have: dict[str, bool] | None = None,
+    consume: bool = False,
 ) -> RankResult:
     """Score measured parcels and package the :class:`~prospector.ranking.RankResult`.
 
@@ -391,6 +416,9 @@ def finish(
         Run configuration.
     have
         :func:`~prospector.ranking.available_inputs` when already found.
+    consume
+        Empty *table* while its columns are gathered into the result (each is freed once
+        gathered, so the measured table and the result are never both whole in memory).
     """
     source = MemoryLayers(data)
     have = available_inputs(source, config) if have is None else have
@@ -406,14 +434,24 @@ def finish(
             + "). 'open' needs a land-ownership layer (BLM SMA / PAD-US); use --status "
             "not_closed or any, or add the layer."
         )
-    # Order first, then build each output once (ranks are 1..N: the order is a permutation).
-    rows = eligible[np.argsort(rank[eligible], kind="stable")]
-    ranked = with_scores(table, scores, config, rows=rows).reset_index(drop=True)
+    # Order first, then gather each output once (ranks are 1..N: the order is a permutation).
+    ranked_rows = eligible[np.argsort(rank[eligible], kind="stable")]
+    excluded_rows = np.flatnonzero(np.isnan(rank))
+    crs, geometry_name = table.crs, table.geometry.name
+    arrays = _columns(table, scores)
+    ids = table["parcel_id"].to_numpy()
+    if consume:  # the arrays are the only references left: each is freed once gathered
+        for name in list(table.columns):
+            del table[name]
+    del scores
+    ranked_cols, excluded_cols = _gather(arrays, [ranked_rows, excluded_rows])
+    del excluded_cols["rank"]
+    geometry = ranked_cols.pop(geometry_name)
+    ranked = _assemble(ranked_cols, geometry, pd.RangeIndex(len(ranked_rows)), crs, config)
     ranked["rank"] = ranked["rank"].astype("int64")
-    rows = np.flatnonzero(np.isnan(rank))
-    excluded = with_scores(table, scores.drop(columns=["rank"]), config, rows=rows)
-    excluded = excluded.reset_index(drop=True)
-    criteria.index = pd.Index(table["parcel_id"].to_numpy(), name="parcel_id")
+    geometry = excluded_cols.pop(geometry_name)
+    excluded = _assemble(excluded_cols, geometry, pd.RangeIndex(len(excluded_rows)), crs, config)
+    criteria.index = pd.Index(ids, name="parcel_id")
     return RankResult(
         parcels=ranked,
         excluded=excluded,

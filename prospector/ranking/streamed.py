@@ -121,11 +121,16 @@ def rank_streamed(
             t0 = time.perf_counter()
             bounds = np.cumsum([0, *sizes])
             jobs = [
-                (i, tiles[i], scores.iloc[bounds[i] : bounds[i + 1]].reset_index(drop=True))
+                (
+                    i,
+                    tiles[i],
+                    scores.iloc[bounds[i] : bounds[i + 1]].reset_index(drop=True),
+                    spill,
+                    out,
+                )
                 for i in range(len(sizes))
             ]
             del scores
-            jobs = [(*job, spill, out) for job in jobs]
             if executor == "local":
                 n_ranked = sum(pool.map(_write_tile, jobs))
             else:  # dask: the second pass runs here (the spill folder is local to this machine)

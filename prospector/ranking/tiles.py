@@ -140,7 +140,7 @@ def measure_tile(
     parcels = parcels.reset_index(drop=True)
     pb = np.asarray(parcels.total_bounds)
     radius_m = config.value.radius_km * 1000.0
-    windows = {
+    windows: dict[str, Any] = {
         "deposits": source.window("deposits", grow(pb, radius_m + 1.0)),
         "land": source.window("land", grow(pb, 1.0)),
         "withdrawals": source.window("withdrawals", grow(pb, 1.0)),
