@@ -11,47 +11,14 @@ share of runs in which the parcel stays in the top N.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from prospector.analysis.criteria import build_criteria
-from prospector.analysis.score import Weights, combine, rank_scores
+from prospector.analysis.score import combine, rank_scores
 
-if TYPE_CHECKING:
-    from prospector.config import Config
-    from prospector.ranking import RankResult
-
-__all__ = ["dirichlet_weights", "result_criteria", "weight_sensitivity"]
-
-
-def result_criteria(
-    result: RankResult, config: Config | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, Weights]:
-    """Return a run's criteria table and weights (rebuilt only for another configuration).
-
-    Parameters
-    ----------
-    result
-        A ranking run.
-    config
-        Configuration to rebuild the criteria and weights with (default: the run's own,
-        taken from the run without recomputing).
-
-    Returns
-    -------
-    (pandas.DataFrame, pandas.DataFrame, Weights)
-        ``result.all_parcels`` (ranked and excluded, in parcel-id order; ``rank`` is NA for
-        parcels that were not ranked), the criteria table aligned with it, and the weights.
-    """
-    parcels = result.all_parcels
-    if config is None and result.criteria is not None:
-        criteria = result.criteria.reindex(parcels["parcel_id"].to_numpy())
-        criteria.index = parcels.index
-        return parcels, criteria, result.weights
-    criteria, weights = build_criteria(parcels, config or result.config, have=result.available)
-    return parcels, criteria, weights
+__all__ = ["dirichlet_weights", "weight_sensitivity"]
 
 
 Method = Literal["wlc", "gamma", "topsis"]

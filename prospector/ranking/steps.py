@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from prospector._runtime import n_threads
+from prospector._runtime import n_threads, release_memory
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.criteria import build_criteria
 from prospector.analysis.evidence import line_density
@@ -171,13 +171,25 @@ def measure_parcels(
     ]
     if n_threads() > 1:
         with ThreadPoolExecutor(len(jobs)) as pool:
-            status, (by_deposits, deposits), distances, summaries = pool.map(lambda f: f(), jobs)
+            status, (by_deposits, deposits), distances, summaries = pool.map(_released, jobs)
     else:
         status, (by_deposits, deposits), distances, summaries = (f() for f in jobs)
     table = pd.concat([parcels, status, by_deposits, distances, summaries], axis=1)
     if "slope_mean_deg" not in table:
         table["slope_mean_deg"] = np.nan
     return gpd.GeoDataFrame(table, geometry="geometry", crs=parcels.crs, copy=False), deposits
+
+
+def _released(job: Callable[[], Any]) -> Any:
+    """Run *job*, then hand the memory its temporaries freed back to the system.
+
+    Each family runs on its own thread, so its garbage sits in its own malloc arena where
+    the other families cannot reuse it; returned at once, it does not add to their peaks.
+    """
+    try:
+        return job()
+    finally:
+        release_memory()
 
 
 def empty_deposits(crs: Any) -> gpd.GeoDataFrame:
@@ -330,9 +342,9 @@ def with_scores(
     if not scores.index.equals(table.index):
         raise ValueError("scores must be indexed like table (same labels, same order)")
     if rows is not None:
-        [columns] = _gather(_columns(table, scores), [rows])
-        geometry = columns.pop(table.geometry.name)
-        return _assemble(columns, geometry, table.index.take(rows), table.crs, config)
+        [taken] = _gather(_columns(table, scores), [rows])
+        geometry = taken.pop(table.geometry.name)
+        return _assemble(taken, geometry, table.index.take(rows), table.crs, config)
     # Whole Series, by reference: copy-on-write (pandas >= 3) keeps the result and the
     # inputs apart; older pandas would share the arrays, so copy there.
     names = [c for c in table.columns if c != table.geometry.name and c not in scores.columns]

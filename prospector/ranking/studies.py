@@ -15,14 +15,18 @@ from typing import Any
 import pandas as pd
 
 from prospector._runtime import atomic_outputs
-from prospector.analysis.sensitivity import result_criteria, weight_sensitivity
+from prospector.analysis.criteria import build_criteria
+from prospector.analysis.score import Weights
+from prospector.analysis.sensitivity import weight_sensitivity
 from prospector.analysis.validate import EvaluateOn, Targets, validation_report
+from prospector.config import Config
 from prospector.errors import ConfigError
 from prospector.export import write_json
 from prospector.ranking.result import RankResult
 
 __all__ = [
     "VARIANTS",
+    "result_criteria",
     "sensitivity",
     "validation",
     "write_sensitivity",
@@ -34,6 +38,34 @@ VARIANTS: dict[str, dict[str, float]] = {
     "value_only": {"value": 1.0},
     "evidence_only": {"evidence": 1.0},
 }
+
+
+def result_criteria(
+    result: RankResult, config: Config | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, Weights]:
+    """Return a run's criteria table and weights (rebuilt only for another configuration).
+
+    Parameters
+    ----------
+    result
+        A ranking run.
+    config
+        Configuration to rebuild the criteria and weights with (default: the run's own,
+        taken from the run without recomputing).
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame, Weights)
+        ``result.all_parcels`` (ranked and excluded, in parcel-id order; ``rank`` is NA for
+        parcels that were not ranked), the criteria table aligned with it, and the weights.
+    """
+    parcels = result.all_parcels
+    if config is None and result.criteria is not None:
+        criteria = result.criteria.reindex(parcels["parcel_id"].to_numpy())
+        criteria.index = parcels.index
+        return parcels, criteria, result.weights
+    criteria, weights = build_criteria(parcels, config or result.config, have=result.available)
+    return parcels, criteria, weights
 
 
 def sensitivity(
