@@ -244,3 +244,26 @@ def test_streamed_matches_rank(tmp_path, workers):
 def test_rank_rejects_unknown_engine(data):
     with warnings.catch_warnings(), pytest.raises(ValueError, match="unknown engine"):
         rank(data, CONFIG, engine="spark", **ENGINE)  # type: ignore[arg-type]
+
+
+def test_stream_engine_on_loaded_data_matches_memory(tmp_path):
+    layers = _layers()
+    layers["deposits"] = layers["deposits"].iloc[1:]  # no site on a tile edge (see above)
+    data = RegionData(
+        region=_region(),
+        crs=pyproj.CRS(CRS),
+        boundary=layers.pop("boundary"),
+        vocabulary=load_vocabulary(2025),
+        **layers,
+    )
+    expected = rank(data, CONFIG, engine="memory")
+    got = rank(data, CONFIG, engine="stream", workers=1, out=tmp_path / "out", **ENGINE)
+    assert got.dataset == tmp_path / "out"
+    assert (got.n_parcels, got.n_ranked) == (expected.n_parcels, len(expected.parcels))
+    assert got.available == expected.available and got.missing == expected.missing
+    _same(expected.parcels, got.parcels)
+    # A streamed run knows no in-memory parcel order: its excluded parcels come by id.
+    want = expected.excluded.sort_values("parcel_id", ignore_index=True)
+    _same(want, got.excluded)
+    # auto: a region this small runs in memory.
+    assert rank(data, CONFIG).dataset is None

@@ -128,7 +128,7 @@ class RankResult:
 
     @property
     def excluded(self) -> gpd.GeoDataFrame:
-        """Parcels not ranked, in parcel order (a streamed run's are read on first use)."""
+        """Parcels not ranked, in parcel order (a streamed run's: read on first use, by id)."""
         if self._excluded is None:
             self._load()
         assert self._excluded is not None
