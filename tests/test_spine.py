@@ -40,7 +40,7 @@ def test_with_overrides_is_validated_and_leaves_the_original():
     changed = with_overrides(config, {"score": {"status": "open"}})
     assert changed.score.status == "open" and changed.score.method == "gamma"
     assert config.score.status == "not_closed"
-    with pytest.raises(ConfigError, match="score.status must be one of"):
+    with pytest.raises(ConfigError, match=r"score\.status must be one of"):
         with_overrides(config, {"score": {"status": "opne"}})
 
 
@@ -54,9 +54,9 @@ def test_atomic_outputs_all_or_nothing(tmp_path):
         staged["a"].write_text("A")
         staged["b"].write_text("B")
     assert paths["a"].read_text() == "A" and paths["b"].read_text() == "B"
-    with pytest.raises(OutputExistsError):
-        with atomic_outputs(paths) as staged:  # refused before anything is written
-            raise AssertionError("not reached")
+    # Refused before anything is written.
+    with pytest.raises(OutputExistsError), atomic_outputs(paths) as staged:
+        raise AssertionError("not reached")
     with atomic_outputs(paths, overwrite=True) as staged:
         staged["a"].write_text("A2")
         staged["b"].write_text("B2")
