@@ -34,6 +34,7 @@ NODATA_COLOR = "#bdbdbd"
 LAND_STATUS: dict[str, tuple[str, str]] = {
     "open": ("#009e73", "Open to mineral entry"),
     "partly_open": ("#f0e442", "Partly open"),
+    "restricted": ("#e69f00", "Open with restrictions (e.g. WSA)"),
     "closed": ("#d55e00", "Closed (withdrawn)"),
     "unknown": ("#999999", "Unknown / ownership unknown"),
 }

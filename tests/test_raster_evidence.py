@@ -50,7 +50,7 @@ def test_evidence_raster_is_a_criterion(tiny_region, tmp_path, direction):
     )
     config = {
         "parcels": {"cell_m": 1000.0},
-        "score": {"weights": {"evidence": 1.0}},
+        "score": {"weights": {"value": 0.0, "access": 0.0, "evidence": 1.0}},
         "evidence": {"raster_direction": {"mag": direction}},
     }
     result = _rank(region, config)

@@ -116,7 +116,7 @@ def build_criteria(
         "evidence_fault": have["evidence"],
         **raster_evidence,
     }
-    family = config.score.weights
+    family = config.score.family_weights()
     access_w = config.score.access_weights
     configured: dict[str, float] = {"value": family.get("value", 0.0)}
     sub_total = sum(access_w.get(k, 0.0) for k in (*_ACCESS, "terrain", "travel")) or 1.0

@@ -185,6 +185,11 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
     land = _where(
         status_v == "partly_open", pc.binary_join_element_wise("partly open ", ground, ""), land
     )
+    land = _where(
+        status_v == "restricted",
+        pc.binary_join_element_wise("open with restrictions (WSA/ACEC) ", ground, ""),
+        land,
+    )
     parts.append(land)
 
     withdrawn = np.nan_to_num(numbers("withdrawn_frac", 0.0))

@@ -356,7 +356,9 @@ def _score(prep: _Prepared, config: Config, value_raw: pd.Series | None) -> np.n
     try:
         criteria, weights = build_criteria(table, config, have=prep.have)
     except ValueError as exc:
-        raise ConfigError(f"cannot score with weights {config.score.weights}: {exc}") from exc
+        raise ConfigError(
+            f"cannot score with weights {config.score.family_weights()}: {exc}"
+        ) from exc
     score, _ = combine(
         criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
     )
@@ -374,7 +376,7 @@ def _near(deposits: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, distance_m: flo
 
 
 def _uses_value(config: Config, have: dict[str, bool]) -> bool:
-    return bool(have.get("deposits")) and config.score.weights.get("value", 0.0) > 0
+    return bool(have.get("deposits")) and config.score.family_weights().get("value", 0.0) > 0
 
 
 def _cross_validate(
@@ -572,7 +574,7 @@ def validation_report(
         s, r = spatial.summary(), rnd.summary()
         f = np.linspace(0.0, 1.0, _CURVE_POINTS)
         return {
-            "weights": dict(cfg.score.weights),
+            "weights": cfg.score.family_weights(),
             "spatial": s,
             "random": r,
             "in_sample": in_sample.summary(),
@@ -606,7 +608,7 @@ def validation_report(
     out_variants: dict[str, Any] = {}
     for name, family in (variants or {}).items():
         cfg = dataclasses.replace(
-            config, score=dataclasses.replace(config.score, weights=dict(family))
+            config, score=dataclasses.replace(config.score, weights=dict(family), ahp={})
         )
         try:
             out_variants[name] = one(cfg)

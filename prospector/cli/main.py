@@ -20,9 +20,13 @@ import click
 from prospector.cli._console import err, print_error
 from prospector.cli._console import out as console
 from prospector.cli.analysis_cmds import sensitivity, validate
+from prospector.cli.config_cmd import config
+from prospector.cli.fetch_cmd import doctor, fetch
 from prospector.cli.layers_cmds import layers
 from prospector.cli.options import overwrite_option
 from prospector.cli.rank_cmds import demo, map_cmd, rank_cmd, status_cmd
+from prospector.cli.region_cmd import region
+from prospector.cli.stake_cmd import stake
 from prospector.errors import ProspectorError
 
 __all__ = ["cli", "main"]
@@ -77,15 +81,30 @@ def export_cmd(
         console.print(f"wrote {path}")
 
 
-for command in (demo, rank_cmd, map_cmd, status_cmd, sensitivity, validate, layers):
+for command in (
+    demo,
+    rank_cmd,
+    map_cmd,
+    status_cmd,
+    sensitivity,
+    validate,
+    layers,
+    region,
+    stake,
+    config,
+):
     cli.add_command(command)
+layers.add_command(fetch)
+layers.add_command(doctor)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map errors to exit codes without tracebacks."""
     debug = os.environ.get("PROSPECTOR_DEBUG") == "1"
     try:
-        cli.main(args=argv, prog_name="prospector", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="prospector", standalone_mode=False)
+        if isinstance(code, int) and code:  # click returns an Exit's code without raising
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

@@ -128,6 +128,13 @@ def demo(out: str) -> None:
 @status_option
 @method_option
 @click.option("--no-map", is_flag=True, help="Skip the HTML map.")
+@click.option(
+    "--fetch",
+    "fetch_missing",
+    is_flag=True,
+    help="First download every source of the region that is not on disk yet "
+    "(as `prospector layers fetch --all`); exits 2 without ranking if one fails.",
+)
 @engine_options
 @overwrite_option
 def rank_cmd(
@@ -137,6 +144,7 @@ def rank_cmd(
     status: str | None,
     method: str | None,
     no_map: bool,
+    fetch_missing: bool,
     engine: str,
     workers: int | None,
     tile_km: float,
@@ -146,6 +154,11 @@ def rank_cmd(
     """Rank the parcels of REGION and write the outputs into --out."""
     if scheduler is not None and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
+    if fetch_missing:
+        from prospector.cli.fetch_cmd import fetch_for_region
+        from prospector.config import load_config
+
+        fetch_for_region(region, config=load_config(config_path))
     _rank_and_write(
         region,
         config_path,

@@ -26,7 +26,13 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from prospector.errors import ConfigError, FetchError
-from prospector.ingest._http import Failure, describe_failure, http_failure, is_retryable_status
+from prospector.ingest._http import (
+    Failure,
+    describe_failure,
+    http_failure,
+    is_retryable_status,
+    retry_after_s,
+)
 
 __all__ = ["query_features"]
 
@@ -242,6 +248,7 @@ class _Client:
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
+        self.retry_after = 0.0
 
     def get_json(
         self, url: str, params: Mapping[str, str], *, context: str, post: bool = False
@@ -262,6 +269,7 @@ class _Client:
         attempts = self.retries + 1
         failure = Failure("other", "unknown error", _FIX_BROKEN_REPLY)
         for attempt in range(1, attempts + 1):
+            self.retry_after = 0.0
             try:
                 response = self.session.request(
                     "POST" if post else "GET",
@@ -281,7 +289,7 @@ class _Client:
                     return body
                 failure = retryable
             if attempt < attempts:
-                delay = self.backoff_s * 2 ** (attempt - 1)
+                delay = max(self.backoff_s * 2 ** (attempt - 1), self.retry_after)
                 _logger.info(
                     "ArcGIS %s failed (%s); retrying in %.2f s", context, failure.reason, delay
                 )
@@ -295,6 +303,7 @@ class _Client:
         if response.status_code >= 400:
             failure = http_failure(response.status_code, response.reason)
             if is_retryable_status(response.status_code):
+                self.retry_after = retry_after_s(response)  # a minimum wait
                 return None, failure
             raise self._error(context, failure.reason, _FIX_REQUEST)
         try:

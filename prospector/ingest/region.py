@@ -29,7 +29,13 @@ from prospector.crs import (
     to_work_crs,
     work_crs,
 )
-from prospector.errors import CRSError, LayerReadError, MissingLayerWarning, SchemaError
+from prospector.errors import (
+    CRSError,
+    LayerReadError,
+    MissingLayerWarning,
+    ProspectorWarning,
+    SchemaError,
+)
 from prospector.ingest.layer import canonical_order, load_layer
 from prospector.ingest.normalize import LayerReport
 from prospector.ingest.read import raster_profile, read_vector
@@ -154,10 +160,23 @@ def load_region_data(region: Region | str | Path, config: Config | None = None) 
     data = RegionData(region=region, crs=crs, boundary=boundary, vocabulary=vocabulary)
     data.inputs.append(_input_record(region.boundary_path, "boundary", "boundary"))
     by_role: dict[str, list[gpd.GeoDataFrame]] = {}
+    fetched = _fetch_records(region)
     for ref in region.layers:
         data.inputs.append(_input_record(ref.path, ref.name, ref.role))
+        record = fetched.get(ref.path.resolve())
+        if record is not None:  # where and when `layers fetch` downloaded it
+            data.inputs[-1].update({k: record[k] for k in ("url", "fetched_at") if record.get(k)})
         if ref.role == "raster":
             data.rasters.append(_raster_layer(ref, boundary))
+            continue
+        fetched_from = _fetched_empty(ref)
+        if fetched_from is not None:
+            warnings.warn(
+                f"{ref.path}: no {ref.name} feature in the area downloaded from {fetched_from}; "
+                "the layer is not used.",
+                ProspectorWarning,
+                stacklevel=2,
+            )
             continue
         clip = boundary.geometry.iloc[0] if ref.role == "parcels" else near
         gdf, report = load_layer(ref, crs=crs, vocabulary=vocabulary, clip_to=clip)
@@ -188,6 +207,38 @@ def load_region_data(region: Region | str | Path, config: Config | None = None) 
     for item in data.missing():
         warnings.warn(f"{region.name}: {item['message']}", MissingLayerWarning, stacklevel=2)
     return data
+
+
+def _fetch_records(region: Region) -> dict[Path, dict[str, object]]:
+    """Read the records of ``NAME.fetch.json`` beside the region file, by absolute path."""
+    import json
+
+    if region.path is None:
+        return {}
+    manifest = region.path.with_suffix(".fetch.json")
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {
+        (region.path.parent / rel).resolve(): rec
+        for rel, rec in files.items()
+        if isinstance(rec, dict)
+    }
+
+
+def _fetched_empty(ref: LayerRef) -> str | None:
+    """Return the URL of a layer `layers fetch` wrote empty (nothing in the area), or None."""
+    import pyogrio
+
+    if ref.path.suffix.lower() != ".gpkg":
+        return None
+    try:
+        info = pyogrio.read_info(ref.path, layer=ref.layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError):
+        return None  # the reader reports it
+    url = (info.get("dataset_metadata") or {}).get("prospector_url")
+    return str(url) if url and info.get("features") == 0 else None
 
 
 def _input_record(path: Path, name: str, role: str) -> dict[str, object]:

@@ -24,6 +24,9 @@ WITHDRAWAL_KINDS: dict[str, str] = {
     "nps": "National Park Service",
     "gap12": "Protected (GAP 1-2)",
     "military": "Military",
+    "monument": "National monument",
+    "plo": "Public land order withdrawal",
+    "acec": "Area of critical environmental concern",
     "other": "Other withdrawal",
 }
 _LINE_DRAWING: dict[str, dict[str, Any]] = {
