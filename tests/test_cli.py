@@ -258,7 +258,7 @@ def test_map_lines_merge_access_and_line_evidence():
     import geopandas as gpd
     import shapely
 
-    from prospector.outputs import map_lines
+    from prospector.ranking import map_lines
 
     access = gpd.GeoDataFrame(
         {"kind": ["rail"], "class": ["rail"], "name": ["RR"], "source": ["t"]},

@@ -16,12 +16,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from prospector.ranking.outputs import map_scoring
+from prospector.ranking import global_scores
 
 from prospector.analysis.criteria import criterion_shares
 from prospector.analysis.score import combine, effective_weights, rank_scores
 from prospector.config import Config
-from prospector.outputs import map_scoring
-from prospector.pipeline import global_scores
 from prospector.render import Scoring, build_map, write_map
 from prospector.render._demo import HOSTILE, demo_layers
 
@@ -105,7 +105,7 @@ def python_top(result, weights, access=None, n=100) -> list[str]:
         config.score.weights = dict(weights)
     if access:
         config.score.access_weights = {**config.score.access_weights, **access}
-    scores, _ = global_scores(result.all_parcels, config, have=result.available)
+    scores, *_ = global_scores(result.all_parcels, config, have=result.available)
     ranked = scores["rank"].to_numpy(dtype=float, na_value=np.nan)
     ids = result.all_parcels["parcel_id"].to_numpy()
     keep = np.flatnonzero(ranked <= n)

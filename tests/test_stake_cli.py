@@ -126,7 +126,7 @@ def test_stake_bad_fee_file(ranked):
 
 @pytest.mark.slow
 def test_demo_plan_opens_in_gdal_and_gpx_is_valid(utah_result, tmp_path):
-    from prospector.outputs import write_run
+    from prospector.ranking import write_run
 
     write_run(utah_result, tmp_path / "demo", make_map=False)
     ranked = tmp_path / "demo" / "prospects.gpkg"

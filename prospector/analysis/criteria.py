@@ -1,7 +1,7 @@
 """Criteria: measured parcel columns → normalised benefit criteria and their weights.
 
 Pure: a (Geo)DataFrame of measurements in, a criteria table and :class:`Weights` out.
-Shared by the pipeline, sensitivity analysis and validation.
+Shared by the ranking spine, sensitivity analysis and validation.
 """
 
 from __future__ import annotations

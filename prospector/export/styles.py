@@ -233,7 +233,7 @@ def layer_qml(
     Parameters
     ----------
     name
-        Layer name as written by :func:`prospector.outputs.result_layers` (``parcels``,
+        Layer name as written by :func:`prospector.ranking.result_layers` (``parcels``,
         ``excluded_parcels``, ``deposits``, ``withdrawals``, ``access``, ``evidence``,
         ``boundary``, ``land``, ``claims``).
     gdf

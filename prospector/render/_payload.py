@@ -123,13 +123,23 @@ def parcel_features(
 def deposits_in_parcels(
     parcels: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame | None
 ) -> dict[int, list[dict[str, Any]]]:
-    """List the deposits inside each parcel row (most important first, capped)."""
-    if deposits is None or deposits.empty or parcels.empty:
+    """List the deposits inside each parcel row (most important first, capped).
+
+    A site belongs to the parcel its ``parcel_id`` names (a ranking run sets it); deposits
+    without that column are listed in no parcel.
+    """
+    if deposits is None or deposits.empty or parcels.empty or "parcel_id" not in deposits:
         return {}
-    pts = deposits.to_crs(parcels.crs) if deposits.crs != parcels.crs else deposits
-    idx_pt, idx_parcel = parcels.sindex.query(pts.geometry, predicate="intersects")
+    row_of = pd.Series(np.arange(len(parcels)), index=text_values(parcels, "parcel_id", ""))
+    row_of = row_of[~row_of.index.duplicated()]
+    owner = deposits["parcel_id"].to_numpy(dtype=object)
+    held = np.flatnonzero(pd.notna(owner))
+    rows = row_of.reindex(owner[held].astype(str)).to_numpy()
+    found = ~np.isnan(rows)
+    idx_pt, idx_parcel = held[found], rows[found].astype(np.int64)
     if idx_pt.size == 0:
         return {}
+    pts = deposits
     crit = bool_values(pts, "critical")
     status_order = {"producer": 0, "past_producer": 1, "prospect": 2, "occurrence": 3}
     status = text_values(pts, "dev_status", "unknown")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
+from prospector._runtime import atomic_output
 from prospector.errors import OutputExistsError, SchemaError
 from prospector.palette import DEPOSIT_GROUPS
 from prospector.render import _payload, _style
@@ -238,37 +237,12 @@ def write_map(
     finally:
         for page in pages:
             page.asset_dir = None
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not single_file:
+        path.parent.mkdir(parents=True, exist_ok=True)
         copy_static(path.parent / asset_dir)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_no_clobber(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
-
-
-def _link_no_clobber(tmp: Path, path: Path) -> None:
-    """Move *tmp* to *path* unless *path* appeared meanwhile (no window for a clobber)."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise OutputExistsError(
-            f"{path} was created while the map was being written; "
-            "pass overwrite=True to replace it."
-        ) from None
-    except OSError:  # file system without hard links
-        if path.exists():
-            raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it.") from None
-        os.replace(tmp, path)
 
 
 def _check_inputs(parcels: gpd.GeoDataFrame, basemap: str | None, detail_limit: int) -> None:

@@ -1,21 +1,26 @@
-"""Write the standard outputs of a ranking run: GeoPackage, map and manifest."""
+"""A run's output folder: write it atomically, re-render its map, look up its parcels.
+
+:func:`write_run` writes ``prospects.gpkg`` (every layer, the manifest embedded),
+``prospects.html`` (the offline map) and ``manifest.json``.  :func:`write_run_map` renders
+the map again from a GeoPackage alone; :func:`parcel_status` finds a parcel in one.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
+from prospector._runtime import atomic_outputs
 from prospector.analysis.criteria import build_criteria, criterion_shares
 from prospector.config import Config
-from prospector.export import check_writable, write_gpkg, write_json
+from prospector.errors import ProspectorError, ProspectorWarning
+from prospector.export import read_manifest, read_ranked, write_gpkg, write_json
 from prospector.ingest import file_sha256
-from prospector.pipeline import RankResult
+from prospector.ranking.result import RankResult
 from prospector.render import Scoring
 
 __all__ = [
@@ -25,8 +30,10 @@ __all__ = [
     "map_info",
     "map_lines",
     "map_scoring",
+    "parcel_status",
     "result_layers",
     "write_run",
+    "write_run_map",
 ]
 
 #: File names written into a run's output folder.
@@ -77,6 +84,21 @@ def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
     }
 
 
+def map_lines(
+    access: gpd.GeoDataFrame | None, evidence: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame | None:
+    """Access lines plus line evidence (faults), as the map's line layers (kind, class, name)."""
+    frames = []
+    if access is not None and len(access):
+        frames.append(access.reindex(columns=["kind", "class", "name", "geometry"]))
+    if evidence is not None and len(evidence):
+        lines = evidence[evidence.geom_type.isin(["LineString", "MultiLineString"])]
+        frames.append(lines.reindex(columns=["kind", "class", "name", "geometry"]))
+    if not frames:
+        return None
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+
+
 def map_scoring(parcels: pd.DataFrame, config: Config, available: dict[str, bool]) -> Scoring:
     """Return the run's criteria and weighting for the map's live re-weighting.
 
@@ -101,21 +123,6 @@ def map_scoring(parcels: pd.DataFrame, config: Config, available: dict[str, bool
         method=config.score.method,
         gamma=config.score.gamma,
     )
-
-
-def map_lines(
-    access: gpd.GeoDataFrame | None, evidence: gpd.GeoDataFrame | None
-) -> gpd.GeoDataFrame | None:
-    """Access lines plus line evidence (faults), as the map's line layers (kind, class, name)."""
-    frames = []
-    if access is not None and len(access):
-        frames.append(access.reindex(columns=["kind", "class", "name", "geometry"]))
-    if evidence is not None and len(evidence):
-        lines = evidence[evidence.geom_type.isin(["LineString", "MultiLineString"])]
-        frames.append(lines.reindex(columns=["kind", "class", "name", "geometry"]))
-    if not frames:
-        return None
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
 
 
 def manifest_scoring(
@@ -176,11 +183,7 @@ def write_run(
     paths = {key: out_dir / name for key, name in RUN_FILES.items()}
     if not make_map:
         paths.pop("map")
-    for path in paths.values():
-        check_writable(path, overwrite=overwrite)
-    staging = Path(tempfile.mkdtemp(prefix=".prospector-run-", dir=out_dir))
-    try:
-        staged = {key: staging / path.name for key, path in paths.items()}
+    with atomic_outputs(paths, overwrite=overwrite) as staged:
         manifest = result.manifest(command=command)
         write_gpkg(result_layers(result), staged["gpkg"], metadata=manifest)
         if make_map:
@@ -206,8 +209,102 @@ def write_run(
             if key != "manifest"
         ]
         write_json(manifest, staged["manifest"])
-        for key, path in paths.items():
-            os.replace(staged[key], path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return paths
+
+
+def _manifest_hillshade(manifest: dict[str, Any]) -> Any:
+    """Hillshade from the run's DEM when it is still where the manifest says, unchanged."""
+    from prospector.catalog import load_catalog
+    from prospector.render import hillshade_from_dem
+
+    catalog = load_catalog()
+    for item in manifest.get("inputs", []):
+        entry = catalog.get(str(item.get("name")))
+        path = Path(str(item.get("path", "")))
+        if item.get("role") != "raster" or entry is None or entry.raster.get("kind") != "dem":
+            continue
+        if path.is_file() and file_sha256(path) == item.get("sha256"):
+            return hillshade_from_dem(path)
+        warnings.warn(
+            f"the run's DEM {path} is missing or changed: no hillshade.",
+            ProspectorWarning,
+            stacklevel=3,
+        )
+    return None
+
+
+def write_run_map(
+    ranked: str | Path,
+    output: str | Path,
+    *,
+    basemap: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Render a run's GeoPackage (``prospects.gpkg``) as the offline HTML map *output*.
+
+    The embedded manifest gives the header panel; the run's DEM gives the hillshade when
+    it is still where the manifest says, unchanged (else a warning, and no hillshade).
+    """
+    from prospector.render import build_map, write_map
+
+    layers = read_ranked(ranked)
+    if "parcels" not in layers:
+        raise ProspectorError(
+            f"{ranked} has no 'parcels' layer; pass a prospects.gpkg written by `prospector rank`."
+        )
+    manifest = read_manifest(ranked) or {}
+    fmap = build_map(
+        layers["parcels"],
+        deposits=layers.get("deposits"),
+        withdrawals=layers.get("withdrawals"),
+        access=map_lines(layers.get("access"), layers.get("evidence")),
+        hillshade=_manifest_hillshade(manifest),
+        info=map_info(manifest, region=Path(ranked).stem),
+        basemap=basemap,
+        scoring=manifest_scoring(layers, manifest),
+        context=map_context(layers["parcels"]),
+    )
+    return write_map(fmap, output, overwrite=overwrite)
+
+
+def parcel_status(
+    ranked: str | Path,
+    *,
+    point: tuple[float, float] | None = None,
+    parcel_id: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Find the parcels of a run's GeoPackage at a point (lon, lat in EPSG:4326) or with an id.
+
+    Ranked and excluded parcels, with every measured column (land status, fractions,
+    withdrawals, claims): nothing is recomputed.  Raises :class:`ProspectorError` when
+    nothing matches.
+    """
+    import shapely
+
+    from prospector.analysis.land import status_at
+
+    if (point is None) == (parcel_id is None):
+        raise ValueError("give exactly one of point or parcel_id")
+    layers = read_ranked(ranked)
+    frames = [layers[k] for k in ("parcels", "excluded_parcels") if k in layers]
+    if not frames:
+        raise ProspectorError(
+            f"{ranked} has no parcels layer; pass a prospects.gpkg from `prospector rank`."
+        )
+    parcels = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+    if parcel_id is not None:
+        hits = parcels[parcels["parcel_id"] == parcel_id]
+        if hits.empty:
+            example = parcels["parcel_id"].iloc[0]
+            raise ProspectorError(
+                f"no parcel {parcel_id!r} in {ranked}; parcel ids look like {example!r}."
+            )
+        return hits
+    assert point is not None
+    where = gpd.GeoSeries([shapely.Point(point)], crs="EPSG:4326").to_crs(parcels.crs).iloc[0]
+    hits = status_at(parcels, where)
+    if hits.empty:
+        raise ProspectorError(
+            f"the point {point[0]}, {point[1]} (lon, lat) is outside every parcel of {ranked}."
+        )
+    return hits
