@@ -16,12 +16,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from prospector.ranking.outputs import map_scoring
-from prospector.ranking import global_scores
 
 from prospector.analysis.criteria import criterion_shares
 from prospector.analysis.score import combine, effective_weights, rank_scores
 from prospector.config import Config
+from prospector.ranking import global_scores
+from prospector.ranking.outputs import map_scoring
 from prospector.render import Scoring, build_map, write_map
 from prospector.render._demo import HOSTILE, demo_layers
 
