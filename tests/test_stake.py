@@ -276,6 +276,10 @@ def test_plss_descriptions(layers):
     }  # fmt: skip
     assert parse_frstdivid("CA210252S0381E0SN360")["township"] == "T. 25½ S."
     assert parse_frstdivid("not an id") is None
+    # Alaska's North Slope and western meridians (codes 45, 44; BLM CadNSDI PRINMERCD).
+    assert parse_frstdivid("AK450010N0020W0SN250")["meridian"] == "Umiat Meridian"
+    assert parse_frstdivid("AK440050S0100E0SN010")["meridian"] == "Kateel River Meridian"
+    assert parse_frstdivid("AK280130N0040W0SN010")["meridian"] == "Seward Meridian"
     plan = plan_for(layers, azimuth=30.0)
     claims = plan.claims.to_crs(CRS)
     sections = layers["plss"]

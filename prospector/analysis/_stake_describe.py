@@ -19,7 +19,14 @@ import shapely
 
 __all__ = ["MERIDIANS", "describe_by_area", "parse_frstdivid", "plss_text"]
 
-#: CadNSDI principal-meridian codes (alphabetical after the six numbered meridians).
+#: CadNSDI principal-meridian codes (``PRINMERCD``, characters 3-4 of ``PLSSID``):
+#: alphabetical after the six numbered meridians up to 34 (Wind River), then the later
+#: codes (the Ohio surveys, the Alaska meridians Kateel River and Umiat of 1956, the
+#: Fourth Principal Meridian extended).  Checked against the coded-value domain used by a
+#: public CadNSDI ``PLSSTownship`` loader script and the meridian pages of
+#: map.netronline.com/PLSS/meridian/<name>/<code> (e.g. San Bernardino 27, Ute 31, Wind
+#: River 34); codes 35, 38, 41, 42, 43 and 91 are left out (sources disagree or only one
+#: lists them) and show as "meridian code NN".
 MERIDIANS: dict[str, str] = {
     "01": "First Principal Meridian",
     "02": "Second Principal Meridian",
@@ -55,6 +62,15 @@ MERIDIANS: dict[str, str] = {
     "32": "Washington Meridian",
     "33": "Willamette Meridian",
     "34": "Wind River Meridian",
+    "36": "Between the Miamis Meridian",
+    "37": "Muskingum River Meridian",
+    "39": "First Scioto River Meridian",
+    "40": "Second Scioto River Meridian",
+    "44": "Kateel River Meridian",
+    "45": "Umiat Meridian",
+    "46": "Fourth Principal Meridian Extended",
+    "47": "West of the Great Miami Meridian",
+    "48": "U.S. Military Survey Meridian",
 }
 
 _FRACTIONS = {"0": "", "1": "¼", "2": "½", "3": "¾"}
