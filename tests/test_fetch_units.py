@@ -141,6 +141,29 @@ def test_read_points_out_of_range_degrees(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("crs", ["epsg:4326", "EPSG:4269", "NAD83", "EPSG:4283"])
+def test_read_points_range_check_follows_any_spelling_of_a_degrees_crs(
+    tmp_path: Path, crs: str
+) -> None:
+    """The degree range check held only for four exact strings ("epsg:4326" skipped it)."""
+    path = tmp_path / "d.csv"
+    path.write_text("name,lon,lat\na,-112.5,40.1\nb,500,40\nc,-112,95\nd,40\u00b030'N,-112\n")
+    with pytest.warns(UserWarning, match="3 of 4 rows"):
+        gdf, report = read_points(path, x="lon", y="lat", crs=crs)
+    assert report.bad_rows == {
+        "coordinates that are not numbers": [4],
+        "coordinates outside -180..180 / -90..90": [2, 3],
+    }
+    assert list(gdf.geometry.isna()) == [False, True, True, True]
+
+
+def test_read_points_unreadable_crs_is_a_crs_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("lon,lat\n-117,39\n")
+    with pytest.raises(CRSError, match="cannot read the CRS 'EPSG:99999'"):
+        read_points(path, crs="EPSG:99999")
+
+
 def _parcels() -> gpd.GeoDataFrame:
     # Three 1000 m squares side by side (equal-area CRS).
     return gpd.GeoDataFrame(

@@ -30,6 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
 from prospector.errors import CRSError, LayerReadError, ProspectorWarning, SchemaError
@@ -172,6 +173,7 @@ def read_points(
     if wkt is not None:
         report.wkt = wkt
         report.crs = _need_crs(crs, label, f"the WKT column {wkt!r}")
+        _is_geographic(report.crs)  # an unreadable CRS is a CRSError here, not later
         geoms = _from_wkt(table[wkt], report)
         table = table.drop(columns=[wkt])
     else:
@@ -215,6 +217,17 @@ def _need_crs(crs: str | None, label: str, what: str) -> str:
     )
 
 
+def _is_geographic(crs: str) -> bool:
+    """Whether *crs* (any spelling pyproj reads: ``epsg:4326``, ``NAD83``, WKT) is in degrees."""
+    try:
+        return bool(pyproj.CRS.from_user_input(crs).is_geographic)
+    except pyproj.exceptions.CRSError as exc:
+        raise CRSError(
+            f"cannot read the CRS {crs!r} of a table of points: {exc}. Give an EPSG code "
+            'such as crs = "EPSG:4326" in the region file.'
+        ) from exc
+
+
 def _from_xy(xs: pd.Series, ys: pd.Series, report: PointsReport) -> gpd.GeoSeries:
     x = pd.to_numeric(xs.astype("string").str.strip(), errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(ys.astype("string").str.strip(), errors="coerce").to_numpy(dtype=float)
@@ -223,7 +236,7 @@ def _from_xy(xs: pd.Series, ys: pd.Series, report: PointsReport) -> gpd.GeoSerie
     missing |= (ys.astype("string").str.strip() == "").fillna(True).to_numpy(dtype=bool)
     not_number = ~missing & ~(np.isfinite(x) & np.isfinite(y))
     bad = missing | not_number
-    degrees = report.crs in ("EPSG:4326", "EPSG:4269", "EPSG:4267", "OGC:CRS84")
+    degrees = _is_geographic(report.crs)
     out_of_range = np.zeros(len(x), dtype=bool)
     if degrees:
         out_of_range = ~bad & ((np.abs(x) > 180) | (np.abs(y) > 90))
