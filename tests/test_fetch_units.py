@@ -254,3 +254,34 @@ def test_retry_after_forms() -> None:
     assert 25.0 <= waited <= 30.0
     assert retry_after_s(response("soon")) == 0.0
     assert np.isfinite(retry_after_s(response("Wed, 21 Oct 2015 07:28:00 GMT")))
+
+
+def test_truncated_plain_file_is_not_kept_in_the_cache(replica: Replica, tmp_path: Path) -> None:
+    """A GeoJSON cut short (honest Content-Length: HTTP cannot tell) fails to read; the
+    cached bytes must go, or every retry re-reads the same broken file (no sha256 to
+    catch it: no catalogue entry carries one)."""
+    from types import SimpleNamespace
+
+    from prospector.errors import ProspectorError
+    from prospector.ingest.fetch_all import _fetch_vector_file, _Settings
+
+    feats = gpd.GeoDataFrame(
+        {"FaultName": [f"f{i}" for i in range(40)]},
+        geometry=[
+            shapely.LineString([(-117 + i * 0.01, 39), (-117 + i * 0.01, 39.2)]) for i in range(40)
+        ],
+        crs="EPSG:4326",
+    )
+    replica.files["/faults.geojson"] = feats.to_json().encode()
+    replica.fail("/faults.geojson", "truncate")
+    url = f"{replica.url}/faults.geojson"
+    entry = SimpleNamespace(name="faults", layer="faults")
+    settings = _Settings((-118.0, 38.0, -116.0, 40.0), tmp_path / "cache", 5.0, 0, 0.0, None)
+    out = tmp_path / "faults.gpkg"
+    with pytest.raises(ProspectorError):
+        _fetch_vector_file(url, entry, {}, out, settings, {}, lambda *_: None)
+    assert not out.exists()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == []  # nothing broken cached
+    n = _fetch_vector_file(url, entry, {}, out, settings, {}, lambda *_: None)  # the retry
+    assert n == 40
+    assert len(pyogrio.read_dataframe(out)) == 40

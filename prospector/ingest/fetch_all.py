@@ -42,7 +42,7 @@ from prospector._runtime import atomic_output
 from prospector.catalog import CatalogEntry, load_catalog
 from prospector.catalog.regions import read_region_file
 from prospector.config import Config
-from prospector.errors import ArchiveError, CatalogError, ProspectorError
+from prospector.errors import ArchiveError, CatalogError, LayerReadError, ProspectorError
 from prospector.ingest.arcgis_stream import stream_layer
 from prospector.ingest.sources import expand_url, resolve_url
 
@@ -374,7 +374,17 @@ def _fetch_vector_file(
     elif not zipfile.is_zipfile(local) and local.read_bytes()[:2] == b"PK":
         local.unlink(missing_ok=True)
         raise ArchiveError(f"{url}: the downloaded zip archive is truncated or corrupt.")
-    gdf = read_vector(source, layer=layer, bbox=_bbox_in_layer_crs(source, layer, settings.bbox))
+    try:
+        gdf = read_vector(
+            source, layer=layer, bbox=_bbox_in_layer_crs(source, layer, settings.bbox)
+        )
+    except LayerReadError:
+        if source == local:
+            # A plain file (GeoJSON, GeoPackage) cut short under an honest Content-Length
+            # looks complete to HTTP; unreadable, it must not stay in the cache, or every
+            # retry would read the same broken bytes again.
+            local.unlink(missing_ok=True)
+        raise
     with atomic_output(path, overwrite=True) as tmp:
         pyogrio.write_dataframe(
             gdf, tmp, layer=entry.layer or entry.name, driver="GPKG",
