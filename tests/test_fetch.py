@@ -535,6 +535,11 @@ def test_query_features_esri_json_fallback(server: Server) -> None:
     [
         ({"x": -116.0, "y": 40.0}, shapely.Point(-116, 40)),
         ({"x": None, "y": None}, None),
+        # Esri JSON: "a point is empty when its x field is present and has the value null
+        # or the string 'NaN'" (ArcGIS REST geometry objects).
+        ({"x": "NaN", "y": 22.2}, None),
+        ({"x": -116.0, "y": "NaN"}, None),
+        ({"x": None}, None),
         ({"points": [[1, 2], [3, 4]]}, shapely.MultiPoint([(1, 2), (3, 4)])),
         ({"paths": [[[0, 0], [1, 1]]]}, shapely.LineString([(0, 0), (1, 1)])),
         (

@@ -476,10 +476,14 @@ def _esri_geometry(
         points = np.asarray(geometry["points"], dtype=float)
         return shapely.MultiPoint(points[:, :2]) if len(points) else None
     if "x" in geometry:
-        x, y = geometry.get("x"), geometry.get("y")
-        if x is None or y is None or (isinstance(x, float) and math.isnan(x)):
+        # An empty point has x null or the string "NaN" (ArcGIS REST geometry objects).
+        try:
+            x, y = float(geometry["x"]), float(geometry["y"])
+        except (KeyError, TypeError, ValueError):
             return None
-        return shapely.Point(float(x), float(y))
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return None
+        return shapely.Point(x, y)
     if "xmin" in geometry:
         return shapely.box(geometry["xmin"], geometry["ymin"], geometry["xmax"], geometry["ymax"])
     raise ValueError(f"unsupported Esri geometry (geometryType={geometry_type!r})")
