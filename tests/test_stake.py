@@ -423,3 +423,18 @@ def test_plss_and_county_layers_without_their_columns_are_refused(layers):
                                      section="7")  # fmt: skip
     plan = plan_for(layers, plss=explicit, azimuth=0.0, max_claims=1)
     assert plan.claims["plss"].iloc[0] == "Sec. 7, T. 1 N., R. 2 E., Boise Meridian"
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_long_straight_boundary_is_respected_in_the_local_projection(side):
+    """A 60 km straight wilderness edge (work CRS) bows ~3 m in the target's transverse
+    Mercator; moving only its corners let claims cross it by more than the 1 m setback."""
+    edge = box(-30000, 500, 30000, 5000) if side == 1 else box(-30000, -5000, 30000, -500)
+    targets = gdf({"target_id": ["T01"], "rank": [1]}, [box(-1500, -1500, 1500, 1500)])
+    land = gdf({"agency": ["BLM"], "federal": [True]}, [box(-40000, -40000, 40000, 40000)])
+    wild = gdf({"name": ["Long Wilderness"], "kind": ["wilderness"]}, [edge])
+    plan = stake_plan(targets, land=land, withdrawals=wild, azimuth=0.0, max_claims=None)
+    claims = plan.claims.to_crs(CRS).geometry.to_numpy()
+    assert len(claims) > 50
+    # 1 m setback, less a centimetre of reprojection of the claims themselves.
+    assert shapely.distance(claims, edge).min() > 0.99

@@ -66,6 +66,8 @@ CLAIM_LENGTH_FT = 1500.0
 CLAIM_WIDTH_FT = 600.0
 SQFT_PER_ACRE = 43_560.0
 MIN_TREND_CONCENTRATION = 0.2
+#: Longest edge moved into a target's local projection as a straight line (m).
+_SEGMENT_M = 50.0
 NOT_VERIFIED = "ownership not verified"
 CLAIMS_NOT_CHECKED = "existing claims not checked"
 
@@ -389,13 +391,23 @@ class _Context:
             *_near(self.claims, geom),
         ]
         to_tm = pyproj.Transformer.from_crs(self.crs, tm, always_xy=True)
-        local = shapely.transform(ground, lambda xy: np.column_stack(to_tm.transform(*xy.T)))
+
+        def to_local(g: shapely.Geometry) -> shapely.Geometry:
+            # A straight edge of the work CRS is a curve in the local projection: moving
+            # only its vertices puts a 20 km edge up to ~2 m off (more than the setback),
+            # so edges are first cut into short segments (chord error below 0.1 mm).
+            g = shapely.segmentize(g, _SEGMENT_M)
+            return shapely.transform(g, lambda xy: np.column_stack(to_tm.transform(*xy.T)))
+
+        local = to_local(ground)
         if blocked:
-            b_local = shapely.transform(
-                shapely.union_all(blocked),
-                lambda xy: np.column_stack(to_tm.transform(*xy.T)),
+            # Only the part of each closed polygon near the target matters.
+            x0, y0, x1, y1 = shapely.bounds(geom)
+            pad = 10.0 * _SEGMENT_M
+            near = shapely.intersection(
+                shapely.union_all(blocked), shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
             )
-            local = shapely.difference(local, b_local)
+            local = shapely.difference(local, to_local(near))
         if planned:
             # Earlier targets' claims, already in lon/lat.
             from_ll = pyproj.Transformer.from_crs("EPSG:4269", tm, always_xy=True)
