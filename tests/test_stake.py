@@ -344,6 +344,16 @@ def test_bad_parameters(layers):
         plan_for(layers, length_ft=1600)
     with pytest.raises(ConfigError, match="azimuth"):
         plan_for(layers, azimuth=float("nan"))
+    with pytest.raises(ConfigError, match="azimuth"):
+        plan_for(layers, azimuth=True)  # a bool is not a bearing
+    with pytest.raises(ConfigError, match="azimuth"):
+        plan_for(layers, azimuth="45")
+    # NumPy scalars (e.g. a bearing read from a frame) are bearings like floats.
+    by_numpy = plan_for(layers, azimuth=np.float32(30.0), max_claims=3)
+    assert by_numpy.targets["azimuth_deg"].iloc[0] == pytest.approx(30.0)
+    assert plan_for(layers, azimuth=np.int64(-10), max_claims=1).targets["azimuth_deg"].iloc[
+        0
+    ] == pytest.approx(170.0)
     with pytest.raises(Exception, match="CRS"):
         plan_for(layers, land=layers["land"].to_crs("EPSG:4326"))
 

@@ -166,3 +166,15 @@ def test_stake_area_file(ranked):
     code, _, err = run(["stake", str(ranked / "ranked.gpkg"), "-o", str(ranked / "o.gpkg"),
                         "--area", str(ranked / "outside.gpkg")])  # fmt: skip
     assert code == 2 and "overlaps no ranked parcel" in err
+
+
+def test_azimuth_option_accepts_360_and_refuses_nan():
+    import click
+
+    from prospector.cli.stake_cmd import _azimuth
+
+    assert _azimuth("360") == 360.0  # north, like 0 (was "360 is outside 0..360")
+    assert _azimuth(" AUTO ") == "auto"
+    for bad in ("nan", "inf", "-10", "360.5"):
+        with pytest.raises(click.BadParameter):
+            _azimuth(bad)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
+from numbers import Real
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -257,7 +258,10 @@ def stake_plan(
             f"claims are at most {CLAIM_LENGTH_FT:,.0f} × {CLAIM_WIDTH_FT:,.0f} ft (30 U.S.C. 23); "
             f"got {length_ft:g} × {width_ft:g} ft."
         )
-    if azimuth != "auto" and not (isinstance(azimuth, (int, float)) and np.isfinite(azimuth)):
+    if not (
+        azimuth == "auto"
+        or (isinstance(azimuth, Real) and not isinstance(azimuth, bool) and np.isfinite(azimuth))
+    ):
         raise ConfigError(f"azimuth must be 'auto' or degrees from north; got {azimuth!r}.")
     if max_claims is not None and max_claims < 1:
         raise ConfigError(f"max_claims must be at least 1; got {max_claims}.")

@@ -25,7 +25,7 @@ def _azimuth(value: str) -> Literal["auto"] | float:
             f"{value!r} is neither 'auto' nor a number of degrees (e.g. 35 or 125.5)",
             param_hint="--azimuth",
         ) from None
-    if not 0.0 <= deg < 360.0:
+    if not 0.0 <= deg <= 360.0:  # 360 is north, like 0
         raise click.BadParameter(f"{deg:g} is outside 0..360 degrees", param_hint="--azimuth")
     return deg
 
