@@ -448,3 +448,22 @@ def test_long_straight_boundary_is_respected_in_the_local_projection(side):
     assert len(claims) > 50
     # 1 m setback, less a centimetre of reprojection of the claims themselves.
     assert shapely.distance(claims, edge).min() > 0.99
+
+
+def test_claims_across_the_antimeridian_are_left_out_with_a_note():
+    """Aleutians (Alaska Albers): a claim with corners at +179.99 and -179.99 used to come
+    out as a lon/lat polygon spanning the globe."""
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3338", always_xy=True).transform(
+        179.99, 52.0
+    )
+    square = shapely.box(x - 1500, y - 1500, x + 1500, y + 1500)
+    targets = gpd.GeoDataFrame({"target_id": ["A"], "rank": [1]}, geometry=[square], crs=3338)
+    land = gpd.GeoDataFrame(
+        {"agency": ["BLM"], "federal": [True]}, geometry=[square.buffer(3000)], crs=3338
+    )
+    plan = stake_plan(targets, land=land, azimuth=0.0, max_claims=None)
+    b = plan.claims.geometry.bounds
+    assert len(plan.claims) > 50
+    assert ((b["maxx"] - b["minx"]) < 0.1).all()  # no claim wraps the globe
+    assert (b["minx"] > 0).any() and (b["maxx"] < 0).any()  # claims on both sides remain
+    assert any("crossing the 180° meridian" in n for n in plan.notes)

@@ -45,7 +45,12 @@ import numpy as np
 import pyproj
 import shapely
 
-from prospector.analysis._stake_layout import axial_mean_azimuth, layout_claims, local_tm
+from prospector.analysis._stake_layout import (
+    Lattice,
+    axial_mean_azimuth,
+    layout_claims,
+    local_tm,
+)
 from prospector.analysis.land import OPEN_AGENCIES, RESTRICTING_KINDS
 from prospector.analysis.stake_fees import DEFAULT_FEES, FeeSchedule
 from prospector.errors import ConfigError, LandStatusUnknownError, SchemaError
@@ -320,8 +325,32 @@ def stake_plan(
             ground, azimuth_deg=az, length_m=length_ft * FOOT_M, width_m=width_ft * FOOT_M,
             min_length_m=min_length_ft * FOOT_M, centre=(0.0, 0.0), max_claims=max_claims,
         )  # fmt: skip
+        lattice, n_cut = _drop_antimeridian(lattice, tm)
+        if n_cut:
+            notes.append(
+                f"{row.target_id}: {n_cut} claim(s) crossing the 180° meridian were left out "
+                "(longitude/latitude outputs such as KML and GPX cannot carry them); lay "
+                "them out by hand."
+            )
         builder.add_target(row._asdict(), tm, lattice, az, source, ground_area)
     return builder.finish(notes)
+
+
+def _drop_antimeridian(lattice: Lattice, tm: pyproj.CRS) -> tuple[Lattice, int]:
+    """Leave out claims whose corners lie on both sides of the 180° meridian."""
+    if not len(lattice.corners):
+        return lattice, 0
+    to_ll = pyproj.Transformer.from_crs(tm, "EPSG:4269", always_xy=True)
+    flat = lattice.corners.reshape(-1, 2)
+    lon = np.asarray(to_ll.transform(flat[:, 0], flat[:, 1])[0]).reshape(-1, 4)
+    keep = (lon.max(axis=1) - lon.min(axis=1)) < 180.0
+    if keep.all():
+        return lattice, 0
+    kept = Lattice(
+        corners=lattice.corners[keep], lengths=lattice.lengths[keep],
+        widths=lattice.widths[keep], full=lattice.full[keep], block=lattice.block[keep],
+    )  # fmt: skip
+    return kept, int((~keep).sum())
 
 
 def _anchor(target: Mapping[str, Any], geom: shapely.Geometry) -> shapely.Point:
