@@ -285,3 +285,19 @@ def test_truncated_plain_file_is_not_kept_in_the_cache(replica: Replica, tmp_pat
     n = _fetch_vector_file(url, entry, {}, out, settings, {}, lambda *_: None)  # the retry
     assert n == 40
     assert len(pyogrio.read_dataframe(out)) == 40
+
+
+def test_read_points_workbook_without_sheet_names_its_sheets(tmp_path: Path) -> None:
+    import pandas as pd
+
+    path = tmp_path / "book.xlsx"
+    pyogrio.write_dataframe(
+        pd.DataFrame({"note": ["read me"]}), path, driver="XLSX", layer="README"
+    )
+    sites = pd.DataFrame({"site": ["a"], "Lat_NAD83": [40.1], "Long_NAD83": [-112.2]})
+    pyogrio.write_dataframe(sites, path, driver="XLSX", layer="sites", append=True)
+    with pytest.raises(SchemaError, match=r"first of its 2 sheets \(README, sites\)"):
+        read_points(path)
+    gdf, report = read_points(path, sheet="sites")
+    assert report.crs == "EPSG:4269"
+    assert gdf.geometry.iloc[0].equals(shapely.Point(-112.2, 40.1))

@@ -163,6 +163,7 @@ def read_points(
             '(x = "...", y = "...", crs = "EPSG:4326") or as lon/lat, longitude/latitude, '
             'Long_NAD83/Lat_NAD83 or x/y, or give a WKT column (wkt = "..."). Columns: '
             + ", ".join(map(str, table.columns[:20]))
+            + _other_sheets(path, sheet)
         )
     for name in (x, y, wkt):
         if name is not None and name not in table.columns:
@@ -195,6 +196,22 @@ def read_points(
             stacklevel=2,
         )
     return gpd.GeoDataFrame(table, geometry=geoms, crs=report.crs), report
+
+
+def _other_sheets(path: Path, sheet: str | None) -> str:
+    """Name the sheets of a workbook read without ``sheet`` (only the first is read)."""
+    if sheet is not None or path.suffix.lower() != ".xlsx":
+        return ""
+    try:
+        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except (pyogrio.errors.DataSourceError, OSError):
+        return ""
+    if len(names) < 2:
+        return ""
+    return (
+        f". Only the first of its {len(names)} sheets ({', '.join(names[:10])}) was read; "
+        'name the one with the sites in the layer table (sheet = "...")'
+    )
 
 
 def _default_crs(x: str, y: str, label: str) -> str:
