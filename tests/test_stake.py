@@ -344,6 +344,9 @@ def test_bad_parameters(layers):
         plan_for(layers, length_ft=1600)
     with pytest.raises(ConfigError, match="azimuth"):
         plan_for(layers, azimuth=float("nan"))
+    for height in (float("nan"), -7e6, 1e9):  # were pyproj tracebacks / "too many cells"
+        with pytest.raises(ConfigError, match="ground_height_m"):
+            plan_for(layers, ground_height_m=height)
     with pytest.raises(ConfigError, match="azimuth"):
         plan_for(layers, azimuth=True)  # a bool is not a bearing
     with pytest.raises(ConfigError, match="azimuth"):

@@ -247,7 +247,7 @@ def stake_plan(
         county layers without the columns they need.
     ConfigError
         Claim size above 1,500 × 600 ft, a bad azimuth, ``max_claims`` < 1, a negative
-        setback, or open ground too large to lay out.
+        setback, a ground height off the Earth, or open ground too large to lay out.
     """
     _check_inputs(targets, {"land": land, "withdrawals": withdrawals, "claims": claims,
                             "faults": faults})  # fmt: skip
@@ -272,6 +272,11 @@ def stake_plan(
         raise ConfigError(f"max_claims must be at least 1; got {max_claims}.")
     if not (np.isfinite(setback_m) and setback_m >= 0):
         raise ConfigError(f"setback_m must be a distance >= 0 in metres; got {setback_m!r}.")
+    if not (np.isfinite(ground_height_m) and -1_000.0 <= ground_height_m <= 9_000.0):
+        raise ConfigError(
+            "ground_height_m must be the ground's height above the ellipsoid in metres "
+            f"(-1,000 to 9,000); got {ground_height_m!r}."
+        )
     if not 0 <= min_length_ft <= length_ft:
         raise ConfigError(f"min_length_ft must be in 0..{length_ft:g}; got {min_length_ft:g}.")
     if faults is not None and "kind" in faults.columns:
