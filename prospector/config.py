@@ -44,20 +44,28 @@ def _status_weights() -> dict[str, float]:
 
 
 def _group_weights() -> dict[str, float]:
-    # Multiplies the commodity weight. Bulk construction materials (sand & gravel, stone, clay,
-    # limestone, cinders) are worth ~1/50 of a critical metal site so thousands of gravel pits
-    # cannot swamp a handful of critical-mineral sites.
+    # Multiplies the commodity weight (docs/commodities.md explains each). Bulk construction
+    # materials (sand & gravel, stone, clay, limestone, cinders) are worth ~1/50 of a critical
+    # metal site so thousands of gravel pits cannot swamp a handful of critical-mineral sites.
     return {
         "ree": 1.0,
         "battery": 1.0,
         "pgm": 1.0,
+        "specialty": 0.8,
         "base": 0.8,
         "precious": 0.7,
         "energy": 0.8,
-        "specialty": 0.8,
+        "fertilizer": 0.8,
         "industrial": 0.3,
         "bulk": 0.02,
     }
+
+
+def _significance_sources() -> dict[str, float]:
+    # USGS compilations of significant deposits, matched against a site's `source` (shell
+    # patterns): the major-deposits database and Professional Paper 1802's critical-mineral
+    # deposits.  Membership doubles a site's weight.
+    return {"*major_deposits*": 1.0, "*pp1802*": 1.0}
 
 
 @dataclass
@@ -92,6 +100,37 @@ class ValueConfig:
     dedupe_m: float = 300.0
     """Records of known sites closer than this (metres) that share a commodity are one site
     (:func:`prospector.analysis.dedupe.dedupe_sites`); 0 keeps every record."""
+    commodity_weighting: Literal["criticality", "import_reliance"] = "criticality"
+    """How a commodity's weight is set before group weights: by membership of the critical
+    list (``critical_weight`` / ``noncritical_weight``), or by U.S. net import reliance
+    (USGS Mineral Commodity Summaries 2025): ``import_floor + (1 - import_floor) × share``."""
+    import_floor: float = 0.1
+    """Commodity factor at 0 % net import reliance (``commodity_weighting = "import_reliance"``)."""
+    unknown_import_reliance: float = 0.0
+    """Net import reliance (percent) assumed for commodities the bundled table does not list."""
+    focus_commodities: list[str] = field(default_factory=list)
+    """Commodity focus: canonical names or published aliases (``["tungsten"]``); empty = all."""
+    focus_groups: list[str] = field(default_factory=list)
+    """Commodity focus by scoring group (``["battery"]``); adds every member commodity."""
+    off_focus_weight: float = 0.0
+    """Factor on the weight of commodities outside the focus (0: only the focus counts)."""
+    aggregate: Literal["discounted", "sum"] = "discounted"
+    """How the kernel-weighted sites near a parcel add up: ``"discounted"`` takes the best
+    site in full, the second times ``discount``, the third times ``discount²``... (many records
+    of one camp cannot outweigh one significant deposit); ``"sum"`` adds them all."""
+    discount: float = 0.5
+    """Geometric discount of the 2nd, 3rd... best site (``aggregate = "discounted"``)."""
+    significance_sources: dict[str, float] = field(default_factory=_significance_sources)
+    """Compilations of significant deposits, as shell patterns on a site's ``source``: a site
+    in one gets ``× (1 + bonus)`` (the largest bonus when several match)."""
+    corroboration_bonus: float = 0.5
+    """Extra weight per additional independent source of a merged site (``n_sources``)."""
+    corroboration_cap: int = 2
+    """At most this many additional sources count (default: up to × 2)."""
+    size_weights: dict[str, float] = field(
+        default_factory=lambda: {"large": 2.0, "medium": 1.5, "small": 1.0, "unknown": 1.0}
+    )
+    """Factor by published deposit size, when the deposits carry a ``size`` column."""
 
 
 @dataclass
@@ -193,6 +232,37 @@ class Config:
         _check_weights(self.value.status_weights, "value.status_weights", problems)
         _check_weights(self.value.group_weights, "value.group_weights", problems)
         _check_weights(self.value.commodity_weights, "value.commodity_weights", problems)
+        _check_weights(self.value.significance_sources, "value.significance_sources", problems)
+        _check_weights(self.value.size_weights, "value.size_weights", problems)
+        for name, value, low, high in [
+            ("value.import_floor", self.value.import_floor, 0.0, 1.0),
+            ("value.unknown_import_reliance", self.value.unknown_import_reliance, 0.0, 100.0),
+            ("value.off_focus_weight", self.value.off_focus_weight, 0.0, 1.0),
+            ("value.discount", self.value.discount, 0.0, 1.0),
+            ("value.corroboration_bonus", self.value.corroboration_bonus, 0.0, 10.0),
+        ]:
+            if not (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and low <= value <= high
+            ):
+                problems.append(f"{name} must be a number in [{low:g}, {high:g}]; got {value!r}.")
+        if not isinstance(self.value.corroboration_cap, int) or self.value.corroboration_cap < 0:
+            problems.append(
+                f"value.corroboration_cap must be an integer >= 0; "
+                f"got {self.value.corroboration_cap!r}."
+            )
+        if self.value.focus_commodities or self.value.focus_groups:
+            from prospector.schema.commodities import load_vocabulary, resolve_focus
+
+            try:
+                resolve_focus(
+                    self.value.focus_commodities,
+                    self.value.focus_groups,
+                    vocabulary=load_vocabulary(self.list_year),
+                )
+            except ConfigError as exc:
+                problems.append(f"value.focus: {exc}")
         _check_weights(self.access.decay_km, "access.decay_km", problems, strictly=True)
         for name, value in [
             ("parcels.cell_m", self.parcels.cell_m),
