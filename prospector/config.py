@@ -114,6 +114,9 @@ class ValueConfig:
     """Commodity focus by scoring group (``["battery"]``); adds every member commodity."""
     off_focus_weight: float = 0.0
     """Factor on the weight of commodities outside the focus (0: only the focus counts)."""
+    nearby_factor: float = 0.5
+    """Factor on the kernel weight of sites outside the parcel (1: no preference for the
+    parcel holding the site; the kernel alone gives its neighbours ~95 % of its value)."""
     aggregate: Literal["discounted", "sum"] = "discounted"
     """How the kernel-weighted sites near a parcel add up: ``"discounted"`` takes the best
     site in full, the second times ``discount``, the third times ``discount²``... (many records
@@ -239,6 +242,7 @@ class Config:
             ("value.unknown_import_reliance", self.value.unknown_import_reliance, 0.0, 100.0),
             ("value.off_focus_weight", self.value.off_focus_weight, 0.0, 1.0),
             ("value.discount", self.value.discount, 0.0, 1.0),
+            ("value.nearby_factor", self.value.nearby_factor, 0.0, 1.0),
             ("value.corroboration_bonus", self.value.corroboration_bonus, 0.0, 10.0),
         ]:
             if not (

@@ -15,7 +15,8 @@
   de-duplicated sites), × ``size_weights[size]`` when the source publishes a size.
 
 **Parcel value**: each site within ``radius_km`` contributes its weight × the kernel of its
-distance (0 inside the parcel).  With ``aggregate = "discounted"`` (default) the
+distance (0 inside the parcel) × ``nearby_factor`` when it lies outside the parcel (a
+deposit inside a parcel is worth more than the same deposit next door).  With ``aggregate = "discounted"`` (default) the
 contributions are sorted, best first, and the k-th is multiplied by ``discount**(k-1)``:
 one significant deposit outweighs many records of one camp (a camp logged as a hundred
 adits adds at most ``1 / (1 - discount)`` times its best record).  ``"sum"`` adds them all.
@@ -321,11 +322,12 @@ def parcel_value(
     # same candidates as predicate="dwithin", without its per-pair GEOS distance); the
     # kernel is 0 at and beyond the radius, so extra corner candidates add exact zeros.
     di, pi = index.bounds_pairs(pb + np.array([-radius_m, -radius_m, radius_m, radius_m]))
-    k = chunked(
-        lambda p, d: kernel(index.point_distance(p, points, xy, d), radius_m, config.kernel),
-        pi,
-        di,
-    )
+    distance = chunked(lambda p, d: index.point_distance(p, points, xy, d), pi, di)
+    k = kernel(distance, radius_m, config.kernel)
+    if config.nearby_factor != 1.0:
+        # A site inside the parcel (distance 0) counts in full; sites nearby are evidence of
+        # extension, worth ``nearby_factor`` of their kernel weight.
+        k = np.where(distance > 0, k * config.nearby_factor, k)
     # Weighted sums per parcel as one sparse product.  The pairs come grouped by site, which
     # is the compressed-column layout as it stands (no sort); the product adds each
     # parcel's terms in site order whatever the partition (tiles keep the sites' relative
