@@ -147,7 +147,7 @@ def figures(parcels: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame) -> dict:
         "n_ranked": n_ranked,
         "n_targets": len(targets),
         "top50_cells_in_targets": int(hit["rank"].nunique()),
-        "top20_targets_districts_10km": int(len(np.unique(district))),
+        "top20_targets_districts_10km": len(np.unique(district)),
         "significant_deposits": n_sig,
         "significant_median_pct_area": round(float(np.median(sig)), 2),
         "significant_within_top1pct": round(float((sig <= 1.0).mean() * 100), 1),

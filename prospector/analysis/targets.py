@@ -121,9 +121,7 @@ def _components(geoms: np.ndarray, config: TargetConfig) -> np.ndarray:
             shared = np.zeros(len(left), dtype=bool)
             shared[off] = shapely.relate_pattern(geoms[left[off]], geoms[right[off]], "****1****")
             # Overlapping parcels (not a partition) are contiguous too.
-            shared[off] |= shapely.relate_pattern(
-                geoms[left[off]], geoms[right[off]], "2********"
-            )
+            shared[off] |= shapely.relate_pattern(geoms[left[off]], geoms[right[off]], "2********")
             keep = ~off | shared
             left, right = left[keep], right[keep]
     graph = scipy.sparse.coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
@@ -158,9 +156,7 @@ def _status_mix(labels: np.ndarray, status: pd.Series, n_groups: int) -> np.ndar
     return out
 
 
-def find_targets(
-    ranked: gpd.GeoDataFrame, config: TargetConfig | None = None
-) -> gpd.GeoDataFrame:
+def find_targets(ranked: gpd.GeoDataFrame, config: TargetConfig | None = None) -> gpd.GeoDataFrame:
     """Merge contiguous high-scoring ranked parcels into ranked target areas.
 
     Parameters
@@ -252,9 +248,7 @@ def find_targets(
     table.insert(0, "rank", np.arange(1, k + 1, dtype="int64"))
     table.insert(0, "target_id", [f"T{i:04d}" for i in range(1, k + 1)])
     table["why"] = _sentences(table)
-    out = gpd.GeoDataFrame(
-        table[list(TARGET_COLUMNS)], geometry=list(geometry), crs=ranked.crs
-    )
+    out = gpd.GeoDataFrame(table[list(TARGET_COLUMNS)], geometry=list(geometry), crs=ranked.crs)
     return out
 
 
@@ -268,7 +262,11 @@ def _sentences(table: pd.DataFrame) -> list[str]:
             if row.n_deposits
             else "no known site inside"
         )
-        crit = f"; critical: {row.critical_commodities.replace('; ', ', ')}" if row.critical_commodities else ""
+        crit = (
+            f"; critical: {row.critical_commodities.replace('; ', ', ')}"
+            if row.critical_commodities
+            else ""
+        )
         out.append(
             f"Target {row.rank}: {cells}, {row.area_km2:.1f} km²; best cell #{row.best_rank} "
             f"(score {row.best_score:.3f}); {sites}{crit}; land: {row.status_mix or 'unknown'}."

@@ -130,9 +130,7 @@ def _matches(sources: np.ndarray, patterns: dict[str, float]) -> np.ndarray:
     return bonus
 
 
-def _significance(
-    deposits: gpd.GeoDataFrame, config: ValueConfig
-) -> tuple[np.ndarray, np.ndarray]:
+def _significance(deposits: gpd.GeoDataFrame, config: ValueConfig) -> tuple[np.ndarray, np.ndarray]:
     """Significance factor and its plain-language basis per site."""
     n = len(deposits)
     factor = np.ones(n)
@@ -173,9 +171,7 @@ def _significance(
         factor *= size.map(config.size_weights).fillna(1.0).to_numpy(dtype=float)
         sized = size.isin(["large", "medium"]).to_numpy()
         text = (size + " deposit").to_numpy(dtype=object)
-        basis[sized] = np.where(
-            basis[sized] == "", text[sized], basis[sized] + "; " + text[sized]
-        )
+        basis[sized] = np.where(basis[sized] == "", text[sized], basis[sized] + "; " + text[sized])
     return factor, basis
 
 
