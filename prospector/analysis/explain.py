@@ -195,6 +195,11 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
         pc.binary_join_element_wise("open with restrictions (WSA/ACEC) ", ground, ""),
         land,
     )
+    land = _where(
+        status_v == "verify_boundary",
+        pc.binary_join_element_wise("verify boundary: ", reason, ""),
+        land,
+    )
     parts.append(land)
 
     withdrawn = np.nan_to_num(numbers("withdrawn_frac", 0.0))
