@@ -86,8 +86,31 @@ def _accuracy(withdrawals: gpd.GeoDataFrame) -> np.ndarray:
 #: Words of unit names that say what kind of unit it is, not which (ignored when names of
 #: coarse and exact withdrawals are compared).
 _UNIT_WORDS = frozenset(
-    "n np nm nra nhp nhs pres preserve national park monument recreation area historical "
-    "historic site wilderness wsa study the and of &".split()
+    [
+        "n",
+        "np",
+        "nm",
+        "nra",
+        "nhp",
+        "nhs",
+        "pres",
+        "preserve",
+        "national",
+        "park",
+        "monument",
+        "recreation",
+        "area",
+        "historical",
+        "historic",
+        "site",
+        "wilderness",
+        "wsa",
+        "study",
+        "the",
+        "and",
+        "of",
+        "&",
+    ]
 )
 
 
