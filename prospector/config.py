@@ -24,9 +24,11 @@ __all__ = [
     "EvidenceConfig",
     "ParcelConfig",
     "ScoreConfig",
+    "TargetConfig",
     "ValueConfig",
     "config_to_dict",
     "load_config",
+    "with_focus",
 ]
 
 MILE_M = 1609.344
@@ -201,6 +203,51 @@ class ScoreConfig:
 
 
 @dataclass
+class TargetConfig:
+    """How high-scoring parcels are merged into target areas."""
+
+    top_percent: float = 2.0
+    """Cells ranked in the top this-many percent of ranked parcels are high-scoring."""
+    min_cells: int = 50
+    """At least this many of the best-ranked cells are high-scoring (small regions)."""
+    min_score: float = 0.0
+    """High-scoring cells must also score at least this (0: no score threshold)."""
+    adjacency: Literal["queen", "rook"] = "queen"
+    """Cells sharing an edge or a corner (queen) or only an edge (rook) are contiguous."""
+    gap_m: float = 0.0
+    """Cells up to this distance apart (metres) also join one target (bridges small gaps)."""
+    rank_by: Literal["best", "sum"] = "best"
+    """Rank targets by their best cell's score or by the summed score of their cells."""
+
+    def problems(self) -> list[str]:
+        """Return one message per invalid setting (empty when valid)."""
+        problems: list[str] = []
+        numbers = {
+            "top_percent": self.top_percent,
+            "gap_m": self.gap_m,
+            "min_score": self.min_score,
+        }
+        for name, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problems.append(f"targets.{name} must be a number; got {value!r}.")
+        if problems:
+            return problems
+        if not (0.0 < self.top_percent <= 100.0):
+            problems.append(f"targets.top_percent must be in (0, 100]; got {self.top_percent!r}.")
+        if not isinstance(self.min_cells, int) or self.min_cells < 1:
+            problems.append(f"targets.min_cells must be an integer >= 1; got {self.min_cells!r}.")
+        if not math.isfinite(self.gap_m) or self.gap_m < 0:
+            problems.append(f"targets.gap_m must be a finite number >= 0; got {self.gap_m!r}.")
+        if not math.isfinite(self.min_score):
+            problems.append(f"targets.min_score must be finite; got {self.min_score!r}.")
+        if self.adjacency not in ("queen", "rook"):
+            problems.append(f"targets.adjacency must be 'queen' or 'rook'; got {self.adjacency!r}.")
+        if self.rank_by not in ("best", "sum"):
+            problems.append(f"targets.rank_by must be 'best' or 'sum'; got {self.rank_by!r}.")
+        return problems
+
+
+@dataclass
 class Config:
     """Everything a run needs besides the region."""
 
@@ -215,6 +262,7 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    targets: TargetConfig = field(default_factory=TargetConfig)
 
     def validate(self) -> Config:
         """Check values; raise one :class:`ConfigError` listing every problem."""
@@ -297,6 +345,7 @@ class Config:
             )
         if not 0.0 <= self.score.gamma <= 1.0:
             problems.append(f"score.gamma must be in [0, 1]; got {self.score.gamma!r}.")
+        problems += self.targets.problems()
         if problems:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
         return self
@@ -384,3 +433,23 @@ def load_config(source: str | Path | dict[str, Any] | None = None) -> Config:
 def config_to_dict(config: Config) -> dict[str, Any]:
     """Return the effective configuration as plain data (for manifests)."""
     return dataclasses.asdict(config)
+
+
+def with_focus(config: Config, commodities: str | None = None, groups: str | None = None) -> Config:
+    """Return *config* with a commodity focus (comma-separated names / groups), validated.
+
+    ``None`` leaves that part of the configured focus as it is; a given value replaces it.
+    Unknown names raise :class:`~prospector.errors.ConfigError` with a "did you mean".
+    """
+    if commodities is None and groups is None:
+        return config
+
+    def split(text: str | None, current: list[str]) -> list[str]:
+        return current if text is None else [p.strip() for p in text.split(",") if p.strip()]
+
+    value = dataclasses.replace(
+        config.value,
+        focus_commodities=split(commodities, config.value.focus_commodities),
+        focus_groups=split(groups, config.value.focus_groups),
+    )
+    return dataclasses.replace(config, value=value).validate()

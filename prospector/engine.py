@@ -589,6 +589,8 @@ def _finish_deposits(
     ids = parcels["parcel_id"].to_numpy()
     return deposits.assign(
         weight=w["weight"].to_numpy(),
+        significance=w["significance"].to_numpy(),
+        basis=w["basis"].to_numpy(),
         group=w["group"].to_numpy(),
         critical=w["critical"].to_numpy(),
         parcel_id=np.where(owner >= 0, ids[np.maximum(owner, 0)], None),

@@ -18,7 +18,12 @@ from prospector.pipeline import RankResult
 __all__ = ["RUN_FILES", "map_info", "map_lines", "result_layers", "write_run"]
 
 #: File names written into a run's output folder.
-RUN_FILES = {"gpkg": "prospects.gpkg", "map": "prospects.html", "manifest": "manifest.json"}
+RUN_FILES = {
+    "gpkg": "prospects.gpkg",
+    "map": "prospects.html",
+    "targets": "targets.csv",
+    "manifest": "manifest.json",
+}
 
 
 def result_layers(result: RankResult) -> dict[str, gpd.GeoDataFrame]:
@@ -26,6 +31,7 @@ def result_layers(result: RankResult) -> dict[str, gpd.GeoDataFrame]:
     data = result.data
     layers: dict[str, gpd.GeoDataFrame | None] = {
         "parcels": result.parcels,
+        "targets": result.targets,
         "excluded_parcels": result.excluded,
         "deposits": result.deposits,
         "withdrawals": data.withdrawals,
@@ -62,6 +68,10 @@ def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
         "manifest": "manifest.json",
         "list_year": (manifest.get("config") or {}).get("list_year", 2025),
         "notes": manifest.get("notes", []),
+        "commodity_focus": {
+            k: (manifest.get("config") or {}).get("value", {}).get(k, [])
+            for k in ("focus_commodities", "focus_groups")
+        },
     }
 
 
@@ -100,6 +110,8 @@ def write_run(
     paths = {key: out_dir / name for key, name in RUN_FILES.items()}
     if not make_map:
         paths.pop("map")
+    if result.targets is None:
+        paths.pop("targets")
     for path in paths.values():
         check_writable(path, overwrite=overwrite)
     staging = Path(tempfile.mkdtemp(prefix=".prospector-run-", dir=out_dir))
@@ -107,6 +119,8 @@ def write_run(
         staged = {key: staging / path.name for key, path in paths.items()}
         manifest = result.manifest(command=command)
         write_gpkg(result_layers(result), staged["gpkg"], metadata=manifest)
+        if result.targets is not None:
+            write_targets_csv(result.targets, staged["targets"])
         if make_map:
             from prospector.render import build_map, hillshade_from_dem, write_map
 
@@ -133,3 +147,14 @@ def write_run(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return paths
+
+
+def write_targets_csv(targets: gpd.GeoDataFrame, path: str | Path) -> None:
+    """Write the targets table as CSV: its columns plus a representative point in lon/lat."""
+    table = pd.DataFrame(targets.drop(columns="geometry"))
+    if len(targets):
+        points = targets.geometry.representative_point().to_crs("EPSG:4326")
+        table["lon"], table["lat"] = points.x.round(6), points.y.round(6)
+    else:
+        table["lon"], table["lat"] = [], []
+    table.to_csv(path, index=False, encoding="utf-8")

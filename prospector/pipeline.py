@@ -34,6 +34,7 @@ from prospector.analysis.score import (
     combine,
     rank_scores,
 )
+from prospector.analysis.targets import find_targets
 from prospector.analysis.travel import travel_cost_km
 from prospector.analysis.value import deposit_weights, deposits_in_parcels, parcel_value
 from prospector.analysis.zonal import slope_degrees, zonal_stats
@@ -43,7 +44,7 @@ from prospector.errors import ProspectorError
 from prospector.ingest import RegionData, load_region_data
 from prospector.ingest.read import read_raster_band
 from prospector.schema.columns import PARCEL_COLUMNS
-from prospector.schema.commodities import COMMODITY_GROUPS
+from prospector.schema.commodities import COMMODITY_GROUPS, resolve_focus
 
 __all__ = [
     "RankResult",
@@ -86,6 +87,8 @@ class RankResult:
     available: dict[str, bool] = field(default_factory=dict)
     """Which criterion inputs the region supplied (deposits, evidence, road, rail, power)."""
     created: str = field(default_factory=lambda: _now())
+    targets: gpd.GeoDataFrame | None = None
+    """Target areas: contiguous high-scoring parcels merged and ranked (analysis.targets)."""
 
     @property
     def all_parcels(self) -> gpd.GeoDataFrame:
@@ -296,6 +299,8 @@ def _deposit_columns(
         out["value_raw"] = 0.0
         for g in COMMODITY_GROUPS:
             out[f"value_{g}"] = 0.0
+        out["value_site"] = ""
+        out["value_basis"] = ""
         out["n_deposits"] = 0
         out["n_critical_deposits"] = 0
         out["commodities"] = ""
@@ -317,6 +322,8 @@ def _deposit_columns(
     )
     deposits = deposits.assign(
         weight=weights_d["weight"].to_numpy(),
+        significance=weights_d["significance"].to_numpy(),
+        basis=weights_d["basis"].to_numpy(),
         group=weights_d["group"].to_numpy(),
         critical=weights_d["critical"].to_numpy(),
         parcel_id=np.where(owner >= 0, parcels["parcel_id"].to_numpy()[np.maximum(owner, 0)], None),
@@ -486,9 +493,20 @@ def finish(
     excluded = with_scores(table, scores.drop(columns=["rank"]), config, rows=rows)
     excluded = excluded.reset_index(drop=True)
     notes = list(data.region.notes)
+    focus = resolve_focus(
+        config.value.focus_commodities, config.value.focus_groups, vocabulary=data.vocabulary
+    )
+    if focus:
+        notes.append(
+            f"Commodity focus: {', '.join(sorted(focus))} (other commodities count "
+            f"× {config.value.off_focus_weight:g} in the deposit value)."
+        )
     for name, why in weights.redistributed.items():
         notes.append(f"Criterion {name!r} not used ({why}); its weight was redistributed.")
-    return RankResult(ranked, excluded, deposits, data, config, weights, notes, available=have)
+    targets = find_targets(ranked, config.targets)
+    return RankResult(
+        ranked, excluded, deposits, data, config, weights, notes, available=have, targets=targets
+    )
 
 
 def _eligible(table: pd.DataFrame, status: str) -> pd.Series:

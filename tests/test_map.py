@@ -139,7 +139,14 @@ def test_legend_breaks_equal_mapclassify(demo_html, demo):
         np.testing.assert_allclose(legend["breaks"], expected)
         assert len(legend["colors"]) == 5
     status = next(c["legend"] for c in data["choropleths"] if c["key"] == "land_status")
-    assert status["categories"] == ["open", "partly_open", "restricted", "closed", "unknown"]
+    assert status["categories"] == [
+        "open",
+        "partly_open",
+        "restricted",
+        "verify_boundary",
+        "closed",
+        "unknown",
+    ]
 
 
 def test_choropleth_image_is_aligned_and_coloured(demo_html, demo):

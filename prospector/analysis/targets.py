@@ -23,9 +23,6 @@ and its best cell, and the union of its cells as geometry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -33,6 +30,7 @@ import scipy.sparse
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from prospector.config import TargetConfig
 from prospector.errors import ConfigError
 
 __all__ = ["TARGET_COLUMNS", "TargetConfig", "find_targets"]
@@ -54,41 +52,6 @@ TARGET_COLUMNS: tuple[str, ...] = (
     "status_mix",
     "why",
 )
-
-
-@dataclass
-class TargetConfig:
-    """How high-scoring parcels are merged into target areas."""
-
-    top_percent: float = 2.0
-    """Cells ranked in the top this-many percent of ranked parcels are high-scoring."""
-    min_cells: int = 50
-    """At least this many of the best-ranked cells are high-scoring (small regions)."""
-    min_score: float = 0.0
-    """High-scoring cells must also score at least this (0: no score threshold)."""
-    adjacency: Literal["queen", "rook"] = "queen"
-    """Cells sharing an edge or a corner (queen) or only an edge (rook) are contiguous."""
-    gap_m: float = 0.0
-    """Cells up to this distance apart (metres) also join one target (bridges small gaps)."""
-    rank_by: Literal["best", "sum"] = "best"
-    """Rank targets by their best cell's score or by the summed score of their cells."""
-
-    def check(self) -> list[str]:
-        """Return one message per invalid setting (empty when valid)."""
-        problems = []
-        if not (0.0 < self.top_percent <= 100.0):
-            problems.append(f"targets.top_percent must be in (0, 100]; got {self.top_percent!r}.")
-        if not isinstance(self.min_cells, int) or self.min_cells < 1:
-            problems.append(f"targets.min_cells must be an integer >= 1; got {self.min_cells!r}.")
-        if not np.isfinite(self.gap_m) or self.gap_m < 0:
-            problems.append(f"targets.gap_m must be a finite number >= 0; got {self.gap_m!r}.")
-        if not np.isfinite(self.min_score):
-            problems.append(f"targets.min_score must be finite; got {self.min_score!r}.")
-        if self.adjacency not in ("queen", "rook"):
-            problems.append(f"targets.adjacency must be 'queen' or 'rook'; got {self.adjacency!r}.")
-        if self.rank_by not in ("best", "sum"):
-            problems.append(f"targets.rank_by must be 'best' or 'sum'; got {self.rank_by!r}.")
-        return problems
 
 
 def _high_scoring(ranked: pd.DataFrame, config: TargetConfig) -> np.ndarray:
@@ -177,7 +140,7 @@ def find_targets(ranked: gpd.GeoDataFrame, config: TargetConfig | None = None) -
         union of its cells as geometry, in the CRS of *ranked*.
     """
     config = config or TargetConfig()
-    problems = config.check()
+    problems = config.problems()
     missing = [c for c in ("parcel_id", "rank", "score") if c not in ranked.columns]
     if missing:
         problems.append(f"ranked parcels lack column(s) {', '.join(missing)}.")

@@ -238,7 +238,12 @@ def deposit_weights(
 
 
 def discounted_sums(
-    parcel: np.ndarray, terms: np.ndarray, n: int, discount: float
+    parcel: np.ndarray,
+    terms: np.ndarray,
+    n: int,
+    discount: float,
+    *,
+    tiebreak: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per parcel, the sum of its terms sorted best first, the k-th times ``discount**(k-1)``.
 
@@ -247,7 +252,9 @@ def discounted_sums(
     parcel
         Parcel position of each term.
     terms
-        Non-negative contributions; ties keep their input order.
+        Non-negative contributions.
+    tiebreak
+        Order of equal terms (smaller first); default: their input order.
     n
         Number of parcels.
     discount
@@ -263,7 +270,8 @@ def discounted_sums(
     best = np.full(n, -1, dtype=np.int64)
     if len(terms) == 0:
         return out, best
-    order = np.lexsort((np.arange(len(terms)), -terms, parcel))
+    key = np.arange(len(terms)) if tiebreak is None else tiebreak
+    order = np.lexsort((np.arange(len(terms)), key, -terms, parcel))
     p = parcel[order]
     starts = np.r_[True, p[1:] != p[:-1]]
     group_start = np.flatnonzero(starts)
@@ -330,11 +338,17 @@ def parcel_value(
     # order), so sums are reproducible to the last bit.
     columns = ["weight", *(f"w_{g}" for g in COMMODITY_GROUPS)]
     site_w = weights[columns].to_numpy(dtype=float)
+    # Equal contributions are ordered by site id (the same in every partition), else position.
+    if "site_id" in deposits:
+        site_key = np.unique(deposits["site_id"].astype(str).to_numpy(), return_inverse=True)[1]
+        pair_key = site_key.reshape(-1)[di]
+    else:
+        pair_key = di
     if config.aggregate == "sum":
         indptr = np.r_[0, np.cumsum(np.bincount(di, minlength=len(deposits)))]
         pairs = scipy.sparse.csc_matrix((k, pi, indptr), shape=(n, len(deposits)))
         sums = np.asarray(pairs @ site_w)
-        _, top = discounted_sums(pi, k * site_w[di, 0], n, 0.0)
+        _, top = discounted_sums(pi, k * site_w[di, 0], n, 0.0, tiebreak=pair_key)
     else:
         # Best first per parcel (ties in site order, which tiles keep): the same terms in
         # the same order whatever the partition, so sums are reproducible to the last bit.
@@ -343,7 +357,9 @@ def parcel_value(
         for j in range(len(columns)):
             terms = k * site_w[di, j]
             live = terms > 0
-            sums[:, j], best = discounted_sums(pi[live], terms[live], n, config.discount)
+            sums[:, j], best = discounted_sums(
+                pi[live], terms[live], n, config.discount, tiebreak=pair_key[live]
+            )
             if j == 0:
                 top = np.where(best >= 0, np.flatnonzero(live)[np.maximum(best, 0)], -1)
     out["value_raw"] = sums[:, 0]

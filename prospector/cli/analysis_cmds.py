@@ -38,6 +38,16 @@ config_option = click.option(
     help="TOML configuration file (weights, radii, methods).",
 )  # fmt: skip
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+commodity_option = click.option(
+    "--commodity", "focus_commodities", default=None, metavar="NAMES",
+    help="Commodity focus, comma-separated (tungsten; lithium,boron): value, validation "
+    "targets and sentences follow it (config value.focus_commodities).",
+)  # fmt: skip
+group_option = click.option(
+    "--group", "focus_groups", default=None, metavar="GROUPS",
+    help="Commodity focus by group, comma-separated (battery, ree, pgm, specialty...; "
+    "config value.focus_groups).",
+)  # fmt: skip
 seed_option = click.option(
     "--seed", type=int, default=None, help="Random seed (default: the configuration's `seed`)."
 )
@@ -49,11 +59,13 @@ VARIANTS: dict[str, dict[str, float]] = {
 }
 
 
-def _rank(region: str, config_path: str | None) -> Any:
-    from prospector.config import load_config
+def _rank(
+    region: str, config_path: str | None, focus: tuple[str | None, str | None] = (None, None)
+) -> Any:
+    from prospector.config import load_config, with_focus
     from prospector.pipeline import rank
 
-    config = load_config(config_path)
+    config = with_focus(load_config(config_path), *focus)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = rank(region, config)
@@ -240,10 +252,13 @@ def sensitivity(region: str, config_path: str | None, runs: int, top_n: int, con
               help="Metrics file to write (JSON).")  # fmt: skip
 @click.option("--plots", type=click.Path(file_okay=False), default=None,
               help="Folder for prediction_rate.png.")  # fmt: skip
+@commodity_option
+@group_option
 @overwrite_option
 def validate(region: str, config_path: str | None, block_km: float, folds: int, seed: int | None,
              buffer_km: float, targets: str, evaluate_on: str, no_variants: bool, json_path: str,
-             plots: str | None, overwrite: bool) -> None:  # fmt: skip
+             plots: str | None, focus_commodities: str | None, focus_groups: str | None,
+             overwrite: bool) -> None:  # fmt: skip
     """Cross-validate REGION's ranking against held-out known sites (spatial vs random folds)."""
     from prospector.analysis.validate import validation_report
     from prospector.export import atomic_output, check_writable, write_json
@@ -256,7 +271,7 @@ def validate(region: str, config_path: str | None, block_km: float, folds: int, 
     check_writable(json_path, overwrite=overwrite)
     if png is not None:
         check_writable(png, overwrite=overwrite)
-    result = _rank(region, config_path)
+    result = _rank(region, config_path, (focus_commodities, focus_groups))
     if result.data.deposits is None or len(result.data.deposits) == 0:
         raise ConfigError(
             f"region {region!r} has no deposit layer: there are no known sites to hold out. "

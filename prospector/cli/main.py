@@ -15,6 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from prospector.cli.analysis_cmds import commodity_option, group_option
 from prospector.cli._console import err as _err
 from prospector.cli._console import out as _out
 from prospector.cli._console import print_error, print_warnings
@@ -83,12 +84,13 @@ def _run_rank(
     workers: int | None = None,
     tile_km: float = 150.0,
     scheduler: str | None = None,
+    focus: tuple[str | None, str | None] = (None, None),
 ) -> None:
-    from prospector.config import load_config
+    from prospector.config import load_config, with_focus
     from prospector.outputs import write_run
     from prospector.pipeline import RankResult, rank
 
-    config = load_config(config_path)
+    config = with_focus(load_config(config_path), *focus)
     if status:
         config.score.status = status  # type: ignore[assignment]
     if method:
@@ -195,6 +197,8 @@ def demo(out: str) -> None:
     metavar="ADDRESS",
     help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (dask only).",
 )
+@commodity_option
+@group_option
 @overwrite_option
 def rank_cmd(
     region: str,
@@ -208,6 +212,8 @@ def rank_cmd(
     workers: int | None,
     tile_km: float,
     scheduler: str | None,
+    focus_commodities: str | None,
+    focus_groups: str | None,
     overwrite: bool,
 ) -> None:
     """Rank the parcels of REGION and write the outputs into --out."""
@@ -231,6 +237,7 @@ def rank_cmd(
         workers=workers,
         tile_km=tile_km,
         scheduler=scheduler,
+        focus=(focus_commodities, focus_groups),
     )
 
 
