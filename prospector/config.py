@@ -116,7 +116,7 @@ class ValueConfig:
     """Commodity focus by scoring group (``["battery"]``); adds every member commodity."""
     off_focus_weight: float = 0.0
     """Factor on the weight of commodities outside the focus (0: only the focus counts)."""
-    nearby_factor: float = 0.5
+    nearby_factor: float = 0.3
     """Factor on the kernel weight of sites outside the parcel (1: no preference for the
     parcel holding the site; the kernel alone gives its neighbours ~95 % of its value)."""
     aggregate: Literal["discounted", "sum"] = "discounted"

@@ -471,6 +471,7 @@ def rank_partitioned(
             timings=timings,
         )
     t0 = time.perf_counter()
+    data = _pl.with_sites(data, config)
     parcels = _pl.make_parcels(data, config)
     tiles = plan_tiles(parcels, tile_km)
     source = _MemoryLayers(

@@ -7,6 +7,7 @@ inspected alone.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from prospector.analysis._parallel import n_threads
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.criteria import ACCESS_KINDS as _ACCESS
 from prospector.analysis.criteria import build_criteria
+from prospector.analysis.dedupe import dedupe_sites
 from prospector.analysis.evidence import line_density
 from prospector.analysis.explain import explain
 from prospector.analysis.land import land_status
@@ -57,6 +59,7 @@ __all__ = [
     "rank",
     "score_parcels",
     "with_scores",
+    "with_sites",
 ]
 
 
@@ -202,6 +205,20 @@ def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData, config: Config)
             for col in z.columns:
                 out[col] = z[col]
     return out
+
+
+def with_sites(data: RegionData, config: Config) -> RegionData:
+    """Return *data* with its deposit records de-duplicated into sites (``value.dedupe_m``).
+
+    Records of one deposit published by several sources become one site with ``sources``
+    and ``n_sources`` (:func:`~prospector.analysis.dedupe.dedupe_sites`), which value uses
+    as corroboration.  Idempotent: deposits that already carry ``n_sources`` are kept.
+    """
+    deposits = data.deposits
+    if deposits is None or config.value.dedupe_m <= 0 or "n_sources" in deposits:
+        return data
+    sites = dedupe_sites(deposits, distance_m=config.value.dedupe_m)
+    return dataclasses.replace(data, deposits=sites)
 
 
 def make_parcels(data: RegionData, config: Config) -> gpd.GeoDataFrame:
@@ -463,6 +480,7 @@ def rank(
     if not isinstance(config, Config):
         config = load_config(config)
     data = region if isinstance(region, RegionData) else load_region_data(region, config)
+    data = with_sites(data, config)
     parcels = make_parcels(data, config)
     table, deposits = measure_parcels(parcels, data, config)
     return finish(table, deposits, data, config)

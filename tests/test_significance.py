@@ -88,7 +88,7 @@ def test_nearby_sites_count_at_nearby_factor():
     weights = deposit_weights(deposits, load_vocabulary(2025), config)
     value = parcel_value(parcels, deposits, weights, config)
     k = (1 - (995.0 / 5000.0) ** 2) ** 2  # biweight kernel
-    np.testing.assert_allclose(value["value_raw"], [1.0, 0.5 * k])
+    np.testing.assert_allclose(value["value_raw"], [1.0, 0.3 * k])
 
 
 def test_corroboration_membership_and_size_factors():

@@ -330,7 +330,7 @@ def parcel_value(
     k = kernel(distance, radius_m, config.kernel)
     if config.nearby_factor != 1.0:
         # A site inside the parcel (distance 0) counts in full; sites nearby are evidence of
-        # extension, worth ``nearby_factor`` of their kernel weight.
+        # extension, worth ``nearby_factor`` (default 0.3) of their kernel weight.
         k = np.where(distance > 0, k * config.nearby_factor, k)
     # Weighted sums per parcel as one sparse product.  The pairs come grouped by site, which
     # is the compressed-column layout as it stands (no sort); the product adds each
