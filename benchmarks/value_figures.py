@@ -105,7 +105,14 @@ def figures(parcels: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame) -> dict:
     dep = deposits.to_crs(parcels.crs)
     joined = gpd.sjoin(dep, parcels[["rank", "land_status", "geometry"]], predicate="within")
     joined = joined[~joined.index.duplicated()]
-    pct = (joined["rank"].astype(float) / n_ranked * 100.0).fillna(100.0)
+    # Percentile of ranked area: the area of cells ranked at or above a cell, over the area
+    # of every ranked cell (cells are ~equal, but border cells are smaller).
+    cum = ranked["area_km2"].cumsum().to_numpy() / ranked["area_km2"].sum() * 100.0
+    r = joined["rank"].astype(float).to_numpy()
+    ok = ~np.isnan(r)
+    pct_values = np.full(len(joined), 100.0)
+    pct_values[ok] = cum[r[ok].astype(int) - 1]
+    pct = pd.Series(pct_values, index=joined.index)
     sig = pct[joined["dataset"].isin(SIGNIFICANT)]
     n_sig = int(dep["dataset"].isin(SIGNIFICANT).sum())
     sig = sig.reindex(dep.index[dep["dataset"].isin(SIGNIFICANT)]).fillna(100.0)
@@ -122,7 +129,7 @@ def figures(parcels: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame) -> dict:
         r = rows["rank"].astype(float)
         if r.notna().any():
             best = float(r.min())
-            return {"best_rank": int(best), "pct_area": round(best / n_ranked * 100, 2)}
+            return {"best_rank": int(best), "pct_area": round(float(cum[int(best) - 1]), 2)}
         return {"best_rank": None, "status": sorted(set(rows["land_status"]))}
 
     # Name each of the top 10 targets by the named site nearest its best cell.
