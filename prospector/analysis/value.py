@@ -277,9 +277,9 @@ def discounted_sums(
     group_start = np.flatnonzero(starts)
     k = np.arange(len(p)) - np.repeat(group_start, np.diff(np.r_[group_start, len(p)]))
     factor = np.power(discount, k.astype(float)) if discount != 1.0 else np.ones(len(p))
-    out = np.bincount(p, weights=terms[order] * factor, minlength=n)
+    sums: np.ndarray = np.bincount(p, weights=terms[order] * factor, minlength=n)
     best[p[group_start]] = order[group_start]
-    return out, best
+    return sums, best
 
 
 def parcel_value(

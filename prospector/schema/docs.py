@@ -67,7 +67,7 @@ def _groups_section() -> list[str]:
         "",
         "A commodity's weight is its group weight × 1.0 when it is on the critical list of the "
         f"configured year (`value.critical_weight`), × {config.noncritical_weight:g} otherwise "
-        "(`value.noncritical_weight`); with `value.commodity_weighting = \"import_reliance\"` "
+        '(`value.noncritical_weight`); with `value.commodity_weighting = "import_reliance"` '
         "the critical/non-critical factor is replaced by `import_floor + (1 - import_floor) × "
         "U.S. net import reliance` (table below). A site is valued by its best commodity "
         "(docs/value.md); its group is that commodity's group, equal weights going to the group "
@@ -121,7 +121,7 @@ def _import_reliance_section(names: list[str]) -> list[str]:
     table = load_import_reliance()
     lines = [
         "",
-        "## U.S. net import reliance (`value.commodity_weighting = \"import_reliance\"`)",
+        '## U.S. net import reliance (`value.commodity_weighting = "import_reliance"`)',
         "",
         f"Source: {IMPORT_RELIANCE_SOURCE}; bundled as "
         "`prospector/schema/data/mcs2025_import_reliance.csv` (its header cites the data file "
