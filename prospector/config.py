@@ -17,6 +17,7 @@ import tomllib
 
 from prospector._util import did_you_mean
 from prospector.errors import ConfigError
+from prospector.schema.commodities import DEFAULT_GROUP_WEIGHTS
 
 __all__ = [
     "AccessConfig",
@@ -46,21 +47,9 @@ def _status_weights() -> dict[str, float]:
 
 
 def _group_weights() -> dict[str, float]:
-    # Multiplies the commodity weight (docs/commodities.md explains each). Bulk construction
-    # materials (sand & gravel, stone, clay, limestone, cinders) are worth ~1/50 of a critical
-    # metal site so thousands of gravel pits cannot swamp a handful of critical-mineral sites.
-    return {
-        "ree": 1.0,
-        "battery": 1.0,
-        "pgm": 1.0,
-        "specialty": 0.8,
-        "base": 0.8,
-        "precious": 0.7,
-        "energy": 0.8,
-        "fertilizer": 0.8,
-        "industrial": 0.3,
-        "bulk": 0.02,
-    }
+    # Multiplies the commodity weight; defaults and reasons in prospector.schema.commodities
+    # (DEFAULT_GROUP_WEIGHTS) and docs/commodities.md.
+    return dict(DEFAULT_GROUP_WEIGHTS)
 
 
 def _significance_sources() -> dict[str, float]:

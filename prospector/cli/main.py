@@ -15,10 +15,10 @@ from typing import Any
 import click
 from rich.table import Table
 
-from prospector.cli.analysis_cmds import commodity_option, group_option
 from prospector.cli._console import err as _err
 from prospector.cli._console import out as _out
 from prospector.cli._console import print_error, print_warnings
+from prospector.cli.analysis_cmds import commodity_option, group_option
 from prospector.errors import ProspectorError
 
 region_option = click.option(

@@ -12,6 +12,7 @@ commodities.
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -20,11 +21,11 @@ from functools import lru_cache
 from importlib import resources
 
 from prospector._compat import tomllib
-from prospector._util import did_you_mean
 from prospector.errors import ConfigError
 
 __all__ = [
     "COMMODITY_GROUPS",
+    "DEFAULT_GROUP_WEIGHTS",
     "GROUP_DESCRIPTIONS",
     "IMPORT_RELIANCE_SOURCE",
     "LIST_YEARS",
@@ -54,6 +55,23 @@ COMMODITY_GROUPS: tuple[str, ...] = (
     "industrial",
     "bulk",
 )
+
+#: Default weight of each group (``value.group_weights``; docs/commodities.md explains them).
+#: Bulk construction materials (sand & gravel, stone, clay, limestone, cinders) are worth ~1/50
+#: of a critical metal site so thousands of gravel pits cannot swamp a handful of critical
+#: sites.
+DEFAULT_GROUP_WEIGHTS: dict[str, float] = {
+    "ree": 1.0,
+    "battery": 1.0,
+    "pgm": 1.0,
+    "specialty": 0.8,
+    "base": 0.8,
+    "precious": 0.7,
+    "energy": 0.8,
+    "fertilizer": 0.8,
+    "industrial": 0.3,
+    "bulk": 0.02,
+}
 
 #: One line per group, for docs and ``--group`` help.
 GROUP_DESCRIPTIONS: dict[str, str] = {
@@ -359,7 +377,7 @@ def resolve_focus(
         hit = vocabulary.lookup_all(name)
         if not hit:
             problems.append(
-                f"unknown commodity {name!r}.{did_you_mean(name.lower(), names)} "
+                f"unknown commodity {name!r}.{_did_you_mean(name.lower(), names)} "
                 "Commodities are listed in docs/commodities.md."
             )
         found.update(hit)
@@ -367,7 +385,7 @@ def resolve_focus(
         key = group.lower()
         if key not in COMMODITY_GROUPS:
             problems.append(
-                f"unknown commodity group {group!r}.{did_you_mean(key, COMMODITY_GROUPS)} "
+                f"unknown commodity group {group!r}.{_did_you_mean(key, COMMODITY_GROUPS)} "
                 f"Groups: {', '.join(COMMODITY_GROUPS)}."
             )
             continue
@@ -381,3 +399,9 @@ def resolve_focus(
         elif found & members:
             found.add(umbrella)
     return frozenset(found)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``" Did you mean 'x'?"`` for the closest choice, or "" (schema/ imports no helpers)."""
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {match[0]!r}?" if match else ""

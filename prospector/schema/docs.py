@@ -13,6 +13,7 @@ from prospector._compat import tomllib
 from prospector.schema.columns import schemas_markdown
 from prospector.schema.commodities import (
     COMMODITY_GROUPS,
+    DEFAULT_GROUP_WEIGHTS,
     GROUP_DESCRIPTIONS,
     IMPORT_RELIANCE_SOURCE,
     LIST_YEARS,
@@ -59,14 +60,11 @@ def commodities_markdown() -> str:
 
 
 def _groups_section() -> list[str]:
-    from prospector.config import ValueConfig
-
-    config = ValueConfig()
     lines = [
         "## Scoring groups and their weights",
         "",
         "A commodity's weight is its group weight × 1.0 when it is on the critical list of the "
-        f"configured year (`value.critical_weight`), × {config.noncritical_weight:g} otherwise "
+        "configured year (`value.critical_weight`), × 0.4 otherwise "
         '(`value.noncritical_weight`); with `value.commodity_weighting = "import_reliance"` '
         "the critical/non-critical factor is replaced by `import_floor + (1 - import_floor) × "
         "U.S. net import reliance` (table below). A site is valued by its best commodity "
@@ -91,7 +89,7 @@ def _groups_section() -> list[str]:
     }
     for group in COMMODITY_GROUPS:
         lines.append(
-            f"| `{group}` | {config.group_weights[group]:g} | {GROUP_DESCRIPTIONS[group]} "
+            f"| `{group}` | {DEFAULT_GROUP_WEIGHTS[group]:g} | {GROUP_DESCRIPTIONS[group]} "
             f"| {why[group]} |"
         )
     return [*lines, ""]
