@@ -55,17 +55,17 @@ TARGET_COLUMNS: tuple[str, ...] = (
 
 
 def _high_scoring(ranked: pd.DataFrame, config: TargetConfig) -> np.ndarray:
-    """Positions of the high-scoring cells among *ranked* (rank order)."""
+    """Positions of the high-scoring cells among *ranked*, best first."""
     rank = pd.to_numeric(ranked["rank"]).to_numpy(dtype=float, na_value=np.nan)
-    n = int(np.count_nonzero(~np.isnan(rank)))
+    pos = np.flatnonzero(~np.isnan(rank))
+    n = len(pos)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     keep_n = max(int(np.ceil(n * config.top_percent / 100.0)), min(config.min_cells, n))
-    sel = ~np.isnan(rank) & (rank <= keep_n)
+    pos = pos[np.argsort(rank[pos], kind="stable")][:keep_n]
     if config.min_score > 0:
-        sel &= ranked["score"].to_numpy(dtype=float) >= config.min_score
-    pos = np.flatnonzero(sel)
-    return pos[np.argsort(rank[pos], kind="stable")]
+        pos = pos[ranked["score"].to_numpy(dtype=float)[pos] >= config.min_score]
+    return pos
 
 
 def _components(geoms: np.ndarray, config: TargetConfig) -> np.ndarray:
