@@ -125,7 +125,7 @@ def test_unranked_cells_never_join_and_min_cells():
 def test_bad_inputs_are_refused():
     with pytest.raises(ConfigError, match="projected CRS"):
         find_targets(_grid(SCORES).to_crs("EPSG:4326"))
-    with pytest.raises(ConfigError, match="targets.top_percent"):
+    with pytest.raises(ConfigError, match=r"targets\.top_percent"):
         find_targets(_grid(SCORES), TargetConfig(top_percent=0.0))
     with pytest.raises(ConfigError, match="lack column"):
         find_targets(_grid(SCORES).drop(columns="score"))
