@@ -364,7 +364,9 @@ def _score(prep: _Prepared, config: Config, value_raw: pd.Series | None) -> np.n
     try:
         criteria, weights = build_criteria(table, config, have=prep.have)
     except ValueError as exc:
-        raise ConfigError(f"cannot score with weights {config.score.weights}: {exc}") from exc
+        raise ConfigError(
+            f"cannot score with weights {config.score.family_weights()}: {exc}"
+        ) from exc
     score, _ = combine(
         criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
     )
@@ -382,7 +384,7 @@ def _near(deposits: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, distance_m: flo
 
 
 def _uses_value(config: Config, have: dict[str, bool]) -> bool:
-    return bool(have.get("deposits")) and config.score.weights.get("value", 0.0) > 0
+    return bool(have.get("deposits")) and config.score.family_weights().get("value", 0.0) > 0
 
 
 def _cross_validate(
@@ -458,7 +460,7 @@ def cross_validate(
     ----------
     parcels
         Parcels with their measured columns (``value_raw``, ``dist_*_km``, ...,
-        ``area_km2``), e.g. :attr:`prospector.pipeline.RankResult.all_parcels`.
+        ``area_km2``), e.g. :attr:`prospector.ranking.RankResult.all_parcels`.
     deposits
         Known sites in the canonical schema (``commodities``, ``dev_status``), in the
         parcels' CRS, e.g. ``RegionData.deposits``.
@@ -467,7 +469,7 @@ def cross_validate(
     config
         Configuration: value kernel, criteria, weights and scoring method.
     have
-        Which criterion inputs exist (see :attr:`prospector.pipeline.RankResult.available`).
+        Which criterion inputs exist (see :attr:`prospector.ranking.RankResult.available`).
     eligible
         Parcels that are ranked (default all); the others are not part of the area and
         sites inside them are not targets.
@@ -580,7 +582,7 @@ def validation_report(
         s, r = spatial.summary(), rnd.summary()
         f = np.linspace(0.0, 1.0, _CURVE_POINTS)
         return {
-            "weights": dict(cfg.score.weights),
+            "weights": cfg.score.family_weights(),
             "spatial": s,
             "random": r,
             "in_sample": in_sample.summary(),
@@ -614,7 +616,7 @@ def validation_report(
     out_variants: dict[str, Any] = {}
     for name, family in (variants or {}).items():
         cfg = dataclasses.replace(
-            config, score=dataclasses.replace(config.score, weights=dict(family))
+            config, score=dataclasses.replace(config.score, weights=dict(family), ahp={})
         )
         try:
             out_variants[name] = one(cfg)

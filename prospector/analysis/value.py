@@ -35,9 +35,9 @@ import pandas as pd
 import scipy.sparse
 import shapely
 
-from prospector.analysis._boxes import ParcelIndex
-from prospector.analysis._parallel import chunked
+from prospector._runtime import chunked
 from prospector.analysis._text import join_sorted, text_array
+from prospector.analysis.index import ParcelIndex
 from prospector.config import ValueConfig
 from prospector.schema.commodities import (
     COMMODITY_GROUPS,
@@ -54,6 +54,9 @@ __all__ = [
     "kernel",
     "parcel_value",
 ]
+
+_SITE_BLOCK = 1 << 15
+"""Sites whose kernel pairs are found at once (~50 candidate parcels a site: ~40 MB)."""
 
 
 def kernel(distance_m: np.ndarray, radius_m: float, kind: str = "biweight") -> np.ndarray:
@@ -292,7 +295,7 @@ def parcel_value(
 ) -> pd.DataFrame:
     """Kernel-weighted deposit value per parcel, total and per commodity group.
 
-    *index* is a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*, when the
+    *index* is a :class:`~prospector.analysis.index.ParcelIndex` of *parcels*, when the
     caller already has one.
 
     Returns
@@ -322,16 +325,35 @@ def parcel_value(
     # Coordinates for the exact array path; other geometries (none after normalisation)
     # take GEOS distances.
     xy = pb[:, :2] if simple.all() else None
-    # Candidates: parcels whose box meets the square of side 2·radius around each site (the
-    # same candidates as predicate="dwithin", without its per-pair GEOS distance); the
-    # kernel is 0 at and beyond the radius, so extra corner candidates add exact zeros.
-    di, pi = index.bounds_pairs(pb + np.array([-radius_m, -radius_m, radius_m, radius_m]))
-    distance = chunked(lambda p, d: index.point_distance(p, points, xy, d), pi, di)
-    k = kernel(distance, radius_m, config.kernel)
-    if config.nearby_factor != 1.0:
-        # A site inside the parcel (distance 0) counts in full; sites nearby are evidence of
-        # extension, worth ``nearby_factor`` (default 0.3) of their kernel weight.
-        k = np.where(distance > 0, k * config.nearby_factor, k)
+    rects = pb + np.array([-radius_m, -radius_m, radius_m, radius_m])
+    # Sites in blocks: each block's candidate pairs are found, weighted and reduced to the
+    # non-zero terms before the next, so only those are ever held (the candidates are ~50
+    # parcels a site, a fifth of them zero).  Dropping exact zeros leaves every sum as it is.
+    site_rows: list[np.ndarray] = []
+    parcel_rows: list[np.ndarray] = []
+    kept: list[np.ndarray] = []
+    for start in range(0, len(deposits), _SITE_BLOCK):
+        stop = min(start + _SITE_BLOCK, len(deposits))
+        # Candidates: parcels whose box meets the square of side 2·radius around each site
+        # (the same candidates as predicate="dwithin", without its per-pair GEOS distance);
+        # the kernel is 0 at and beyond the radius, so extra corner candidates add zeros.
+        bi, bp = index.bounds_pairs(rects[start:stop])
+        bi += start
+        distance = chunked(lambda p, d: index.point_distance(p, points, xy, d), bp, bi)
+        bk = kernel(distance, radius_m, config.kernel)
+        if config.nearby_factor != 1.0:
+            # A site inside the parcel (distance 0) counts in full; sites nearby are evidence
+            # of extension, worth ``nearby_factor`` (default 0.3) of their kernel weight.
+            bk = np.where(distance > 0, bk * config.nearby_factor, bk)
+        keep = bk != 0  # NaN is kept: it must reach the sum
+        site_rows.append(bi[keep])
+        parcel_rows.append(bp[keep].astype(np.int32 if n < 2**31 else np.int64))
+        kept.append(bk[keep])
+        del bi, bp, bk, keep, distance
+    di = np.concatenate(site_rows) if site_rows else np.zeros(0, dtype=np.int64)
+    pi = np.concatenate(parcel_rows) if parcel_rows else np.zeros(0, dtype=np.int64)
+    k = np.concatenate(kept) if kept else np.zeros(0)
+    del site_rows, parcel_rows, kept
     # Weighted sums per parcel as one sparse product.  The pairs come grouped by site, which
     # is the compressed-column layout as it stands (no sort); the product adds each
     # parcel's terms in site order whatever the partition (tiles keep the sites' relative
@@ -395,7 +417,7 @@ def deposits_in_parcels(
     """Count sites inside each parcel and list their commodities.
 
     A site on a shared edge belongs to the first parcel (in parcel order) that touches it.
-    *index* is a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*; *critical*
+    *index* is a :class:`~prospector.analysis.index.ParcelIndex` of *parcels*; *critical*
     flags the sites with a critical commodity (``deposit_weights(...)["critical"]``); both
     are computed when not given.
 

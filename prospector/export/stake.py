@@ -29,9 +29,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from prospector._runtime import atomic_output, check_writable
 from prospector._util import run_time
 from prospector.analysis.stake import NOT_VERIFIED, StakePlan
-from prospector.export.atomic import atomic_output, check_writable
 from prospector.export.gpkg import write_gpkg
 
 __all__ = ["PLAN_LAYERS", "plan_paths", "write_plan"]

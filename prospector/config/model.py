@@ -1,25 +1,23 @@
-"""Run configuration: one dataclass tree, loaded from TOML, with every default in one place.
+"""The configuration dataclasses: every key, its default and its meaning, in one place.
 
-Unknown keys are errors with a "did you mean"; weights must be finite, non-negative
-and not all zero.  :func:`config_to_dict` gives the effective configuration for the
-manifest.
+Each field's docstring (the string literal under it) is its documentation: ``docs/config.md``
+is generated from them (:func:`prospector.config.config_reference`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal
 
-import tomllib
-
-from prospector._util import did_you_mean
-from prospector.errors import ConfigError
+from prospector.schema.columns import ACCESS_KINDS
 from prospector.schema.commodities import DEFAULT_GROUP_WEIGHTS
 
 __all__ = [
+    "ACCESS_CRITERIA",
+    "MILE_M",
+    "SCORE_FAMILIES",
     "AccessConfig",
     "Config",
     "EvidenceConfig",
@@ -27,12 +25,15 @@ __all__ = [
     "ScoreConfig",
     "TargetConfig",
     "ValueConfig",
-    "config_to_dict",
-    "load_config",
-    "with_focus",
 ]
 
 MILE_M = 1609.344
+
+#: Criterion families weighted by ``score.weights`` (and judged by ``score.ahp``).
+SCORE_FAMILIES: tuple[str, ...] = ("value", "access", "evidence")
+
+#: Access criteria sharing the access weight (``score.access_weights``).
+ACCESS_CRITERIA: tuple[str, ...] = (*ACCESS_KINDS, "terrain", "travel")
 
 
 def _status_weights() -> dict[str, float]:
@@ -68,7 +69,7 @@ class ParcelConfig:
     shape: Literal["square", "hex"] = "square"
     """Grid cells: squares of side ``cell_m`` or hexagons of the same area."""
     min_sliver_m2: float = 1000.0
-    """Intersections smaller than this are ignored (slivers from generalised layers)."""
+    """Intersections smaller than this (m²) are ignored (slivers from generalised layers)."""
 
 
 @dataclass
@@ -78,16 +79,21 @@ class ValueConfig:
     radius_km: float = 5.0
     """Kernel radius: deposits farther than this from a parcel add nothing."""
     kernel: Literal["biweight", "gaussian", "uniform"] = "biweight"
+    """Distance-decay kernel: ``biweight`` (1 − u²)², ``gaussian`` (σ = radius / 3, cut at
+    the radius) or ``uniform`` (1 within the radius)."""
     critical_weight: float = 1.0
-    """Weight of a site's critical commodities (list year from `list_year`)."""
+    """Weight of a site's critical commodities (list year from ``list_year``)."""
     noncritical_weight: float = 0.4
     """Weight of a site's non-critical commodities (before group weights)."""
     diversity_bonus: float = 0.1
     """Extra weight per additional critical commodity at a site (capped at +50 %)."""
     status_weights: dict[str, float] = field(default_factory=_status_weights)
+    """Weight of a site by development status; keys are statuses."""
     group_weights: dict[str, float] = field(default_factory=_group_weights)
+    """Multiplier of a commodity's weight by commodity group; keys are groups."""
     commodity_weights: dict[str, float] = field(default_factory=dict)
-    """Per-commodity overrides (canonical names), replacing the computed commodity weight."""
+    """Per-commodity overrides replacing the computed commodity weight; keys are canonical
+    commodity names (docs/commodities.md)."""
     dedupe_m: float = 300.0
     """Records of known sites closer than this (metres) that share a commodity are one site
     (:func:`prospector.analysis.dedupe.dedupe_sites`); 0 keeps every record."""
@@ -134,11 +140,12 @@ class AccessConfig:
     decay_km: dict[str, float] = field(
         default_factory=lambda: {"road": 5.0, "rail": 30.0, "power": 15.0}
     )
-    """Distance at which the access criterion falls to 1/e (≈0.37) of its maximum."""
+    """Distance at which the access criterion falls to 1/e (≈0.37) of its maximum, per kind
+    of infrastructure (the travel criterion uses ``road``'s)."""
     search_km: float = 200.0
     """Beyond this, distance is reported as NaN and the criterion is 0."""
     road_classes: list[str] = field(default_factory=list)
-    """Road classes that count (empty: all)."""
+    """Road classes that count (empty: all), as in the access layer's ``class`` column."""
     max_slope_deg: float = 35.0
     """Mean slope at which the terrain criterion reaches 0."""
     travel_cost: bool = False
@@ -166,8 +173,12 @@ class ScoreConfig:
     """How criteria are combined."""
 
     method: Literal["wlc", "gamma", "topsis"] = "wlc"
+    """Combination: weighted linear combination, fuzzy gamma overlay or TOPSIS."""
     normalise: Literal["minmax", "rank", "z"] = "minmax"
+    """Rescaling of each criterion to [0, 1]: min-max, percentile rank or normal CDF of the
+    z-score."""
     gamma: float = 0.8
+    """Exponent of the fuzzy gamma overlay (``method = "gamma"``), in [0, 1]."""
     weights: dict[str, float] = field(
         default_factory=lambda: {"value": 0.6, "access": 0.25, "evidence": 0.15}
     )
@@ -187,8 +198,27 @@ class ScoreConfig:
     "access/evidence" = 2}``; when given they replace ``weights`` (Saaty's AHP, refused when
     the consistency ratio exceeds 0.1 unless ``ahp_force``)."""
     ahp_force: bool = False
+    """Use the AHP weights even when the judgements are inconsistent (CR > 0.1)."""
     status: Literal["any", "open", "not_closed"] = "not_closed"
     """Which parcels are ranked: all, only open/partly open ones, or all but closed ones."""
+
+    def family_weights(self) -> dict[str, float]:
+        """Return the weights of the criterion families: from ``ahp`` when given, else ``weights``.
+
+        Pure: the configuration is not changed.
+
+        Raises
+        ------
+        prospector.errors.ConfigError
+            When the AHP judgements are invalid or too inconsistent (not after
+            :meth:`Config.validate`).
+        """
+        if not self.ahp:
+            return dict(self.weights)
+        from prospector.config.ahp import weights_from_judgements
+
+        result = weights_from_judgements(self.ahp, SCORE_FAMILIES, force=self.ahp_force)
+        return {k: float(v) for k, v in result.weights.items()}
 
 
 @dataclass
@@ -241,9 +271,11 @@ class Config:
     """Everything a run needs besides the region."""
 
     list_year: int = 2025
+    """Year of the USGS List of Critical Minerals deciding which commodities are critical."""
     work_crs: str | None = None
-    """Override the region's work CRS."""
+    """Override the region's work CRS (any pyproj input, e.g. ``"EPSG:5070"``)."""
     seed: int = 20251107
+    """Seed of every random step (reproducible runs)."""
     open_agencies: list[str] = field(default_factory=lambda: ["BLM", "USFS"])
     """Federal agencies whose land is open to mineral location unless withdrawn."""
     parcels: ParcelConfig = field(default_factory=ParcelConfig)
@@ -254,191 +286,29 @@ class Config:
     targets: TargetConfig = field(default_factory=TargetConfig)
 
     def validate(self) -> Config:
-        """Check values; raise one :class:`ConfigError` listing every problem."""
-        problems: list[str] = []
-        if self.score.ahp:
-            from prospector.analysis.ahp import weights_from_judgements
+        """Check every value and name; return this configuration, unchanged.
 
-            try:
-                result = weights_from_judgements(
-                    self.score.ahp, ["value", "access", "evidence"], force=self.score.ahp_force
-                )
-            except ConfigError as exc:
-                problems.append(f"score.ahp: {exc}")
-            else:
-                self.score.weights = {k: float(v) for k, v in result.weights.items()}
-        _check_weights(self.score.weights, "score.weights", problems, need_positive=True)
-        _check_weights(self.score.access_weights, "score.access_weights", problems)
-        _check_weights(self.value.status_weights, "value.status_weights", problems)
-        _check_weights(self.value.group_weights, "value.group_weights", problems)
-        _check_weights(self.value.commodity_weights, "value.commodity_weights", problems)
-        _check_weights(self.value.significance_sources, "value.significance_sources", problems)
-        _check_weights(self.value.size_weights, "value.size_weights", problems)
-        for name, value, low, high in [
-            ("value.import_floor", self.value.import_floor, 0.0, 1.0),
-            ("value.unknown_import_reliance", self.value.unknown_import_reliance, 0.0, 100.0),
-            ("value.off_focus_weight", self.value.off_focus_weight, 0.0, 1.0),
-            ("value.discount", self.value.discount, 0.0, 1.0),
-            ("value.nearby_factor", self.value.nearby_factor, 0.0, 1.0),
-            ("value.corroboration_bonus", self.value.corroboration_bonus, 0.0, 10.0),
-        ]:
-            if not (
-                isinstance(value, (int, float))
-                and not isinstance(value, bool)
-                and low <= value <= high
-            ):
-                problems.append(f"{name} must be a number in [{low:g}, {high:g}]; got {value!r}.")
-        if not isinstance(self.value.corroboration_cap, int) or self.value.corroboration_cap < 0:
-            problems.append(
-                f"value.corroboration_cap must be an integer >= 0; "
-                f"got {self.value.corroboration_cap!r}."
-            )
-        if self.value.focus_commodities or self.value.focus_groups:
-            from prospector.schema.commodities import load_vocabulary, resolve_focus
+        Raises
+        ------
+        prospector.errors.ConfigError
+            Listing every problem at once.
+        """
+        from prospector.config.checks import config_problems, raise_problems
 
-            try:
-                resolve_focus(
-                    self.value.focus_commodities,
-                    self.value.focus_groups,
-                    vocabulary=load_vocabulary(self.list_year),
-                )
-            except ConfigError as exc:
-                problems.append(f"value.focus: {exc}")
-        _check_weights(self.access.decay_km, "access.decay_km", problems, strictly=True)
-        for name, value in [
-            ("parcels.cell_m", self.parcels.cell_m),
-            ("value.radius_km", self.value.radius_km),
-            ("evidence.decay_km", self.evidence.decay_km),
-            ("access.search_km", self.access.search_km),
-        ]:
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                problems.append(f"{name} must be a positive number; got {value!r}.")
-        dedupe = self.value.dedupe_m
-        if not (
-            isinstance(dedupe, (int, float))
-            and not isinstance(dedupe, bool)
-            and math.isfinite(dedupe)
-            and dedupe >= 0
-        ):
-            problems.append(f"value.dedupe_m must be a number of metres >= 0; got {dedupe!r}.")
-        for name, direction in self.evidence.raster_direction.items():
-            if direction not in ("high", "low"):
-                problems.append(
-                    f"evidence.raster_direction.{name} must be 'high' or 'low'; got {direction!r}."
-                )
-        unknown = set(self.score.weights) - {"value", "access", "evidence"}
-        for key in sorted(unknown):
-            problems.append(
-                f"score.weights: unknown criterion family {key!r}."
-                f"{did_you_mean(key, ['value', 'access', 'evidence'])}"
-            )
-        if not 0.0 <= self.score.gamma <= 1.0:
-            problems.append(f"score.gamma must be in [0, 1]; got {self.score.gamma!r}.")
-        problems += self.targets.problems()
-        if problems:
-            raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        raise_problems(config_problems(self))
         return self
 
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
+        """Return a validated copy with dotted keys replaced, e.g. ``{"score.status": "open"}``.
 
-def _check_weights(
-    weights: dict[str, float],
-    name: str,
-    problems: list[str],
-    *,
-    need_positive: bool = False,
-    strictly: bool = False,
-) -> None:
-    for key, value in weights.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            problems.append(f"{name}.{key} must be a number; got {value!r}.")
-        elif not math.isfinite(value) or value < 0 or (strictly and value == 0):
-            problems.append(
-                f"{name}.{key} must be a finite number {'>' if strictly else '>='} 0; got {value!r}."
-            )
-    if (
-        need_positive
-        and weights
-        and all(isinstance(v, (int, float)) and v == 0 for v in weights.values())
-    ):
-        problems.append(f"{name}: all weights are zero; give at least one a positive weight.")
+        A table value (``{"value.group_weights": {"battery": 0.5}}``) overrides only the keys
+        it gives, as in a TOML file.  This configuration is not changed.
 
+        Raises
+        ------
+        prospector.errors.ConfigError
+            Naming unknown keys (with a suggestion) and every invalid value.
+        """
+        from prospector.config.load import apply_overrides
 
-def _build(cls: type, data: dict[str, Any], where: str, problems: list[str]) -> Any:
-    hints = get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in names:
-            problems.append(
-                f"{where}: unknown key {key!r}.{did_you_mean(key, names)} "
-                f"Allowed: {', '.join(names)}."
-            )
-            continue
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            if not isinstance(value, dict):
-                problems.append(f"{where}.{key} must be a table; got {value!r}.")
-                continue
-            kwargs[key] = _build(hint, value, f"{where}.{key}", problems)  # type: ignore[arg-type]
-            continue
-        if get_origin(hint) is Literal and value not in get_args(hint):
-            choices = [str(c) for c in get_args(hint)]
-            problems.append(
-                f"{where}.{key} must be one of {', '.join(choices)}; got {value!r}."
-                f"{did_you_mean(str(value), choices)}"
-            )
-            continue
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-def load_config(source: str | Path | dict[str, Any] | None = None) -> Config:
-    """Load a :class:`Config` from a TOML file, a dict, or defaults (None).
-
-    Every problem (unknown keys with suggestions, bad choices, bad weights) is reported
-    at once in a :class:`~prospector.errors.ConfigError`.
-    """
-    if source is None:
-        return Config().validate()
-    where = "config"
-    if isinstance(source, dict):
-        data = source
-    else:
-        path = Path(source)
-        where = str(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file not found: {path}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
-    problems: list[str] = []
-    config = _build(Config, data, where, problems)
-    if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
-    return config.validate()
-
-
-def config_to_dict(config: Config) -> dict[str, Any]:
-    """Return the effective configuration as plain data (for manifests)."""
-    return dataclasses.asdict(config)
-
-
-def with_focus(config: Config, commodities: str | None = None, groups: str | None = None) -> Config:
-    """Return *config* with a commodity focus (comma-separated names / groups), validated.
-
-    ``None`` leaves that part of the configured focus as it is; a given value replaces it.
-    Unknown names raise :class:`~prospector.errors.ConfigError` with a "did you mean".
-    """
-    if commodities is None and groups is None:
-        return config
-
-    def split(text: str | None, current: list[str]) -> list[str]:
-        return current if text is None else [p.strip() for p in text.split(",") if p.strip()]
-
-    value = dataclasses.replace(
-        config.value,
-        focus_commodities=split(commodities, config.value.focus_commodities),
-        focus_groups=split(groups, config.value.focus_groups),
-    )
-    return dataclasses.replace(config, value=value).validate()
+        return apply_overrides(self, overrides)
