@@ -395,6 +395,7 @@ def test_rank_with_commodity_focus(tiny_region, tmp_path):
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["value"]["focus_commodities"] == ["lithium"]
+    assert any(n.startswith("Commodity focus: lithium ") for n in manifest["notes"])
     import geopandas as gpd
 
     ranked = gpd.read_file(out / "prospects.gpkg", layer="parcels")
