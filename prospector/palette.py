@@ -48,6 +48,7 @@ LAND_STATUS: dict[str, tuple[str, str]] = {
     "open": ("#009e73", "Open to mineral entry"),
     "partly_open": ("#f0e442", "Partly open"),
     "restricted": ("#e69f00", "Open with restrictions (e.g. WSA)"),
+    "verify_boundary": ("#cc79a7", "Verify boundary (closed only by a coarse outline)"),
     "closed": ("#d55e00", "Closed (withdrawn)"),
     "unknown": ("#999999", "Unknown / ownership unknown"),
 }
@@ -61,6 +62,7 @@ DEPOSIT_GROUPS: dict[str, tuple[str, str]] = {
     "pgm": ("#56b4e9", "Platinum-group metals"),
     "energy": ("#009e73", "Energy (U, Th...)"),
     "specialty": ("#f0e442", "Specialty metals"),
+    "fertilizer": ("#7f3b08", "Fertilizer minerals (K, P)"),
     "industrial": ("#8c6d31", "Industrial minerals"),
     "bulk": ("#7f7f7f", "Bulk commodities"),
     "none": ("#000000", "Other / none"),

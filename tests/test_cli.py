@@ -159,7 +159,11 @@ def test_demo_end_to_end(tmp_path):
     assert code == 0, err
     for name in ("prospects.gpkg", "prospects.html", "manifest.json"):
         assert (out / name).stat().st_size > 0
-    assert "Top 10 of 82,055 ranked parcels" in stdout
+    # 82,055 before issue 19, plus the cells closed only by a coarse (1:10M / 1:2M) outline,
+    # now ranked as verify_boundary, and the cells under the superseded Natural Earth Zion.
+    assert "Top 10 of 84,219 ranked parcels" in stdout
+    targets = (out / "targets.csv").read_text(encoding="utf-8").splitlines()
+    assert targets[0].startswith("target_id,rank,n_cells,area_km2,best_score")
     assert "No land-ownership layer" in err
     html = (out / "prospects.html").read_text(encoding="utf-8")
     assert "No land-ownership layer" in html
@@ -176,7 +180,11 @@ def test_demo_end_to_end(tmp_path):
     values = re.compile(r'"scoring":\{.*?"values":"([^"]+)"')
     assert values.search(html) and values.search(html).group(1) == values.search(again).group(1)
     assert '"counties_source":"US Census 2017 via us-atlas"' in again
-    assert {o["path"] for o in manifest["outputs"]} == {"prospects.gpkg", "prospects.html"}
+    assert {o["path"] for o in manifest["outputs"]} == {
+        "prospects.gpkg",
+        "prospects.html",
+        "targets.csv",
+    }
 
 
 def test_rank_engines_agree(tiny_region, tmp_path):
@@ -360,3 +368,39 @@ def test_status_of_parcels_and_points(tiny_region, tmp_path):
     assert code == 2 and "outside every parcel" in err
     code, _, err = run(["status", ranked])
     assert code == 2 and "exactly one of --point" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "suggestion"),
+    [("--commodity", "tungstn", "Did you mean 'tungsten'?"), ("--group", "batery", "'battery'")],
+)
+def test_unknown_focus_exit_2(tiny_region, tmp_path, option, value, suggestion):
+    for command in (
+        ["rank", "--out", str(tmp_path / "o")],
+        ["validate", "--json", str(tmp_path / "m.json")],
+    ):
+        code, _, err = run([*command, "--region", str(tiny_region()), option, value])
+        assert code == 2
+        assert suggestion in err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_rank_with_commodity_focus(tiny_region, tmp_path):
+    # The tiny region has a U-V past producer, a Li-K prospect and a gravel pit: with a
+    # lithium focus only the Li-K prospect carries value.
+    out = tmp_path / "o"
+    code, _, err = run(
+        ["rank", "--region", str(tiny_region()), "--out", str(out), "--commodity", "lithium"]
+    )
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["value"]["focus_commodities"] == ["lithium"]
+    assert any(n.startswith("Commodity focus: lithium ") for n in manifest["notes"])
+    import geopandas as gpd
+
+    ranked = gpd.read_file(out / "prospects.gpkg", layer="parcels")
+    valued = ranked[ranked["value_raw"] > 0]
+    # Bravo lies in the wilderness (closed); ranked parcels near it carry its value, and
+    # only its value: the uranium-vanadium mine and the gravel pit count for nothing.
+    assert len(valued) > 0 and set(valued["value_site"]) == {"Bravo prospect"}
+    assert ranked.iloc[0]["why"].count("most value from Bravo prospect") == 1

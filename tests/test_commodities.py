@@ -70,10 +70,11 @@ def test_sample_site_normalised(utah_result):
 
 def test_sample_unmapped_report(utah_result):
     (report,) = [r for r in utah_result.data.reports if r.role == "deposits"]
-    # Codes we could not confirm from the publisher (e.g. UMOS 'SAO', 'AL3') are reported.
+    # Codes we could not confirm from the publisher (e.g. UMOS 'SAO') are reported.  AL3
+    # (alunite, 57 records) and 'magnesia' (1) are mapped since issue 19: 203 - 58 = 145.
     assert report.unmapped_commodities["SAO"] == 46
-    assert report.unmapped_commodities["AL3"] == 57
-    assert sum(report.unmapped_commodities.values()) == 203
+    assert "AL3" not in report.unmapped_commodities
+    assert sum(report.unmapped_commodities.values()) == 145
     assert report.n_kept == 7905
 
 
@@ -82,3 +83,71 @@ def test_vocabulary_matches_critical_csv(vocab):
     with path.open(encoding="utf-8") as fh:
         csv = pd.read_csv(fh)
     assert set(csv["commodity"]) <= set(vocab.groups)
+
+
+# --- Vocabulary reviewed against the 2025 list (issue 19) ------------------------------
+
+
+def test_potash_is_a_critical_fertilizer_mineral(vocab):
+    # Critical in 2018 and 2025 (not 2022); scored with phosphate as a fertilizer mineral, not
+    # as an industrial mineral at weight 0.3.
+    assert vocab.is_critical("potash") and vocab.is_critical("phosphate")
+    assert not load_vocabulary(2022).is_critical("potash")
+    assert vocab.groups["potash"] == vocab.groups["phosphate"] == "fertilizer"
+
+
+def test_alunite_names_aluminium_and_potassium(vocab):
+    parsed = parse_commodities(["AL3", "AL3 K", "U CU AL3", "alunite"], vocab)
+    assert parsed.commodities == [
+        ["aluminum", "potash"],
+        ["aluminum", "potash"],
+        ["aluminum", "copper", "potash", "uranium"],
+        ["aluminum", "potash"],
+    ]
+    assert not parsed.unmapped
+
+
+def test_brine_is_a_form_not_a_commodity(vocab):
+    # Brine records count for the commodities stated with them, never as "industrial".
+    parsed = parse_commodities(["LI BRI", "K MG BRI HAL", "BRI", "brine;lithium"], vocab)
+    assert parsed.commodities == [
+        ["lithium"],
+        ["magnesium", "potash", "salt"],
+        [],
+        ["lithium"],
+    ]
+    assert parsed.ignored == {"BRI": 3, "brine": 1}
+    assert "brine" not in vocab.groups
+    assert "bri" in vocab.forms
+
+
+def test_great_salt_lake_major_deposit_codes(vocab):
+    # The USGS major-deposits record of the Great Salt Lake (sample, dataset
+    # mrdata_major_deposits): 'magnesia' is magnesium, 'sodium sulfate' is not limestone.
+    parsed = parse_commodities(["Li;magnesia;potash;sodium sulfate", "sodium carbonate"], vocab)
+    assert parsed.commodities == [
+        ["lithium", "magnesium", "potash", "sodium_sulfate"],
+        ["soda_ash"],
+    ]
+
+
+def test_gallium_germanium_host_graded_as_specialty():
+    # The Apex mine as UMOS publishes it: GE GA CU ZN AG.  Ga, Ge (specialty) and Cu (base)
+    # weigh the same (1.0 critical x 0.8); the tie goes to the group listed first.
+    import geopandas as gpd
+    import shapely
+
+    from prospector.analysis.value import deposit_weights
+    from prospector.config import load_config
+
+    vocab = load_vocabulary(2025)
+    (codes,) = parse_commodities(["GE GA CU ZN AG"], vocab).commodities
+    deposits = gpd.GeoDataFrame(
+        {"commodities": [codes], "dev_status": ["past_producer"], "source": ["umos"]},
+        geometry=[shapely.Point(0, 0)],
+        crs="EPSG:5070",
+    )
+    weights = deposit_weights(deposits, vocab, load_config(None).value)
+    assert weights["group"].iloc[0] == "specialty"
+    # 0.8 status x 0.8 commodity x (1 + 0.1 x 4 more critical commodities)
+    assert weights["weight"].iloc[0] == pytest.approx(0.8 * 0.8 * 1.4)

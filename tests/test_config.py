@@ -30,6 +30,7 @@ GROUP_DEFAULTS = {
     "precious": 0.7,
     "energy": 0.8,
     "specialty": 0.8,
+    "fertilizer": 0.8,
     "industrial": 0.3,
     "bulk": 0.02,
 }
@@ -282,7 +283,7 @@ def test_docs_config_md_is_current():
         for key in keys:
             assert f"| `{key}` |" in text, key
     assert "| `cell_m` | number | `1609.344` |" in text
-    assert "Names: `ree`, `battery`, `pgm`, `base`, `precious`" in text
+    assert "Names: `ree`, `battery`, `pgm`, `specialty`, `base`, `precious`" in text
 
 
 def test_markdown_reference_from_the_cli():

@@ -541,7 +541,11 @@ def test_rank_refuses_to_overwrite_and_leaves_existing_output_untouched(
 
     run = cli("rank", "--region", region, "--out", out, "--no-map", "--overwrite")
     assert run.code == 0, run.text
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "prospects.gpkg"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json",
+        "prospects.gpkg",
+        "targets.csv",
+    ]
     assert read_ranked(existing)["parcels"]["rank"].tolist()[:3] == [1, 2, 3]
 
 

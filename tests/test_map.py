@@ -135,7 +135,14 @@ def test_class_schemes_are_rank_percentiles_by_default(demo_html):
     assert classes["rank"]["labels"][0] == "Top 1 %"
     assert classes["quantile"]["k"] == 5
     status_keys = payload_of(demo_html)["index"]["status_keys"]
-    assert status_keys == ["open", "partly_open", "restricted", "closed", "unknown"]
+    assert status_keys == [
+        "open",
+        "partly_open",
+        "restricted",
+        "verify_boundary",
+        "closed",
+        "unknown",
+    ]
 
 
 def test_index_raster_is_aligned(demo_html, demo):

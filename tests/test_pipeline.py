@@ -30,16 +30,21 @@ REQUIRED = [
 
 def test_sample_counts_and_ranks(utah_result):
     parcels, excluded = utah_result.parcels, utah_result.excluded
-    # 85,584 one-mile cells cover Utah in EPSG:5070; 3,529 lie wholly in wilderness/NPS units.
+    # 85,584 one-mile cells cover Utah in EPSG:5070; 3,529 lie wholly in wilderness/NPS units,
+    # of which 1,984 only by a 1:10M / 1:2M outline within its positional accuracy (ranked as
+    # verify_boundary) and 180 only under the superseded Natural Earth Zion: 1,365 closed.
     assert len(parcels) + len(excluded) == 85_584
-    assert len(excluded) == 3_529
+    assert len(excluded) == 1_365
+    assert (parcels["land_status"] == "verify_boundary").sum() == 1_984
     assert parcels["rank"].tolist() == list(range(1, len(parcels) + 1))
     assert parcels["parcel_id"].is_unique
     assert set(REQUIRED) <= set(parcels.columns)
     assert parcels.crs.to_epsg() == 5070
     assert (parcels["score"].diff().dropna() <= 1e-12).all()
-    # Every known site is inside exactly one parcel (ranked or excluded).
-    assert parcels["n_deposits"].sum() + excluded["n_deposits"].sum() == 7_905
+    # Every known site is inside exactly one parcel (ranked or excluded): 7,905 records
+    # de-duplicated into 7,154 sites (value.dedupe_m = 300).
+    assert parcels["n_deposits"].sum() + excluded["n_deposits"].sum() == 7_154
+    assert utah_result.deposits["n_records"].sum() == 7_905
 
 
 def test_sample_area_matches_state(utah_result):
@@ -51,7 +56,7 @@ def test_sample_area_matches_state(utah_result):
 
 def test_sample_without_ownership_is_unknown(utah_result):
     parcels = utah_result.parcels
-    assert set(parcels["land_status"]) == {"unknown"}
+    assert set(parcels["land_status"]) == {"unknown", "verify_boundary"}
     assert parcels["open_frac"].isna().all()
     assert parcels["federal_frac"].isna().all()
     roles = {m["role"] for m in utah_result.missing}
@@ -71,10 +76,11 @@ def test_sample_weights_redistributed_visibly(utah_result):
 
 def test_sample_top_parcels(utah_result):
     top = utah_result.parcels.head(10)
-    # The top of the ranking is in the historic mining districts west of Utah Lake / Tintic
-    # and Bingham; every top-10 parcel holds critical-mineral sites.
+    # Every top-10 parcel holds critical-mineral sites (the value of a site inside a parcel
+    # outweighs the same site next door); the Great Salt Lake brines count for lithium,
+    # potash and magnesium (issue 19) and reach the top 10.
     assert (top["n_critical_deposits"] > 0).all()
-    assert top["critical_commodities"].str.contains("copper").all()
+    assert top["critical_commodities"].str.contains("lithium").any()
     assert top["why"].iloc[0].startswith("#1: ")
     contrib = top.filter(like="contrib_").sum(axis=1)
     np.testing.assert_allclose(contrib, top["score"], rtol=1e-9)
@@ -112,34 +118,33 @@ def test_tiny_region_hand_checked(tiny_region):
     # Deposit weights: U-V past producer 0.8 * (1.0 critical * 0.8 energy) * (1 + 0.1 diversity)
     weights = result.deposits.set_index("site_id")["weight"]
     assert weights["a"] == pytest.approx(0.8 * 0.8 * 1.1)
-    # lithium + potash prospect: 0.5 * max(1.0 * 1.0 battery, 1.0 * 0.3 industrial) * 1.1
+    # lithium + potash prospect: 0.5 * max(1.0 * 1.0 battery, 1.0 * 0.8 fertilizer) * 1.1
     assert weights["b"] == pytest.approx(0.5 * 1.0 * 1.1)
     # Sand & gravel producer: 1.0 * 0.4 non-critical * 0.02 bulk.
     assert weights["c"] == pytest.approx(0.4 * 0.02)
-    # value_raw of cell (1, 1): site a inside (k = 1) plus site c, 3.54 km from the cell
-    # corner: biweight (1 - (d / 5 km)²)² with d² = 3.5² + 0.5² = 12.5 km², i.e. 0.5² = 0.25.
-    assert cell["value_raw"] == pytest.approx(weights["a"] * 1.0 + weights["c"] * 0.25)
-    # The cell holding the U-V past producer has the highest deposit value; with a 5 km
-    # kernel its neighbours are nearly as valuable, and the fault decides among them.
+    # value_raw of cell (1, 1): site a inside (k = 1, in full) plus site c, 3.54 km from the
+    # cell corner: biweight (1 - (d / 5 km)²)² with d² = 3.5² + 0.5² = 12.5 km², i.e. 0.25;
+    # outside the cell (x 0.3 nearby_factor), second best (x 0.5 discount).
+    assert cell["value_raw"] == pytest.approx(
+        weights["a"] * 1.0 + 0.5 * (0.3 * weights["c"] * 0.25)
+    )
+    # The cell holding the U-V past producer has the highest deposit value; its neighbours
+    # get 0.3 of it (nearby_factor), so it ranks first although its neighbour is nearer the fault.
     assert table["value_raw"].idxmax() == f"r{r0 + 1}c{c0 + 1}"
     top = result.parcels.iloc[0]
-    assert top["parcel_id"] == f"r{r0 + 1}c{c0 + 2}"
-    assert top["dist_fault_km"] == pytest.approx(2.0)
-    # The whole sentence: no site inside but sites within the 5 km kernel, rail 2 + 2 km
-    # west, the fault 2 km east, no land layer, and the value criterion leads.
+    assert top["parcel_id"] == f"r{r0 + 1}c{c0 + 1}"
+    assert top["dist_fault_km"] == pytest.approx(3.0)
+    # The whole sentence names the site that makes the parcel valuable.
     assert top["why"] == (
-        "#1: known sites within 5 km; 4.0 km to rail; 2.0 km to a Quaternary fault; "
+        "#1: 1 known site inside (uranium, vanadium); critical: uranium, vanadium; "
+        "most value from Alpha mine; 3.0 km to rail; 3.0 km to a Quaternary fault; "
         "ownership unknown. Driven by known deposits."
-    )
-    assert cell["why"] == (
-        f"#{int(cell['rank'])}: 1 known site inside (uranium, vanadium); critical: uranium, "
-        "vanadium; 3.0 km to rail; 3.0 km to a Quaternary fault; ownership unknown. "
-        "Driven by known deposits."
     )
     # Site b (lithium + potash prospect) lies in the wilderness cell (8, 8): unranked.
     closed = table.loc[f"r{r0 + 8}c{c0 + 8}"]
     assert closed["why"] == (
-        "1 known site inside (lithium, potash); critical: lithium, potash; 10 km to rail; "
+        "1 known site inside (lithium, potash); critical: lithium, potash; "
+        "most value from Bravo prospect; 10 km to rail; "
         "3.0 km to a Quaternary fault; closed: withdrawn from mineral entry; "
         "100% withdrawn (Test Wilderness). Driven by known deposits."
     )

@@ -131,13 +131,17 @@ def test_training_value_hand_computed_and_excludes_held_out():
         for i, g in enumerate(parcels.geometry)
     }
     both = training_value(parcels, sites, weights, np.array([True, True]), config.value)
-    # Centre cell: each site is sqrt(0.5² + 0.5²) km from its edge → (1 − 0.125)² each.
-    assert both[cell[1, 1]] == pytest.approx(2 * 0.875**2)
+    # The value rule of ranking: sites outside a cell count x 0.3 (nearby_factor), the second
+    # best x 0.5 (discount).  Centre cell: each site is sqrt(0.5² + 0.5²) km from its edge →
+    # (1 − 0.125)² each.
+    near = 0.3
+    assert both[cell[1, 1]] == pytest.approx(near * 0.875**2 * (1 + 0.5))
     assert both[cell[0, 0]] == pytest.approx(1.0)  # inside; the other site is 2.12 km away
     # South-centre cell: 0.5 km from the SW site, sqrt(0.5² + 1.5²) km from the NE one.
-    assert both[cell[1, 0]] == pytest.approx((1 - 0.5**2 / 4) ** 2 + (1 - 2.5 / 4) ** 2)
+    sw, ne = (1 - 0.5**2 / 4) ** 2, (1 - 2.5 / 4) ** 2
+    assert both[cell[1, 0]] == pytest.approx(near * sw + 0.5 * near * ne)
     only_sw = training_value(parcels, sites, weights, np.array([True, False]), config.value)
-    assert only_sw[cell[1, 1]] == pytest.approx(0.875**2)
+    assert only_sw[cell[1, 1]] == pytest.approx(near * 0.875**2)
     assert only_sw[cell[2, 2]] == 0.0
     # A held-out site contributes nothing, whatever its weight.
     heavy = weights.copy()

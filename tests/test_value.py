@@ -150,7 +150,9 @@ def test_parcel_group_values_hand_computed():
     sites = _sites(
         [["lithium", "copper"], ["gold"]], ["producer", "occurrence"], [(1000, 500), (500, 500)]
     )
-    config = load_config(None).value
+    # The plain kernel-weighted sum (aggregate = "sum", no preference for the parcel holding
+    # the site).
+    config = load_config({"value": {"aggregate": "sum", "nearby_factor": 1.0}}).value
     weights = deposit_weights(sites, load_vocabulary(2025), config)
     out = parcel_value(parcels, sites, weights, config)
     # Site 0 (on a's east edge): battery 1.0, base 0.8, weight 1.0 × 1.1 (two critical).
@@ -162,3 +164,15 @@ def test_parcel_group_values_hand_computed():
     np.testing.assert_allclose(out["value_base"], [0.8, 0.8 * k0, 0.0])
     np.testing.assert_allclose(out["value_precious"], [0.084, 0.084 * k1, 0.0])
     assert out["value_ree"].tolist() == [0.0, 0.0, 0.0]
+    # The default rule: sites outside the parcel count 0.3 (nearby_factor), and the second
+    # best site of a parcel half again (discount); each group column is discounted alone.
+    default = load_config(None).value
+    out = parcel_value(parcels, sites, weights, default)
+    np.testing.assert_allclose(
+        out["value_raw"],
+        [1.1 + 0.5 * 0.084, 0.3 * 1.1 * k0 + 0.5 * (0.3 * 0.084 * k1), 0.0],
+    )
+    np.testing.assert_allclose(out["value_battery"], [1.0, 0.3 * k0, 0.0])
+    np.testing.assert_allclose(out["value_precious"], [0.084, 0.3 * 0.084 * k1, 0.0])
+    # Without a name column the site id names the site contributing most.
+    assert out["value_site"].tolist() == ["s0", "s0", ""]

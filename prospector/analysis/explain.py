@@ -153,6 +153,11 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
         value > 0, f"known sites within {radius_km:g} km", f"no known site within {radius_km:g} km"
     )
     parts: list[pa.Array] = [pc.if_else(pa.array(has), sites, nearby)]
+    # What made the parcel valuable: the site contributing most, and why it is significant.
+    site = _nonempty(_strings(parcels.get("value_site"), size))
+    basis = _nonempty(_strings(parcels.get("value_basis"), size))
+    detail = pc.coalesce(pc.binary_join_element_wise(" (", basis, ")", ""), pa.scalar(""))
+    parts.append(pc.binary_join_element_wise("most value from ", site, detail, ""))
 
     for kind, label in (
         ("road", "road"),
@@ -188,6 +193,11 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
     land = _where(
         status_v == "restricted",
         pc.binary_join_element_wise("open with restrictions (WSA/ACEC) ", ground, ""),
+        land,
+    )
+    land = _where(
+        status_v == "verify_boundary",
+        pc.binary_join_element_wise("verify boundary: ", reason, ""),
         land,
     )
     parts.append(land)

@@ -4,10 +4,21 @@ All areas are exact polygon intersections in the (equal-area) CRS of the inputs.
 pairs come from a spatial index; parcels lying wholly inside a polygon are resolved by a
 prepared ``contains`` test without computing an intersection; only the remaining pairs are
 intersected.  Nothing is dissolved into one large multipolygon.
+
+**Coarse boundaries.**  A withdrawal whose source states a positional accuracy (the
+``positional_accuracy_m`` column, from the catalogue entry; e.g. 5 km for Natural Earth's
+1:10M park outlines) does not close ground within that distance of its boundary: a parcel
+that is closed only because such a polygon covers it, and that is not covered once every
+coarse polygon is shrunk by its accuracy (exact withdrawals unchanged), gets
+``land_status = "verify_boundary"`` — ranked, flagged and explained — instead of
+``closed``.  A coarse polygon at least half covered by exact polygons of the same ``kind``
+(the official boundary of the same unit) is superseded by them and not used at all: the
+official boundaries stay authoritative.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 import geopandas as gpd
@@ -26,6 +37,7 @@ __all__ = [
     "OPEN_AGENCIES",
     "OPEN_TOLERANCE",
     "RESTRICTING_KINDS",
+    "SUPERSEDED_SHARE",
     "land_status",
     "status_at",
 ]
@@ -59,6 +71,91 @@ CLOSING_KINDS: frozenset[str] = frozenset(
 
 #: A parcel is "open" when at least 1 - OPEN_TOLERANCE of it is open ground.
 OPEN_TOLERANCE = 1e-3
+
+#: A coarse withdrawal at least this share covered by exact ones of the same kind is dropped.
+SUPERSEDED_SHARE = 0.5
+
+
+def _accuracy(withdrawals: gpd.GeoDataFrame) -> np.ndarray:
+    """Positional accuracy (metres) of every withdrawal; 0 where not stated."""
+    if "positional_accuracy_m" not in withdrawals:
+        return np.zeros(len(withdrawals))
+    acc = pd.to_numeric(withdrawals["positional_accuracy_m"], errors="coerce")
+    return np.nan_to_num(acc.to_numpy(dtype=float), nan=0.0).clip(min=0.0)
+
+
+#: Words of unit names that say what kind of unit it is, not which (ignored when names of
+#: coarse and exact withdrawals are compared).
+_UNIT_WORDS = frozenset(
+    [
+        "n",
+        "np",
+        "nm",
+        "nra",
+        "nhp",
+        "nhs",
+        "pres",
+        "preserve",
+        "national",
+        "park",
+        "monument",
+        "recreation",
+        "area",
+        "historical",
+        "historic",
+        "site",
+        "wilderness",
+        "wsa",
+        "study",
+        "the",
+        "and",
+        "of",
+        "&",
+    ]
+)
+
+
+def _unit_key(name: object) -> str:
+    """``"Zion NP"`` and ``"Zion National Park"`` → ``"zion"``."""
+    words = re.findall(r"[a-z0-9&]+", str(name).lower()) if isinstance(name, str) else []
+    return " ".join(w for w in words if w not in _UNIT_WORDS)
+
+
+def _supersede(withdrawals: gpd.GeoDataFrame, accuracy: np.ndarray) -> np.ndarray:
+    """Mask of the withdrawals to keep.
+
+    A coarse withdrawal goes when exact withdrawals of the same ``kind`` cover at least
+    :data:`SUPERSEDED_SHARE` of it, or when one has the same unit name ("Zion NP" and "Zion
+    National Park"): the exact boundary of the same unit is authoritative, wherever the
+    generalised outline was drawn.
+    """
+    keep = np.ones(len(withdrawals), dtype=bool)
+    coarse = np.flatnonzero(accuracy > 0)
+    exact = np.flatnonzero(accuracy == 0)
+    if len(coarse) == 0 or len(exact) == 0:
+        return keep
+    geoms = withdrawals.geometry.to_numpy()
+    kinds = (
+        withdrawals["kind"].astype(str).to_numpy()
+        if "kind" in withdrawals
+        else np.full(len(withdrawals), "", dtype=object)
+    )
+    if "name" in withdrawals:
+        keys = np.array([_unit_key(v) for v in withdrawals["name"].to_numpy()], dtype=object)
+        exact_units = {(kinds[i], keys[i]) for i in exact if keys[i]}
+        named = np.array([bool(keys[i]) and (kinds[i], keys[i]) in exact_units for i in coarse])
+        keep[coarse[named]] = False
+    tree = shapely.STRtree(geoms[exact])
+    ci, ei = tree.query(geoms[coarse], predicate="intersects")
+    same = kinds[coarse[ci]] == kinds[exact[ei]]
+    ci, ei = ci[same], ei[same]
+    if len(ci) == 0:
+        return keep
+    shared = _area(quiet(shapely.intersection)(geoms[coarse[ci]], geoms[exact[ei]]))
+    covered = np.bincount(ci, weights=shared, minlength=len(coarse))
+    area = shapely.area(geoms[coarse])
+    keep[coarse[covered >= SUPERSEDED_SHARE * np.maximum(area, 1e-300)]] = False
+    return keep
 
 
 def _union_by_parcel(
@@ -185,6 +282,15 @@ def land_status(
     restricted = np.full(n, None, dtype=object)
     restriction_names = np.full(n, "", dtype=object)
     out["withdrawals"] = ""
+    # Positional accuracy of the withdrawal touching each parcel that is least accurate.
+    coarse_m = np.zeros(n)
+    coarse_names = np.full(n, "", dtype=object)
+    accuracy = np.zeros(0)
+    if withdrawals is not None and len(withdrawals):
+        accuracy = _accuracy(withdrawals)
+        kept = _supersede(withdrawals, accuracy)
+        if not kept.all():
+            withdrawals, accuracy = withdrawals[kept], accuracy[kept]
     if withdrawals is not None and len(withdrawals):
         restricting = withdrawals["kind"].isin(list(RESTRICTING_KINDS)).to_numpy()
         if restricting.any():
@@ -196,13 +302,18 @@ def land_status(
             restriction_names = _names_by_parcel(
                 n, pi, (limits["name"].astype(str) + " (" + limits["kind"] + ")").to_numpy()[li]
             )
-            withdrawals = withdrawals[~restricting]
+            withdrawals, accuracy = withdrawals[~restricting], accuracy[~restricting]
         pi, li, pieces = intersect_pairs(
             index, withdrawals.geometry.to_numpy(), min_area_m2=min_sliver_m2
         )
         withdrawn = _union_by_parcel(n, pi, pieces)
         out["withdrawals"] = text_array(
             _names_by_parcel(n, pi, withdrawals["name"].astype(str).to_numpy()[li])
+        )
+        coarse = (accuracy[li] > 0) & (_area(pieces) > 0)
+        np.maximum.at(coarse_m, pi[coarse], accuracy[li[coarse]])
+        coarse_names = _names_by_parcel(
+            n, pi[coarse], withdrawals["name"].astype(str).to_numpy()[li[coarse]]
         )
     withdrawn_area = _area(withdrawn)
     out["withdrawn_frac"] = np.clip(withdrawn_area / area, 0.0, 1.0)
@@ -271,6 +382,17 @@ def land_status(
     out["restrictions"] = restriction_names
 
     status, reason = _classify(out, have_land=land is not None, have_claims=claims is not None)
+    if withdrawals is not None and (accuracy > 0).any():
+        _verify_boundaries(
+            out,
+            status,
+            reason,
+            geoms,
+            withdrawals,
+            accuracy,
+            (coarse_m, coarse_names),
+            min_sliver_m2,
+        )
     out["land_status"] = text_array(status)
     out["status_reason"] = text_array(reason)
     columns = [
@@ -341,6 +463,57 @@ def _restricted_text(names: np.ndarray) -> np.ndarray:
             "Manual 6330 non-impairment standard; ACECs need a plan of operations "
             "(43 CFR 3809.11)"
             for n in names
+        ],
+        dtype=object,
+    )
+
+
+def _verify_boundaries(
+    frame: pd.DataFrame,
+    status: np.ndarray,
+    reason: np.ndarray,
+    geoms: np.ndarray,
+    withdrawals: gpd.GeoDataFrame,
+    accuracy: np.ndarray,
+    coarse: tuple[np.ndarray, np.ndarray],
+    min_sliver_m2: float,
+) -> None:
+    """Turn ``closed`` into ``verify_boundary`` where only coarse boundaries close a parcel.
+
+    Candidates are closed parcels that are wholly withdrawn, touch a coarse withdrawal and,
+    with a land layer, hold ground of an agency open to location (otherwise the land layer
+    closes them whatever the withdrawals).  A candidate stays closed when it is also wholly
+    covered by the exact withdrawals plus every coarse one shrunk by its accuracy.
+    """
+    coarse_m, coarse_names = coarse
+    withdrawn = frame["withdrawn_frac"].to_numpy()
+    open_agency = frame["open_agency_frac"].to_numpy()
+    cand = (status == "closed") & (withdrawn >= 1.0 - OPEN_TOLERANCE) & (coarse_m > 0)
+    cand &= np.isnan(open_agency) | (open_agency >= OPEN_TOLERANCE)
+    rows = np.flatnonzero(cand)
+    if len(rows) == 0:
+        return
+    polys = withdrawals.geometry.to_numpy()
+    sure = np.where(
+        accuracy > 0, quiet(lambda g, d: shapely.buffer(g, d, quad_segs=4))(polys, -accuracy), polys
+    )
+    sure = sure[~shapely.is_empty(sure) & ~pd.isna(sure)]
+    sub = ParcelIndex.of(geoms[rows])
+    pi, _li, pieces = intersect_pairs(sub, sure, min_area_m2=min_sliver_m2)
+    covered = _area(_union_by_parcel(len(rows), pi, pieces)) / shapely.area(geoms[rows])
+    verify = rows[covered < 1.0 - OPEN_TOLERANCE]
+    if len(verify) == 0:
+        return
+    status[verify] = "verify_boundary"
+    km = coarse_m[verify] / 1000.0
+    names = coarse_names[verify]
+    tail = reason[verify]
+    reason[verify] = np.array(
+        [
+            f"inside {name} only by a boundary known to ±{k:g} km: check the official "
+            f"boundary before treating it as closed"
+            + (f"; {t.split('; ', 1)[1]}" if "; " in t else "")
+            for name, k, t in zip(names, km, tail, strict=True)
         ],
         dtype=object,
     )

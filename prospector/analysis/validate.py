@@ -46,7 +46,7 @@ from prospector.analysis.score import combine
 from prospector.analysis.value import deposit_weights, deposits_in_parcels, parcel_value
 from prospector.config import Config, ValueConfig
 from prospector.errors import ConfigError, CRSError
-from prospector.schema.commodities import CommodityVocabulary
+from prospector.schema.commodities import CommodityVocabulary, resolve_focus
 
 __all__ = [
     "CAPTURE_AT",
@@ -328,6 +328,14 @@ def _prepare(
         is_target = site_weights["critical"].to_numpy(dtype=bool)
     else:
         is_target = np.ones(len(deposits), dtype=bool)
+    focus = resolve_focus(
+        config.value.focus_commodities, config.value.focus_groups, vocabulary=vocabulary
+    )
+    if focus and targets != "all":
+        # With a commodity focus, the targets are the sites of the focus commodities.
+        is_target &= (
+            deposits["commodities"].map(lambda cs: not focus.isdisjoint(cs)).to_numpy(dtype=bool)
+        )
     in_ranked = np.zeros(len(deposits), dtype=bool)
     in_ranked[owner >= 0] = mask[owner[owner >= 0]]
     area = (

@@ -1,13 +1,32 @@
 """Mineral value per parcel from known deposits (distance-decay kernel).
 
-Each site gets a weight from its commodities (criticality for the configured list year,
-commodity-group weights, per-commodity overrides), its development status and the
-diversity of its critical commodities.  A parcel's value is the kernel-weighted sum of
-the weights of the sites within ``radius_km`` of it (distance 0 inside the parcel).
+**Site weight** = status × commodity × diversity × significance:
+
+- *status*: ``value.status_weights`` by ``dev_status`` (producer 1.0 ... occurrence 0.3);
+- *commodity*: the best weight among the site's commodities — group weight ×
+  (``critical_weight`` or ``noncritical_weight`` for the configured list year; or, with
+  ``commodity_weighting = "import_reliance"``, ``import_floor + (1 - import_floor) × U.S.
+  net import reliance``), per-commodity overrides, and × ``off_focus_weight`` for a
+  commodity outside the commodity focus;
+- *diversity*: +``diversity_bonus`` per additional critical commodity (at most +50 %);
+- *significance*: × (1 + bonus) when the site's source is a compilation of significant
+  deposits (``significance_sources``), × (1 + ``corroboration_bonus`` × min(n_sources - 1,
+  ``corroboration_cap``)) when several independent sources report it (``n_sources`` of
+  de-duplicated sites), × ``size_weights[size]`` when the source publishes a size.
+
+**Parcel value**: each site within ``radius_km`` contributes its weight × the kernel of its
+distance (0 inside the parcel) × ``nearby_factor`` when it lies outside the parcel (a
+deposit inside a parcel is worth more than the same deposit next door).  With ``aggregate = "discounted"`` (default) the
+contributions are sorted, best first, and the k-th is multiplied by ``discount**(k-1)``:
+one significant deposit outweighs many records of one camp (a camp logged as a hundred
+adits adds at most ``1 / (1 - discount)`` times its best record).  ``"sum"`` adds them all.
+The site contributing most is reported (``value_site``, ``value_basis``) for the ``why``
+sentence.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 
 import geopandas as gpd
@@ -20,9 +39,21 @@ from prospector._runtime import chunked
 from prospector.analysis._text import join_sorted, text_array
 from prospector.analysis.index import ParcelIndex
 from prospector.config import ValueConfig
-from prospector.schema.commodities import COMMODITY_GROUPS, CommodityVocabulary
+from prospector.schema.commodities import (
+    COMMODITY_GROUPS,
+    CommodityVocabulary,
+    load_import_reliance,
+    resolve_focus,
+)
 
-__all__ = ["deposit_weights", "deposits_in_parcels", "kernel", "parcel_value"]
+__all__ = [
+    "commodity_weight",
+    "deposit_weights",
+    "deposits_in_parcels",
+    "discounted_sums",
+    "kernel",
+    "parcel_value",
+]
 
 _SITE_BLOCK = 1 << 15
 """Sites whose kernel pairs are found at once (~50 candidate parcels a site: ~40 MB)."""
@@ -59,18 +90,108 @@ def _flat_commodities(lists: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return site, code, np.asarray(names, dtype=object)
 
 
+def commodity_weight(
+    commodity: str,
+    vocabulary: CommodityVocabulary,
+    config: ValueConfig,
+    *,
+    focus: frozenset[str] = frozenset(),
+) -> float:
+    """Weight of one canonical commodity under *config* (before status and significance).
+
+    See the module docstring; *focus* is the resolved commodity focus (empty: none).
+    """
+    if commodity in config.commodity_weights:
+        weight = float(config.commodity_weights[commodity])
+    else:
+        group = vocabulary.groups.get(commodity, "industrial")
+        if config.commodity_weighting == "import_reliance":
+            known = load_import_reliance().get(commodity)
+            share = (known.percent if known else config.unknown_import_reliance) / 100.0
+            base = config.import_floor + (1.0 - config.import_floor) * share
+        else:
+            critical = vocabulary.is_critical(commodity)
+            base = config.critical_weight if critical else config.noncritical_weight
+        weight = base * config.group_weights.get(group, 0.0)
+    if focus and commodity not in focus:
+        weight *= config.off_focus_weight
+    return weight
+
+
+def _matches(sources: np.ndarray, patterns: dict[str, float]) -> np.ndarray:
+    """Largest bonus of the patterns each source matches (0 when none)."""
+    bonus = np.zeros(len(sources))
+    distinct, inverse = np.unique(sources.astype(str), return_inverse=True)
+    per = np.array(
+        [
+            max((b for p, b in patterns.items() if fnmatch.fnmatchcase(d, p)), default=0.0)
+            for d in distinct
+        ]
+    )
+    if len(distinct):
+        bonus = per[inverse.reshape(-1)]
+    return bonus
+
+
+def _significance(deposits: gpd.GeoDataFrame, config: ValueConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Significance factor and its plain-language basis per site."""
+    n = len(deposits)
+    factor = np.ones(n)
+    basis = np.full(n, "", dtype=object)
+    patterns = {p.lower(): float(b) for p, b in config.significance_sources.items()}
+    if patterns and n:
+        if "sources" in deposits:
+            # Merged sites: the best bonus among all merged records' sources.
+            lists = deposits["sources"].to_numpy(dtype=object)
+            lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=n)
+            flat = np.array(list(itertools.chain.from_iterable(lists)), dtype=object)
+            owner = np.repeat(np.arange(n), lengths)
+            bonus = np.zeros(n)
+            if len(flat):
+                np.maximum.at(bonus, owner, _matches(np.char.lower(flat.astype(str)), patterns))
+        elif "source" in deposits:
+            src = deposits["source"].fillna("").to_numpy(dtype=object).astype(str)
+            bonus = _matches(np.char.lower(src), patterns)
+        else:
+            bonus = np.zeros(n)
+        factor *= 1.0 + bonus
+        basis[bonus > 0] = "in a USGS significant-deposit compilation"
+    if "n_sources" in deposits and n:
+        extra = np.clip(
+            pd.to_numeric(deposits["n_sources"]).fillna(1).to_numpy(dtype=float) - 1.0,
+            0.0,
+            float(config.corroboration_cap),
+        )
+        factor *= 1.0 + config.corroboration_bonus * extra
+        many = extra > 0
+        text = np.char.add(
+            pd.to_numeric(deposits["n_sources"]).fillna(1).astype(int).astype(str).to_numpy(),
+            " independent sources",
+        ).astype(object)
+        basis[many] = np.where(basis[many] == "", text[many], basis[many] + "; " + text[many])
+    if "size" in deposits and n:
+        size = deposits["size"].fillna("unknown").astype(str).str.lower()
+        factor *= size.map(config.size_weights).fillna(1.0).to_numpy(dtype=float)
+        sized = size.isin(["large", "medium"]).to_numpy()
+        text = (size + " deposit").to_numpy(dtype=object)
+        basis[sized] = np.where(basis[sized] == "", text[sized], basis[sized] + "; " + text[sized])
+    return factor, basis
+
+
 def deposit_weights(
     deposits: gpd.GeoDataFrame, vocabulary: CommodityVocabulary, config: ValueConfig
 ) -> pd.DataFrame:
-    """Weight every site.
+    """Weight every site (see the module docstring for the rule).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed like *deposits*: ``weight`` (status × best commodity weight × diversity),
-        ``group`` (group of the best-weighted commodity, ``"none"`` without commodities),
-        ``critical`` (bool), ``n_critical``, and one ``w_<group>`` column per commodity group
-        (status × best commodity weight within that group).
+        Indexed like *deposits*: ``weight`` (status × best commodity weight × diversity ×
+        significance), ``significance`` (the factor), ``basis`` (what made the site
+        significant, "" when nothing), ``group`` (group of the best-weighted commodity,
+        ``"none"`` without a weighted commodity), ``critical`` (bool), ``n_critical``, and one
+        ``w_<group>`` column per commodity group (status × best commodity weight within that
+        group × significance).
     """
     status_w = (
         deposits["dev_status"]
@@ -79,6 +200,7 @@ def deposit_weights(
         .to_numpy(dtype=float)
     )
     n = len(deposits)
+    focus = resolve_focus(config.focus_commodities, config.focus_groups, vocabulary=vocabulary)
     # Flatten the commodity lists: one row per (site, commodity), in list order.
     site, flat, names = _flat_commodities(deposits["commodities"].to_numpy(dtype=object))
     # Weight, group and criticality of each distinct commodity.
@@ -88,34 +210,79 @@ def deposit_weights(
     c_name = np.zeros(len(names), dtype=bool)
     for j, c in enumerate(list(names)):
         group = vocabulary.groups.get(c, "industrial")
-        critical = vocabulary.is_critical(c)
-        if c in config.commodity_weights:
-            w_name[j] = float(config.commodity_weights[c])
-        else:
-            base = config.critical_weight if critical else config.noncritical_weight
-            w_name[j] = base * config.group_weights.get(group, 0.0)
+        w_name[j] = commodity_weight(c, vocabulary, config, focus=focus)
         g_name[j] = groups.index(group) if group in groups else groups.index("industrial")
-        c_name[j] = critical
+        c_name[j] = vocabulary.is_critical(c)
     w, g, crit = w_name[flat], g_name[flat], c_name[flat]
     n_critical = np.bincount(site, weights=crit, minlength=n).astype(np.int64)
     best = np.zeros(n)
     np.maximum.at(best, site, w)
     group_w = np.zeros((n, len(groups)))
     np.maximum.at(group_w, (site, g), w)
-    # The group of a site is that of its first commodity with the best (positive) weight.
+    # The group of a site is that of its best (positive) weight; equal weights go to the
+    # group listed first in COMMODITY_GROUPS (gallium before zinc at Apex).
     best_group = np.full(n, "none", dtype=object)
     top = (w == best[site]) & (w > 0)
-    first_site, first = np.unique(site[top], return_index=True)
-    best_group[first_site] = np.array(groups, dtype=object)[g[top][first]]
+    order = np.lexsort((g[top], site[top]))
+    first_site, first = np.unique(site[top][order], return_index=True)
+    best_group[first_site] = np.array(groups, dtype=object)[g[top][order][first]]
     diversity = 1.0 + np.minimum(0.5, config.diversity_bonus * np.maximum(n_critical - 1, 0))
+    significance, basis = _significance(deposits, config)
     out = pd.DataFrame(index=deposits.index)
-    out["weight"] = status_w * best * diversity
+    out["weight"] = status_w * best * diversity * significance
+    out["significance"] = significance
+    out["basis"] = text_array(basis)
     out["group"] = text_array(best_group)
     out["critical"] = n_critical > 0
     out["n_critical"] = n_critical
     for j, name in enumerate(groups):
-        out[f"w_{name}"] = status_w * group_w[:, j]
+        out[f"w_{name}"] = status_w * group_w[:, j] * significance
     return out
+
+
+def discounted_sums(
+    parcel: np.ndarray,
+    terms: np.ndarray,
+    n: int,
+    discount: float,
+    *,
+    tiebreak: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per parcel, the sum of its terms sorted best first, the k-th times ``discount**(k-1)``.
+
+    Parameters
+    ----------
+    parcel
+        Parcel position of each term.
+    terms
+        Non-negative contributions.
+    tiebreak
+        Order of equal terms (smaller first); default: their input order.
+    n
+        Number of parcels.
+    discount
+        Geometric discount in [0, 1] (1: plain sum; 0: the best term only).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The discounted sums (length *n*) and, per parcel, the input position of its best
+        term (-1 for parcels without terms).
+    """
+    out = np.zeros(n)
+    best = np.full(n, -1, dtype=np.int64)
+    if len(terms) == 0:
+        return out, best
+    key = np.arange(len(terms)) if tiebreak is None else tiebreak
+    order = np.lexsort((np.arange(len(terms)), key, -terms, parcel))
+    p = parcel[order]
+    starts = np.r_[True, p[1:] != p[:-1]]
+    group_start = np.flatnonzero(starts)
+    k = np.arange(len(p)) - np.repeat(group_start, np.diff(np.r_[group_start, len(p)]))
+    factor = np.power(discount, k.astype(float)) if discount != 1.0 else np.ones(len(p))
+    sums: np.ndarray = np.bincount(p, weights=terms[order] * factor, minlength=n)
+    best[p[group_start]] = order[group_start]
+    return sums, best
 
 
 def parcel_value(
@@ -134,7 +301,9 @@ def parcel_value(
     Returns
     -------
     pandas.DataFrame
-        Indexed like *parcels*: ``value_raw`` and ``value_<group>`` for every group.
+        Indexed like *parcels*: ``value_raw`` and ``value_<group>`` for every group, and
+        ``value_site`` / ``value_basis``: the name of the site contributing most to the
+        parcel's value and what made it significant ("" when none).
     """
     if deposits.crs != parcels.crs:
         raise ValueError("deposits and parcels must share the work CRS")
@@ -145,6 +314,8 @@ def parcel_value(
         out["value_raw"] = 0.0
         for g in COMMODITY_GROUPS:
             out[f"value_{g}"] = 0.0
+        out["value_site"] = text_array(np.full(n, "", dtype=object))
+        out["value_basis"] = text_array(np.full(n, "", dtype=object))
         return out
     if index is None:
         index = ParcelIndex.of(parcels.geometry.to_numpy())
@@ -158,41 +329,80 @@ def parcel_value(
     # Sites in blocks: each block's candidate pairs are found, weighted and reduced to the
     # non-zero terms before the next, so only those are ever held (the candidates are ~50
     # parcels a site, a fifth of them zero).  Dropping exact zeros leaves every sum as it is.
-    count = np.zeros(len(deposits), dtype=np.int64)
-    rows: list[np.ndarray] = []
-    terms: list[np.ndarray] = []
+    site_rows: list[np.ndarray] = []
+    parcel_rows: list[np.ndarray] = []
+    kept: list[np.ndarray] = []
     for start in range(0, len(deposits), _SITE_BLOCK):
         stop = min(start + _SITE_BLOCK, len(deposits))
         # Candidates: parcels whose box meets the square of side 2·radius around each site
         # (the same candidates as predicate="dwithin", without its per-pair GEOS distance);
         # the kernel is 0 at and beyond the radius, so extra corner candidates add zeros.
-        di, pi = index.bounds_pairs(rects[start:stop])
-        di += start
-        k = chunked(
-            lambda p, d: kernel(index.point_distance(p, points, xy, d), radius_m, config.kernel),
-            pi,
-            di,
-        )
-        keep = k != 0  # NaN is kept: it must reach the sum
-        count[start:stop] = np.bincount(di[keep] - start, minlength=stop - start)
-        rows.append(pi[keep].astype(np.int32 if n < 2**31 else np.int64))
-        terms.append(k[keep])
-        del di, pi, k, keep
+        bi, bp = index.bounds_pairs(rects[start:stop])
+        bi += start
+        distance = chunked(lambda p, d: index.point_distance(p, points, xy, d), bp, bi)
+        bk = kernel(distance, radius_m, config.kernel)
+        if config.nearby_factor != 1.0:
+            # A site inside the parcel (distance 0) counts in full; sites nearby are evidence
+            # of extension, worth ``nearby_factor`` (default 0.3) of their kernel weight.
+            bk = np.where(distance > 0, bk * config.nearby_factor, bk)
+        keep = bk != 0  # NaN is kept: it must reach the sum
+        site_rows.append(bi[keep])
+        parcel_rows.append(bp[keep].astype(np.int32 if n < 2**31 else np.int64))
+        kept.append(bk[keep])
+        del bi, bp, bk, keep, distance
+    di = np.concatenate(site_rows) if site_rows else np.zeros(0, dtype=np.int64)
+    pi = np.concatenate(parcel_rows) if parcel_rows else np.zeros(0, dtype=np.int64)
+    k = np.concatenate(kept) if kept else np.zeros(0)
+    del site_rows, parcel_rows, kept
     # Weighted sums per parcel as one sparse product.  The pairs come grouped by site, which
     # is the compressed-column layout as it stands (no sort); the product adds each
     # parcel's terms in site order whatever the partition (tiles keep the sites' relative
     # order), so sums are reproducible to the last bit.
     columns = ["weight", *(f"w_{g}" for g in COMMODITY_GROUPS)]
     site_w = weights[columns].to_numpy(dtype=float)
-    indptr = np.r_[0, np.cumsum(count)]
-    pairs = scipy.sparse.csc_matrix(
-        (np.concatenate(terms), np.concatenate(rows), indptr), shape=(n, len(deposits))
-    )
-    del rows, terms
-    sums = np.asarray(pairs @ site_w)
+    # Equal contributions are ordered by site id (the same in every partition), else position.
+    if "site_id" in deposits:
+        site_key = np.unique(deposits["site_id"].astype(str).to_numpy(), return_inverse=True)[1]
+        pair_key = site_key.reshape(-1)[di]
+    else:
+        pair_key = di
+    if config.aggregate == "sum":
+        indptr = np.r_[0, np.cumsum(np.bincount(di, minlength=len(deposits)))]
+        pairs = scipy.sparse.csc_matrix((k, pi, indptr), shape=(n, len(deposits)))
+        sums = np.asarray(pairs @ site_w)
+        _, top = discounted_sums(pi, k * site_w[di, 0], n, 0.0, tiebreak=pair_key)
+    else:
+        # Best first per parcel (ties in site order, which tiles keep): the same terms in
+        # the same order whatever the partition, so sums are reproducible to the last bit.
+        sums = np.zeros((n, len(columns)))
+        top = np.full(n, -1, dtype=np.int64)
+        for j in range(len(columns)):
+            terms = k * site_w[di, j]
+            live = terms > 0
+            sums[:, j], best = discounted_sums(
+                pi[live], terms[live], n, config.discount, tiebreak=pair_key[live]
+            )
+            if j == 0:
+                top = np.where(best >= 0, np.flatnonzero(live)[np.maximum(best, 0)], -1)
     out["value_raw"] = sums[:, 0]
     for j, g in enumerate(COMMODITY_GROUPS, start=1):
         out[f"value_{g}"] = sums[:, j]
+    site = np.where(top >= 0, di[np.maximum(top, 0)], -1)
+    has = site >= 0
+    names = np.full(n, "", dtype=object)
+    basis = np.full(n, "", dtype=object)
+    if has.any():
+        if "name" in deposits:
+            label = deposits["name"].fillna("").to_numpy(dtype=object)
+        else:
+            label = deposits.get("site_id", pd.Series("", index=deposits.index)).to_numpy(
+                dtype=object
+            )
+        names[has] = label[site[has]]
+        if "basis" in weights:
+            basis[has] = weights["basis"].to_numpy(dtype=object)[site[has]]
+    out["value_site"] = text_array(names)
+    out["value_basis"] = text_array(basis)
     return out
 
 

@@ -33,6 +33,7 @@ _ENTRY_KEYS = {
     "values",
     "options",
     "raster",
+    "positional_accuracy_m",
 }
 _OPTION_KEYS = {"id_prefix_field", "id_prefix", "weight_scale", "default_values"}
 _RASTER_KEYS = {"kind", "categorical", "units", "nodata", "categories"}
@@ -75,6 +76,11 @@ class CatalogEntry:
     path: Path | None = None
     inline: bool = False
     """True for a mapping written in a region file (or the canonical names), not a catalogue file."""
+    positional_accuracy_m: float | None = None
+    """How far a published position or boundary may lie from the truth (metres), from the
+    publication scale or the publisher's statement; None: not stated (taken as exact).
+    Withdrawals known only to this accuracy do not close ground outright
+    (``land_status = "verify_boundary"``)."""
 
     @property
     def label(self) -> str:
@@ -176,6 +182,16 @@ def _parse_entry(data: dict[str, Any], *, where: str) -> CatalogEntry:
                     f"{where}: canonical column {col.name!r} has no mapping; add it under "
                     "[fields] (published field name) or [constants] (fixed value)."
                 )
+    accuracy = data.get("positional_accuracy_m")
+    if accuracy is not None and (
+        isinstance(accuracy, bool)
+        or not isinstance(accuracy, (int, float))
+        or not (0 <= accuracy < 1e7)
+    ):
+        problems.append(
+            f"{where}: positional_accuracy_m must be a number of metres >= 0; got {accuracy!r}."
+        )
+        accuracy = None
     if problems:
         raise CatalogError("invalid catalogue entry:\n  " + "\n  ".join(problems))
     return CatalogEntry(
@@ -194,6 +210,7 @@ def _parse_entry(data: dict[str, Any], *, where: str) -> CatalogEntry:
         download=dict(data.get("download", {})),
         options=dict(options),
         raster=dict(raster),
+        positional_accuracy_m=float(accuracy) if accuracy is not None else None,
     )
 
 

@@ -18,7 +18,9 @@ from rich.table import Table
 
 from prospector.analysis.validate import EvaluateOn, Targets
 from prospector.cli.options import (
+    commodity_option,
     config_option,
+    group_option,
     overwrite_option,
     recorded_warnings,
     region_option,
@@ -29,11 +31,15 @@ from prospector.cli.options import out as console
 __all__ = ["sensitivity", "validate"]
 
 
-def _rank(region: str, config_path: str | None) -> Any:
+def _rank(
+    region: str, config_path: str | None, focus: tuple[str | None, str | None] = (None, None)
+) -> Any:
+    from prospector.config import load_config, with_focus
     from prospector.ranking import rank
 
+    config = with_focus(load_config(config_path), *focus)
     with recorded_warnings():
-        return rank(region, config_path, engine="memory")
+        return rank(region, config, engine="memory")
 
 
 @click.command("sensitivity")
@@ -109,16 +115,19 @@ def sensitivity(region: str, config_path: str | None, runs: int, top_n: int, con
               help="Metrics file to write (JSON).")  # fmt: skip
 @click.option("--plots", type=click.Path(file_okay=False), default=None,
               help="Folder for prediction_rate.png.")  # fmt: skip
+@commodity_option
+@group_option
 @overwrite_option
 def validate(region: str, config_path: str | None, block_km: float, folds: int, seed: int | None,
              buffer_km: float, targets: str, evaluate_on: str, no_variants: bool, json_path: str,
-             plots: str | None, overwrite: bool) -> None:  # fmt: skip
+             plots: str | None, focus_commodities: str | None, focus_groups: str | None,
+             overwrite: bool) -> None:  # fmt: skip
     """Cross-validate REGION's ranking against held-out known sites (spatial vs random folds)."""
     from prospector._runtime import check_writable
     from prospector.ranking.studies import VARIANTS, validation, write_validation
 
     check_writable(json_path, overwrite=overwrite)  # before the run
-    result = _rank(region, config_path)
+    result = _rank(region, config_path, (focus_commodities, focus_groups))
     report = validation(
         result, block_km=block_km, n_folds=folds, seed=seed, buffer_km=buffer_km,
         targets=targets, evaluate_on=evaluate_on,  # type: ignore[arg-type]

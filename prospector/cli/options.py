@@ -18,9 +18,11 @@ from prospector.config import ScoreConfig
 
 __all__ = [
     "command_line",
+    "commodity_option",
     "config_option",
     "engine_options",
     "err",
+    "group_option",
     "method_option",
     "out",
     "overwrite_option",
@@ -56,6 +58,22 @@ config_option = click.option(
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 seed_option = click.option(
     "--seed", type=int, default=None, help="Random seed (default: the configuration's `seed`)."
+)
+commodity_option = click.option(
+    "--commodity",
+    "focus_commodities",
+    default=None,
+    metavar="NAMES",
+    help="Commodity focus, comma-separated (tungsten; lithium,boron): value, validation "
+    "targets and sentences follow it (config value.focus_commodities).",
+)
+group_option = click.option(
+    "--group",
+    "focus_groups",
+    default=None,
+    metavar="GROUPS",
+    help="Commodity focus by group, comma-separated (battery, ree, pgm, specialty...; "
+    "config value.focus_groups).",
 )
 status_option = click.option(
     "--status",

@@ -9,9 +9,11 @@ from rich.table import Table
 
 from prospector.cli.options import (
     command_line,
+    commodity_option,
     config_option,
     engine_options,
     err,
+    group_option,
     method_option,
     overwrite_option,
     recorded_warnings,
@@ -78,13 +80,14 @@ def _rank_and_write(
     status: str | None = None,
     method: str | None = None,
     make_map: bool = True,
+    focus: tuple[str | None, str | None] = (None, None),
     **engine: Any,
 ) -> None:
-    from prospector.config import load_config, with_overrides
+    from prospector.config import load_config, with_focus, with_overrides
     from prospector.ranking import rank, write_run
 
     overrides = {k: v for k, v in {"status": status, "method": method}.items() if v}
-    config = load_config(config_path)
+    config = with_focus(load_config(config_path), *focus)
     if overrides:
         config = with_overrides(config, {"score": overrides})
     with recorded_warnings():
@@ -136,6 +139,8 @@ def demo(out: str) -> None:
     "(as `prospector layers fetch --all`); exits 2 without ranking if one fails.",
 )
 @engine_options
+@commodity_option
+@group_option
 @overwrite_option
 def rank_cmd(
     region: str,
@@ -149,6 +154,8 @@ def rank_cmd(
     workers: int | None,
     tile_km: float,
     scheduler: str | None,
+    focus_commodities: str | None,
+    focus_groups: str | None,
     overwrite: bool,
 ) -> None:
     """Rank the parcels of REGION and write the outputs into --out."""
@@ -167,6 +174,7 @@ def rank_cmd(
         status=status,
         method=method,
         make_map=not no_map,
+        focus=(focus_commodities, focus_groups),
         engine=engine,
         workers=workers,
         tile_km=tile_km,

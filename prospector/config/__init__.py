@@ -12,7 +12,7 @@ only the keys it gives; validation has no side effects.
 
 from __future__ import annotations
 
-from prospector.config.load import config_to_dict, load_config, with_overrides
+from prospector.config.load import config_to_dict, load_config, with_focus, with_overrides
 from prospector.config.model import (
     ACCESS_CRITERIA,
     MILE_M,
@@ -22,6 +22,7 @@ from prospector.config.model import (
     EvidenceConfig,
     ParcelConfig,
     ScoreConfig,
+    TargetConfig,
     ValueConfig,
 )
 from prospector.config.render import config_reference, config_to_toml
@@ -35,10 +36,12 @@ __all__ = [
     "EvidenceConfig",
     "ParcelConfig",
     "ScoreConfig",
+    "TargetConfig",
     "ValueConfig",
     "config_reference",
     "config_to_dict",
     "config_to_toml",
     "load_config",
+    "with_focus",
     "with_overrides",
 ]

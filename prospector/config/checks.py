@@ -15,7 +15,12 @@ from prospector._util import did_you_mean
 from prospector.config.model import ACCESS_CRITERIA, SCORE_FAMILIES, Config
 from prospector.errors import ConfigError
 from prospector.schema.columns import ACCESS_KINDS, AGENCIES, DEV_STATUSES
-from prospector.schema.commodities import COMMODITY_GROUPS, LIST_YEARS, load_vocabulary
+from prospector.schema.commodities import (
+    COMMODITY_GROUPS,
+    LIST_YEARS,
+    load_vocabulary,
+    resolve_focus,
+)
 
 __all__ = ["NAME_TABLES", "config_problems", "raise_problems"]
 
@@ -75,6 +80,35 @@ def config_problems(config: Config) -> list[str]:
     _check_weights(value.commodity_weights, "value.commodity_weights", problems)
     year = config.list_year if config.list_year in LIST_YEARS else LIST_YEARS[-1]
     _check_commodities(value.commodity_weights, year, problems)
+    _check_weights(value.significance_sources, "value.significance_sources", problems)
+    _check_weights(value.size_weights, "value.size_weights", problems)
+    for name, number, low, high in [
+        ("value.import_floor", value.import_floor, 0.0, 1.0),
+        ("value.unknown_import_reliance", value.unknown_import_reliance, 0.0, 100.0),
+        ("value.off_focus_weight", value.off_focus_weight, 0.0, 1.0),
+        ("value.discount", value.discount, 0.0, 1.0),
+        ("value.nearby_factor", value.nearby_factor, 0.0, 1.0),
+        ("value.corroboration_bonus", value.corroboration_bonus, 0.0, 10.0),
+    ]:
+        if not (
+            isinstance(number, (int, float))
+            and not isinstance(number, bool)
+            and low <= number <= high
+        ):
+            p(f"{name} must be a number in [{low:g}, {high:g}]; got {number!r}.")
+    if not isinstance(value.corroboration_cap, int) or value.corroboration_cap < 0:
+        problems.append(
+            f"value.corroboration_cap must be an integer >= 0; got {value.corroboration_cap!r}."
+        )
+    if value.focus_commodities or value.focus_groups:
+        try:
+            resolve_focus(
+                value.focus_commodities,
+                value.focus_groups,
+                vocabulary=load_vocabulary(year),
+            )
+        except ConfigError as exc:
+            problems.append(f"value.focus: {exc}")
 
     access = config.access
     _check_weights(access.decay_km, "access.decay_km", problems, strictly=True)
@@ -108,6 +142,7 @@ def config_problems(config: Config) -> list[str]:
             score.family_weights()
         except ConfigError as exc:
             p(f"score.ahp: {exc}")
+    problems += config.targets.problems()
     return problems
 
 

@@ -24,7 +24,7 @@ from prospector.config.checks import config_problems, raise_problems
 from prospector.config.model import Config
 from prospector.errors import ConfigError
 
-__all__ = ["apply_overrides", "config_to_dict", "load_config", "with_overrides"]
+__all__ = ["apply_overrides", "config_to_dict", "load_config", "with_focus", "with_overrides"]
 
 
 def load_config(source: str | Path | Mapping[str, Any] | None = None) -> Config:
@@ -241,3 +241,23 @@ def _check_type(value: Any, hint: Any, name: str, problems: list[str]) -> Any:
             return _BAD
         return value
     return value  # pragma: no cover - every field type is handled above
+
+
+def with_focus(config: Config, commodities: str | None = None, groups: str | None = None) -> Config:
+    """Return *config* with a commodity focus (comma-separated names / groups), validated.
+
+    ``None`` leaves that part of the configured focus as it is; a given value replaces it.
+    Unknown names raise :class:`~prospector.errors.ConfigError` with a "did you mean".
+    """
+    if commodities is None and groups is None:
+        return config
+
+    def split(text: str | None, current: list[str]) -> list[str]:
+        return current if text is None else [p.strip() for p in text.split(",") if p.strip()]
+
+    value = dataclasses.replace(
+        config.value,
+        focus_commodities=split(commodities, config.value.focus_commodities),
+        focus_groups=split(groups, config.value.focus_groups),
+    )
+    return dataclasses.replace(config, value=value).validate()

@@ -6,11 +6,13 @@ is generated from them (:func:`prospector.config.config_reference`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from prospector.schema.columns import ACCESS_KINDS
+from prospector.schema.commodities import DEFAULT_GROUP_WEIGHTS
 
 __all__ = [
     "ACCESS_CRITERIA",
@@ -21,6 +23,7 @@ __all__ = [
     "EvidenceConfig",
     "ParcelConfig",
     "ScoreConfig",
+    "TargetConfig",
     "ValueConfig",
 ]
 
@@ -45,20 +48,16 @@ def _status_weights() -> dict[str, float]:
 
 
 def _group_weights() -> dict[str, float]:
-    # Multiplies the commodity weight. Bulk construction materials (sand & gravel, stone, clay,
-    # limestone, cinders) are worth ~1/50 of a critical metal site so thousands of gravel pits
-    # cannot swamp a handful of critical-mineral sites.
-    return {
-        "ree": 1.0,
-        "battery": 1.0,
-        "pgm": 1.0,
-        "base": 0.8,
-        "precious": 0.7,
-        "energy": 0.8,
-        "specialty": 0.8,
-        "industrial": 0.3,
-        "bulk": 0.02,
-    }
+    # Multiplies the commodity weight; defaults and reasons in prospector.schema.commodities
+    # (DEFAULT_GROUP_WEIGHTS) and docs/commodities.md.
+    return dict(DEFAULT_GROUP_WEIGHTS)
+
+
+def _significance_sources() -> dict[str, float]:
+    # USGS compilations of significant deposits, matched against a site's `source` (shell
+    # patterns): the major-deposits database and Professional Paper 1802's critical-mineral
+    # deposits.  Membership doubles a site's weight.
+    return {"*major_deposits*": 1.0, "*pp1802*": 1.0}
 
 
 @dataclass
@@ -98,6 +97,40 @@ class ValueConfig:
     dedupe_m: float = 300.0
     """Records of known sites closer than this (metres) that share a commodity are one site
     (:func:`prospector.analysis.dedupe.dedupe_sites`); 0 keeps every record."""
+    commodity_weighting: Literal["criticality", "import_reliance"] = "criticality"
+    """How a commodity's weight is set before group weights: by membership of the critical
+    list (``critical_weight`` / ``noncritical_weight``), or by U.S. net import reliance
+    (USGS Mineral Commodity Summaries 2025): ``import_floor + (1 - import_floor) × share``."""
+    import_floor: float = 0.1
+    """Commodity factor at 0 % net import reliance (``commodity_weighting = "import_reliance"``)."""
+    unknown_import_reliance: float = 0.0
+    """Net import reliance (percent) assumed for commodities the bundled table does not list."""
+    focus_commodities: list[str] = field(default_factory=list)
+    """Commodity focus: canonical names or published aliases (``["tungsten"]``); empty = all."""
+    focus_groups: list[str] = field(default_factory=list)
+    """Commodity focus by scoring group (``["battery"]``); adds every member commodity."""
+    off_focus_weight: float = 0.0
+    """Factor on the weight of commodities outside the focus (0: only the focus counts)."""
+    nearby_factor: float = 0.3
+    """Factor on the kernel weight of sites outside the parcel (1: no preference for the
+    parcel holding the site; the kernel alone gives its neighbours ~95 % of its value)."""
+    aggregate: Literal["discounted", "sum"] = "discounted"
+    """How the kernel-weighted sites near a parcel add up: ``"discounted"`` takes the best
+    site in full, the second times ``discount``, the third times ``discount²``... (many records
+    of one camp cannot outweigh one significant deposit); ``"sum"`` adds them all."""
+    discount: float = 0.5
+    """Geometric discount of the 2nd, 3rd... best site (``aggregate = "discounted"``)."""
+    significance_sources: dict[str, float] = field(default_factory=_significance_sources)
+    """Compilations of significant deposits, as shell patterns on a site's ``source``: a site
+    in one gets ``× (1 + bonus)`` (the largest bonus when several match)."""
+    corroboration_bonus: float = 0.5
+    """Extra weight per additional independent source of a merged site (``n_sources``)."""
+    corroboration_cap: int = 2
+    """At most this many additional sources count (default: up to × 2)."""
+    size_weights: dict[str, float] = field(
+        default_factory=lambda: {"large": 2.0, "medium": 1.5, "small": 1.0, "unknown": 1.0}
+    )
+    """Factor by published deposit size, when the deposits carry a ``size`` column."""
 
 
 @dataclass
@@ -189,6 +222,51 @@ class ScoreConfig:
 
 
 @dataclass
+class TargetConfig:
+    """How high-scoring parcels are merged into target areas."""
+
+    top_percent: float = 2.0
+    """Cells ranked in the top this-many percent of ranked parcels are high-scoring."""
+    min_cells: int = 50
+    """At least this many of the best-ranked cells are high-scoring (small regions)."""
+    min_score: float = 0.0
+    """High-scoring cells must also score at least this (0: no score threshold)."""
+    adjacency: Literal["queen", "rook"] = "queen"
+    """Cells sharing an edge or a corner (queen) or only an edge (rook) are contiguous."""
+    gap_m: float = 0.0
+    """Cells up to this distance apart (metres) also join one target (bridges small gaps)."""
+    rank_by: Literal["best", "sum"] = "best"
+    """Rank targets by their best cell's score or by the summed score of their cells."""
+
+    def problems(self) -> list[str]:
+        """Return one message per invalid setting (empty when valid)."""
+        problems: list[str] = []
+        numbers = {
+            "top_percent": self.top_percent,
+            "gap_m": self.gap_m,
+            "min_score": self.min_score,
+        }
+        for name, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problems.append(f"targets.{name} must be a number; got {value!r}.")
+        if problems:
+            return problems
+        if not (0.0 < self.top_percent <= 100.0):
+            problems.append(f"targets.top_percent must be in (0, 100]; got {self.top_percent!r}.")
+        if not isinstance(self.min_cells, int) or self.min_cells < 1:
+            problems.append(f"targets.min_cells must be an integer >= 1; got {self.min_cells!r}.")
+        if not math.isfinite(self.gap_m) or self.gap_m < 0:
+            problems.append(f"targets.gap_m must be a finite number >= 0; got {self.gap_m!r}.")
+        if not math.isfinite(self.min_score):
+            problems.append(f"targets.min_score must be finite; got {self.min_score!r}.")
+        if self.adjacency not in ("queen", "rook"):
+            problems.append(f"targets.adjacency must be 'queen' or 'rook'; got {self.adjacency!r}.")
+        if self.rank_by not in ("best", "sum"):
+            problems.append(f"targets.rank_by must be 'best' or 'sum'; got {self.rank_by!r}.")
+        return problems
+
+
+@dataclass
 class Config:
     """Everything a run needs besides the region."""
 
@@ -205,6 +283,7 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    targets: TargetConfig = field(default_factory=TargetConfig)
 
     def validate(self) -> Config:
         """Check every value and name; return this configuration, unchanged.

@@ -66,6 +66,9 @@ def load_layer(
     check_layer_crs(raw, where=where)
     raw = split_antimeridian(raw, where=where)
     gdf, report = normalize_layer(raw, ref.entry, where=where, vocabulary=vocabulary)
+    if ref.role == "withdrawals" and ref.entry.positional_accuracy_m:
+        # Carried per feature so land status can tell coarse boundaries from exact ones.
+        gdf["positional_accuracy_m"] = ref.entry.positional_accuracy_m
     gdf = to_work_crs(gdf, crs)
     if clip_to is not None:
         gdf = _keep_near(gdf, ref, clip_to, report)

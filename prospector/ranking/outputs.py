@@ -1,7 +1,7 @@
 """A run's output folder: write it atomically, re-render its map, look up its parcels.
 
 :func:`write_run` writes ``prospects.gpkg`` (every layer, the manifest embedded),
-``prospects.html`` (the offline map) and ``manifest.json``.  :func:`write_run_map` renders
+``prospects.html`` (the offline map), ``targets.csv`` and ``manifest.json``.  :func:`write_run_map` renders
 the map again from a GeoPackage alone; :func:`parcel_status` finds a parcel in one.
 """
 
@@ -34,10 +34,16 @@ __all__ = [
     "result_layers",
     "write_run",
     "write_run_map",
+    "write_targets_csv",
 ]
 
 #: File names written into a run's output folder.
-RUN_FILES = {"gpkg": "prospects.gpkg", "map": "prospects.html", "manifest": "manifest.json"}
+RUN_FILES = {
+    "gpkg": "prospects.gpkg",
+    "map": "prospects.html",
+    "targets": "targets.csv",
+    "manifest": "manifest.json",
+}
 
 
 def result_layers(result: RankResult) -> dict[str, gpd.GeoDataFrame]:
@@ -45,6 +51,7 @@ def result_layers(result: RankResult) -> dict[str, gpd.GeoDataFrame]:
     data = result.data
     layers: dict[str, gpd.GeoDataFrame | None] = {
         "parcels": result.parcels,
+        "targets": result.targets,
         "excluded_parcels": result.excluded,
         "deposits": result.deposits,
         "withdrawals": data.withdrawals,
@@ -81,6 +88,10 @@ def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
         "manifest": "manifest.json",
         "list_year": (manifest.get("config") or {}).get("list_year", 2025),
         "notes": manifest.get("notes", []),
+        "commodity_focus": {
+            k: (manifest.get("config") or {}).get("value", {}).get(k, [])
+            for k in ("focus_commodities", "focus_groups")
+        },
     }
 
 
@@ -172,7 +183,7 @@ def write_run(
     command: str | None = None,
     map_options: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Write ``prospects.gpkg``, ``prospects.html`` and ``manifest.json`` into *out_dir*.
+    """Write ``prospects.gpkg``, ``prospects.html``, ``targets.csv`` and ``manifest.json``.
 
     All files are first written into a hidden staging folder inside *out_dir* and moved
     into place only when every one of them succeeded, so a failure (or a refused
@@ -183,9 +194,13 @@ def write_run(
     paths = {key: out_dir / name for key, name in RUN_FILES.items()}
     if not make_map:
         paths.pop("map")
+    if result.targets is None:
+        paths.pop("targets")
     with atomic_outputs(paths, overwrite=overwrite) as staged:
         manifest = result.manifest(command=command)
         write_gpkg(result_layers(result), staged["gpkg"], metadata=manifest)
+        if result.targets is not None:
+            write_targets_csv(result.targets, staged["targets"])
         if make_map:
             from prospector.render import build_map, hillshade_from_dem, write_map
 
@@ -210,6 +225,17 @@ def write_run(
         ]
         write_json(manifest, staged["manifest"])
     return paths
+
+
+def write_targets_csv(targets: gpd.GeoDataFrame, path: str | Path) -> None:
+    """Write the targets table as CSV: its columns plus a representative point in lon/lat."""
+    table = pd.DataFrame(targets.drop(columns="geometry"))
+    if len(targets):
+        points = targets.geometry.representative_point().to_crs("EPSG:4326")
+        table["lon"], table["lat"] = points.x.round(6), points.y.round(6)
+    else:
+        table["lon"], table["lat"] = [], []
+    table.to_csv(path, index=False, encoding="utf-8")
 
 
 def _manifest_hillshade(manifest: dict[str, Any]) -> Any:

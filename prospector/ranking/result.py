@@ -66,6 +66,9 @@ class RankResult:
         Seconds per stage.
     created
         Run time (UTC, ISO seconds).
+    targets
+        Target areas: contiguous high-scoring parcels merged and ranked
+        (:func:`~prospector.analysis.targets.find_targets`; None for a streamed run).
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class RankResult:
         counts: tuple[int, int] | None = None,
         timings: dict[str, float] | None = None,
         created: str | None = None,
+        targets: gpd.GeoDataFrame | None = None,
     ) -> None:
         if (parcels is None or excluded is None) and dataset is None:
             raise ValueError("a RankResult needs parcels and excluded, or a dataset")
@@ -102,6 +106,7 @@ class RankResult:
         self._counts = counts
         self.timings = dict(timings or {})
         self.created = created or run_time().isoformat(timespec="seconds")
+        self.targets = targets
 
     def __repr__(self) -> str:
         where = f", dataset={str(self.dataset)!r}" if self.dataset else ""

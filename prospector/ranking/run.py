@@ -34,6 +34,7 @@ from prospector.config import Config, load_config
 from prospector.ingest import RegionData, load_region_data
 from prospector.ranking.executors import make_executor
 from prospector.ranking.result import RankResult
+from prospector.ranking.sites import with_sites
 from prospector.ranking.sources import (
     LayerSource,
     MemoryLayers,
@@ -143,6 +144,7 @@ def rank(
         data = region_or_data
     else:
         data = load_region_data(region_or_data, config)  # type: ignore[arg-type]
+    data = with_sites(data, config)
     if engine == "auto":
         engine = "stream" if estimated_bytes(data, config) > _available_bytes() else "memory"
     t0 = time.perf_counter()

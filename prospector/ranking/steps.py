@@ -26,12 +26,14 @@ from prospector.analysis.index import ParcelIndex
 from prospector.analysis.land import land_status
 from prospector.analysis.parcels import grid_parcels, split_parcels
 from prospector.analysis.score import Weights, combine, rank_scores
+from prospector.analysis.targets import find_targets
 from prospector.analysis.value import deposit_weights, deposits_in_parcels, parcel_value
 from prospector.config import Config
 from prospector.errors import ProspectorError
 from prospector.ingest import RegionData
 from prospector.ranking.rasters import RasterGrid, prepare_rasters, raster_columns
 from prospector.ranking.result import RankResult
+from prospector.ranking.sites import focus_notes
 from prospector.ranking.sources import (
     MemoryLayers,
     access_features,
@@ -210,13 +212,17 @@ def empty_deposits(crs: Any) -> gpd.GeoDataFrame:
 def annotate_deposits(
     deposits: gpd.GeoDataFrame, weights: pd.DataFrame, owner: np.ndarray, parcel_ids: np.ndarray
 ) -> gpd.GeoDataFrame:
-    """Deposits with their ``weight``, ``group``, ``critical`` and holding ``parcel_id``.
+    """Deposits with their weights, significance and holding ``parcel_id``.
+
+    Adds ``weight``, ``significance``, ``basis``, ``group``, ``critical`` and ``parcel_id``.
 
     *weights* is :func:`~prospector.analysis.value.deposit_weights`' table; *owner* the
     position in *parcel_ids* of the parcel holding each deposit (-1: none).
     """
     return deposits.assign(
         weight=weights["weight"].to_numpy(),
+        significance=weights["significance"].to_numpy(),
+        basis=weights["basis"].to_numpy(),
         group=weights["group"].to_numpy(),
         critical=weights["critical"].to_numpy(),
         parcel_id=np.where(owner >= 0, parcel_ids[np.maximum(owner, 0)], None),
@@ -233,6 +239,8 @@ def _deposit_columns(
         out["value_raw"] = 0.0
         for g in COMMODITY_GROUPS:
             out[f"value_{g}"] = 0.0
+        out["value_site"] = ""
+        out["value_basis"] = ""
         out["n_deposits"] = 0
         out["n_critical_deposits"] = 0
         out["commodities"] = ""
@@ -477,8 +485,9 @@ def finish(
         data=data,
         config=config,
         weights=weights,
-        notes=[*data.region.notes, *redistribution_notes(weights)],
+        notes=[*data.region.notes, *focus_notes(data, config), *redistribution_notes(weights)],
         available=have,
         criteria=criteria,
         missing=missing_inputs(source, config),
+        targets=find_targets(ranked, config.targets),
     )

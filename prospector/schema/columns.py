@@ -71,7 +71,14 @@ WITHDRAWAL_KINDS: tuple[str, ...] = (
 )
 CLAIM_DISPOSITIONS: tuple[str, ...] = ("active", "filed", "closed")
 ACCESS_KINDS: tuple[str, ...] = ("road", "rail", "power")
-LAND_STATUSES: tuple[str, ...] = ("open", "partly_open", "restricted", "closed", "unknown")
+LAND_STATUSES: tuple[str, ...] = (
+    "open",
+    "partly_open",
+    "restricted",
+    "verify_boundary",
+    "closed",
+    "unknown",
+)
 
 
 @dataclass(frozen=True)
@@ -212,7 +219,10 @@ PARCEL_COLUMNS: dict[str, str] = {
     "withdrawn_frac": "Fraction of area withdrawn from mineral entry.",
     "claimed_frac": "Fraction of area under active or filed mining claims (NaN: no claims layer).",
     "open_frac": "Fraction federal, not withdrawn and not claimed (NaN: unknown).",
-    "land_status": "open | partly_open | restricted | closed | unknown.",
+    "land_status": (
+        "open | partly_open | restricted | verify_boundary | closed | unknown; verify_boundary: "
+        "closed only by a boundary coarser than the parcel (see status_reason)."
+    ),
     "status_reason": "Why the status is what it is (e.g. which layer is missing).",
     "agency": "Majority managing agency by area ('' when unknown).",
     "withdrawals": "Names of withdrawn areas touching the parcel, '; '-joined.",
@@ -221,7 +231,12 @@ PARCEL_COLUMNS: dict[str, str] = {
     "n_critical_deposits": "Sites inside the parcel with at least one critical commodity.",
     "commodities": "Canonical commodities of the sites inside, '; '-joined, sorted.",
     "critical_commodities": "The critical ones among them (list year in the manifest).",
-    "value_raw": "Kernel-weighted deposit value before normalisation.",
+    "value_raw": (
+        "Deposit value before normalisation: kernel-weighted site weights, best first with a "
+        "geometric discount (value.aggregate; docs/value.md)."
+    ),
+    "value_site": "Name of the site contributing most to value_raw ('' when none).",
+    "value_basis": "What made that site significant (compilation, sources, size; '' if none).",
     "dist_rail_km": "Distance to the nearest railway (NaN: no rail layer or beyond search radius).",
     "dist_road_km": "Distance to the nearest road.",
     "dist_power_km": "Distance to the nearest power line.",

@@ -1,0 +1,237 @@
+"""Target areas: contiguous high-scoring parcels merged into ranked targets.
+
+A geologist reads "the twenty best targets", not "forty-one cells of one camp".  This step
+turns the cell ranking into target areas:
+
+1. **High-scoring cells.**  The ranked parcels whose rank lies in the top ``top_percent`` %
+   of ranked parcels (at least ``min_cells`` of them), optionally also requiring
+   ``score >= min_score``.  Only ranked parcels take part: closed ground never forms a
+   target.
+2. **Contiguity.**  Two high-scoring cells belong to the same target when they touch:
+   ``"queen"`` adjacency joins cells sharing an edge or only a corner, ``"rook"`` only cells
+   sharing an edge (a boundary segment of positive length).  With ``gap_m > 0`` cells up to
+   that distance apart are joined as well (queen-like), which bridges a single low cell
+   inside a target.  Targets are the connected components of that graph.
+3. **Ranking.**  Targets are ranked by their best cell's score (``rank_by = "best"``; ties
+   by summed score, then by the best cell's rank) or by the summed score of their cells
+   (``"sum"``), which favours large areas.
+
+Each target carries its best and summed score, area, member count, the commodities and
+critical commodities of its cells, the number of known sites inside, its land-status mix
+and its best cell, and the union of its cells as geometry.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse
+import shapely
+from scipy.sparse.csgraph import connected_components
+
+from prospector.config import TargetConfig
+from prospector.errors import ConfigError
+
+__all__ = ["TARGET_COLUMNS", "TargetConfig", "find_targets"]
+
+#: Columns of the targets table, in order (plus ``geometry``).
+TARGET_COLUMNS: tuple[str, ...] = (
+    "target_id",
+    "rank",
+    "n_cells",
+    "area_km2",
+    "best_score",
+    "sum_score",
+    "mean_score",
+    "best_parcel_id",
+    "best_rank",
+    "n_deposits",
+    "commodities",
+    "critical_commodities",
+    "status_mix",
+    "why",
+)
+
+
+def _high_scoring(ranked: pd.DataFrame, config: TargetConfig) -> np.ndarray:
+    """Positions of the high-scoring cells among *ranked*, best first."""
+    rank = pd.to_numeric(ranked["rank"]).to_numpy(dtype=float, na_value=np.nan)
+    pos = np.flatnonzero(~np.isnan(rank))
+    n = len(pos)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    keep_n = max(int(np.ceil(n * config.top_percent / 100.0)), min(config.min_cells, n))
+    pos = pos[np.argsort(rank[pos], kind="stable")][:keep_n]
+    if config.min_score > 0:
+        pos = pos[ranked["score"].to_numpy(dtype=float)[pos] >= config.min_score]
+    return pos
+
+
+def _components(geoms: np.ndarray, config: TargetConfig) -> np.ndarray:
+    """Connected-component label of every geometry under the configured contiguity."""
+    n = len(geoms)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    tree = shapely.STRtree(geoms)
+    if config.gap_m > 0:
+        left, right = tree.query(geoms, predicate="dwithin", distance=config.gap_m)
+    else:
+        left, right = tree.query(geoms, predicate="intersects")
+        if config.adjacency == "rook":
+            # An edge in common: the boundaries meet in a line, not only in points.
+            off = left != right
+            shared = np.zeros(len(left), dtype=bool)
+            shared[off] = shapely.relate_pattern(geoms[left[off]], geoms[right[off]], "****1****")
+            # Overlapping parcels (not a partition) are contiguous too.
+            shared[off] |= shapely.relate_pattern(geoms[left[off]], geoms[right[off]], "2********")
+            keep = ~off | shared
+            left, right = left[keep], right[keep]
+    graph = scipy.sparse.coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def _joined_lists(labels: np.ndarray, lists: pd.Series, n_groups: int) -> np.ndarray:
+    """Distinct '; '-joined items per label, sorted."""
+    out = np.full(n_groups, "", dtype=object)
+    items = lists.fillna("").astype(str).str.split("; ")
+    frame = pd.DataFrame({"g": labels, "item": items.to_numpy()}).explode("item")
+    frame = frame[frame["item"].notna() & (frame["item"] != "")].drop_duplicates()
+    if len(frame):
+        joined = frame.sort_values(["g", "item"]).groupby("g")["item"].agg("; ".join)
+        out[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def _status_mix(labels: np.ndarray, status: pd.Series, n_groups: int) -> np.ndarray:
+    """``"open 3; unknown 2"`` per label: land-status counts, most frequent first."""
+    out = np.full(n_groups, "", dtype=object)
+    counts = (
+        pd.DataFrame({"g": labels, "s": status.fillna("unknown").astype(str).to_numpy()})
+        .value_counts()
+        .reset_index(name="n")
+        .sort_values(["g", "n", "s"], ascending=[True, False, True])
+    )
+    counts["text"] = counts["s"] + " " + counts["n"].astype(str)
+    joined = counts.groupby("g")["text"].agg("; ".join)
+    out[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def find_targets(ranked: gpd.GeoDataFrame, config: TargetConfig | None = None) -> gpd.GeoDataFrame:
+    """Merge contiguous high-scoring ranked parcels into ranked target areas.
+
+    Parameters
+    ----------
+    ranked
+        Ranked parcels in a projected CRS (metres): at least ``parcel_id``, ``rank``,
+        ``score`` and geometry; ``area_km2``, ``n_deposits``, ``commodities``,
+        ``critical_commodities`` and ``land_status`` are summarised when present.  Parcels
+        without a rank (not eligible) are ignored.
+    config
+        How cells are selected, joined and targets ranked (defaults: top 2 % of ranked
+        cells, at least 50, queen adjacency, no gap, ranked by best cell).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per target in rank order with the columns of :data:`TARGET_COLUMNS` and the
+        union of its cells as geometry, in the CRS of *ranked*.
+    """
+    config = config or TargetConfig()
+    problems = config.problems()
+    missing = [c for c in ("parcel_id", "rank", "score") if c not in ranked.columns]
+    if missing:
+        problems.append(f"ranked parcels lack column(s) {', '.join(missing)}.")
+    if ranked.crs is not None and not ranked.crs.is_projected:
+        problems.append(
+            f"ranked parcels must be in a projected CRS (metres); got {ranked.crs.name}. "
+            "Pass the run's parcels (work CRS), not a lon/lat export."
+        )
+    if problems:
+        raise ConfigError("cannot build targets:\n  " + "\n  ".join(problems))
+    pos = _high_scoring(ranked, config)
+    cells = ranked.iloc[pos]
+    geoms = cells.geometry.to_numpy()
+    labels = _components(geoms, config)
+    k = int(labels.max()) + 1 if len(labels) else 0
+
+    score = cells["score"].to_numpy(dtype=float)
+    rank = pd.to_numeric(cells["rank"]).to_numpy(dtype=float)
+    area = (
+        cells["area_km2"].to_numpy(dtype=float)
+        if "area_km2" in cells
+        else shapely.area(geoms) / 1e6
+    )
+    # Cells come in rank order, so the first cell of each label is its best cell.
+    first = np.full(k, -1, dtype=np.int64)
+    seen = np.unique(labels, return_index=True)[1]
+    first[labels[seen]] = seen
+    n_dep = (
+        np.bincount(labels, weights=cells["n_deposits"].to_numpy(dtype=float), minlength=k)
+        if "n_deposits" in cells
+        else np.zeros(k)
+    )
+    table = pd.DataFrame(
+        {
+            "n_cells": np.bincount(labels, minlength=k).astype("int64"),
+            "area_km2": np.bincount(labels, weights=area, minlength=k),
+            "best_score": score[first] if k else np.zeros(0),
+            "sum_score": np.bincount(labels, weights=score, minlength=k),
+            "best_parcel_id": cells["parcel_id"].to_numpy()[first] if k else [],
+            "best_rank": rank[first].astype("int64") if k else np.zeros(0, dtype="int64"),
+            "n_deposits": n_dep.astype("int64"),
+        }
+    )
+    table["mean_score"] = table["sum_score"] / table["n_cells"].clip(lower=1)
+    for col in ("commodities", "critical_commodities"):
+        table[col] = (
+            _joined_lists(labels, cells[col], k) if col in cells else np.full(k, "", dtype=object)
+        )
+    table["status_mix"] = (
+        _status_mix(labels, cells["land_status"], k)
+        if "land_status" in cells
+        else np.full(k, "", dtype=object)
+    )
+    geometry = np.empty(k, dtype=object)
+    if k:
+        order = np.argsort(labels, kind="stable")
+        bounds = np.r_[0, np.cumsum(np.bincount(labels, minlength=k))]
+        for g in range(k):
+            members = geoms[order[bounds[g] : bounds[g + 1]]]
+            geometry[g] = members[0] if len(members) == 1 else shapely.union_all(members)
+    if config.rank_by == "sum":
+        keys = (table["best_rank"], -table["best_score"], -table["sum_score"])
+    else:
+        keys = (table["best_rank"], -table["sum_score"], -table["best_score"])
+    ordering = np.lexsort(tuple(np.asarray(key) for key in keys))
+    table = table.iloc[ordering].reset_index(drop=True)
+    geometry = geometry[ordering]
+    table.insert(0, "rank", np.arange(1, k + 1, dtype="int64"))
+    table.insert(0, "target_id", [f"T{i:04d}" for i in range(1, k + 1)])
+    table["why"] = _sentences(table)
+    out = gpd.GeoDataFrame(table[list(TARGET_COLUMNS)], geometry=list(geometry), crs=ranked.crs)
+    return out
+
+
+def _sentences(table: pd.DataFrame) -> list[str]:
+    """One plain sentence per target."""
+    out = []
+    for row in table.itertuples(index=False):
+        cells = f"{row.n_cells} cell{'s' if row.n_cells != 1 else ''}"
+        sites = (
+            f"{row.n_deposits} known site{'s' if row.n_deposits != 1 else ''} inside"
+            if row.n_deposits
+            else "no known site inside"
+        )
+        crit = (
+            f"; critical: {row.critical_commodities.replace('; ', ', ')}"
+            if row.critical_commodities
+            else ""
+        )
+        out.append(
+            f"Target {row.rank}: {cells}, {row.area_km2:.1f} km²; best cell #{row.best_rank} "
+            f"(score {row.best_score:.3f}); {sites}{crit}; land: {row.status_mix or 'unknown'}."
+        )
+    return out

@@ -1,0 +1,133 @@
+"""Target areas from ranked cells, on grids built in code (expected values by hand)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from prospector.analysis.targets import TARGET_COLUMNS, find_targets
+from prospector.config import TargetConfig
+from prospector.errors import ConfigError
+
+
+def _grid(scores: dict[tuple[int, int], float], n: int = 5, **columns) -> gpd.GeoDataFrame:
+    """n x n 1 km cells; *scores* for some (row, col), 0.01 elsewhere; ranks by score."""
+    rows = [(r, c) for r in range(n) for c in range(n)]
+    score = np.array([scores.get(rc, 0.01) for rc in rows])
+    order = np.lexsort((np.arange(len(rows)), -score))
+    rank = np.empty(len(rows), dtype=np.int64)
+    rank[order] = np.arange(1, len(rows) + 1)
+    frame = gpd.GeoDataFrame(
+        {
+            "parcel_id": [f"r{r}c{c}" for r, c in rows],
+            "score": score,
+            "rank": rank,
+            "area_km2": 1.0,
+            **columns,
+        },
+        geometry=[shapely.box(c * 1000, r * 1000, (c + 1) * 1000, (r + 1) * 1000) for r, c in rows],
+        crs="EPSG:5070",
+    )
+    return frame
+
+
+# Two diagonal cells (corner contact), one pair of edge neighbours, and a lone cell.
+SCORES = {(0, 0): 0.9, (1, 1): 0.8, (3, 3): 0.7, (3, 4): 0.6, (0, 4): 0.5}
+
+
+def test_queen_joins_corner_neighbours():
+    targets = find_targets(_grid(SCORES), TargetConfig(top_percent=20.0, min_cells=1))
+    # Top 20 % of 25 cells = 5 cells: the five scored ones.
+    assert targets["n_cells"].tolist() == [2, 2, 1]
+    assert targets["best_parcel_id"].tolist() == ["r0c0", "r3c3", "r0c4"]
+    assert targets["best_rank"].tolist() == [1, 3, 5]
+    np.testing.assert_allclose(targets["sum_score"], [1.7, 1.3, 0.5])
+    np.testing.assert_allclose(targets["best_score"], [0.9, 0.7, 0.5])
+    np.testing.assert_allclose(targets["area_km2"], [2.0, 2.0, 1.0])
+    assert targets["rank"].tolist() == [1, 2, 3]
+    assert targets["target_id"].tolist() == ["T0001", "T0002", "T0003"]
+    assert list(targets.columns) == [*TARGET_COLUMNS, "geometry"]
+    assert targets.geometry.iloc[1].equals(shapely.box(3000, 3000, 5000, 4000))
+
+
+def test_rook_needs_an_edge():
+    targets = find_targets(
+        _grid(SCORES), TargetConfig(top_percent=20.0, min_cells=1, adjacency="rook")
+    )
+    assert targets["n_cells"].tolist() == [1, 1, 2, 1]
+    assert targets["best_parcel_id"].tolist() == ["r0c0", "r1c1", "r3c3", "r0c4"]
+
+
+def test_gap_bridges_nearby_cells_and_sum_ranking():
+    # r0c4 (x 4-5 km, y 0-1 km) is 2 km from r1c1 (x 1-2, y 1-2) and r3c3 is 1.41 km from
+    # it: with a 2 km gap all five high cells form one target.
+    config = TargetConfig(top_percent=20.0, min_cells=1, gap_m=2000.0)
+    assert find_targets(_grid(SCORES), config)["n_cells"].tolist() == [5]
+    # With r4c0 at 0.65 the top five are r0c0, r1c1, r3c3, r4c0, r3c4 (r0c4 drops out).  A
+    # 1.5 km gap joins r1c1 and r3c3 (1.41 km); r4c0 is 2 km from every other: alone.
+    config = TargetConfig(top_percent=20.0, min_cells=1, gap_m=1500.0, rank_by="sum")
+    targets = find_targets(_grid({**SCORES, (4, 0): 0.65}), config)
+    assert targets["n_cells"].tolist() == [4, 1]
+    np.testing.assert_allclose(targets["sum_score"], [3.0, 0.65])
+    # Ranked by best cell instead, the same two targets keep that order (0.9 > 0.65).
+    config = TargetConfig(top_percent=20.0, min_cells=1, gap_m=1500.0)
+    assert find_targets(_grid({**SCORES, (4, 0): 0.65}), config)["n_cells"].tolist() == [4, 1]
+
+
+def test_sum_ranking_prefers_large_areas():
+    scores = {(0, 0): 0.9, (4, 0): 0.5, (4, 1): 0.5, (4, 2): 0.5}
+    config = TargetConfig(top_percent=16.0, min_cells=1)  # 4 cells
+    assert find_targets(_grid(scores), config)["best_parcel_id"].tolist() == ["r0c0", "r4c0"]
+    config = TargetConfig(top_percent=16.0, min_cells=1, rank_by="sum")
+    assert find_targets(_grid(scores), config)["best_parcel_id"].tolist() == ["r4c0", "r0c0"]
+
+
+def test_commodities_status_and_sites_are_summarised():
+    extra = {
+        "commodities": [""] * 25,
+        "critical_commodities": [""] * 25,
+        "n_deposits": [0] * 25,
+        "land_status": ["unknown"] * 25,
+    }
+    frame = _grid(SCORES, **extra)
+    frame.loc[0, ["commodities", "critical_commodities", "n_deposits"]] = [
+        "gold; lithium",
+        "lithium",
+        2,
+    ]
+    frame.loc[6, ["commodities", "critical_commodities", "n_deposits", "land_status"]] = [
+        "copper; lithium",
+        "copper; lithium",
+        1,
+        "verify_boundary",
+    ]
+    targets = find_targets(frame, TargetConfig(top_percent=20.0, min_cells=1))
+    first = targets.iloc[0]
+    assert first["commodities"] == "copper; gold; lithium"
+    assert first["critical_commodities"] == "copper; lithium"
+    assert first["n_deposits"] == 3
+    assert first["status_mix"] == "unknown 1; verify_boundary 1"
+    assert first["why"].startswith("Target 1: 2 cells, 2.0 km²; best cell #1")
+
+
+def test_unranked_cells_never_join_and_min_cells():
+    frame = _grid(SCORES)
+    frame["rank"] = frame["rank"].astype(float)
+    frame.loc[frame["parcel_id"] == "r1c1", "rank"] = np.nan  # closed
+    targets = find_targets(frame, TargetConfig(top_percent=1.0, min_cells=4))
+    # At least 4 cells: ranks 1..4 of the 24 ranked cells (r1c1 is not ranked).
+    assert sorted(targets["best_parcel_id"]) == ["r0c0", "r0c4", "r3c3"]
+    assert targets["n_cells"].sum() == 4
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ConfigError, match="projected CRS"):
+        find_targets(_grid(SCORES).to_crs("EPSG:4326"))
+    with pytest.raises(ConfigError, match=r"targets\.top_percent"):
+        find_targets(_grid(SCORES), TargetConfig(top_percent=0.0))
+    with pytest.raises(ConfigError, match="lack column"):
+        find_targets(_grid(SCORES).drop(columns="score"))
+    empty = find_targets(_grid(SCORES).iloc[:0])
+    assert len(empty) == 0 and list(empty.columns) == [*TARGET_COLUMNS, "geometry"]
