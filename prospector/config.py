@@ -22,6 +22,7 @@ __all__ = [
     "AccessConfig",
     "Config",
     "EvidenceConfig",
+    "ModelConfig",
     "ParcelConfig",
     "ScoreConfig",
     "ValueConfig",
@@ -132,7 +133,9 @@ class EvidenceConfig:
 class ScoreConfig:
     """How criteria are combined."""
 
-    method: Literal["wlc", "gamma", "topsis"] = "wlc"
+    method: Literal["wlc", "gamma", "topsis", "model"] = "wlc"
+    """How criteria are combined: weighted linear combination, fuzzy gamma, TOPSIS, or
+    ``model``: the learned prospectivity plus access (``model.weights``)."""
     normalise: Literal["minmax", "rank", "z"] = "minmax"
     gamma: float = 0.8
     weights: dict[str, float] = field(
@@ -158,6 +161,38 @@ class ScoreConfig:
     """Which parcels are ranked: all, only open/partly open ones, or all but closed ones."""
 
 
+def _model_weights() -> dict[str, float]:
+    return {"prospectivity": 0.75, "access": 0.25}
+
+
+@dataclass
+class ModelConfig:
+    """Learned prospectivity (``score.method = "model"``; :mod:`prospector.analysis.model`)."""
+
+    weights: dict[str, float] = field(default_factory=_model_weights)
+    """Families of the decision score when ``score.method = "model"``: ``prospectivity``
+    (the learned model) and ``access`` (split by ``score.access_weights``)."""
+    brownfields: bool = False
+    """Add kernel densities of the known sites at ``brownfields_km`` as features.  That is
+    interpolation between known sites, not geology; labelled so everywhere it shows."""
+    brownfields_km: list[float] = field(default_factory=lambda: [2.0, 5.0, 10.0, 25.0])
+    """Kernel radii of the brownfields features."""
+    targets: Literal["commodity", "critical", "all"] = "commodity"
+    """Which known sites the model learns from (the commodity focus narrows it further)."""
+    n_estimators: int = 200
+    """Boosting rounds."""
+    learning_rate: float = 0.05
+    num_leaves: int = 5
+    """Leaves per tree (small trees: a few interactions, little room to fit noise)."""
+    min_child_samples: int = 100
+    max_background: int = 50_000
+    """Unlabelled parcels sampled as background (all of them when fewer)."""
+    folds: int = 5
+    """Spatial-block fold models behind the uncertainty band and the model card's CV."""
+    block_km: float = 25.0
+    """Block side of those folds."""
+
+
 @dataclass
 class Config:
     """Everything a run needs besides the region."""
@@ -173,6 +208,7 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
 
     def validate(self) -> Config:
         """Check values; raise one :class:`ConfigError` listing every problem."""
@@ -202,6 +238,28 @@ class Config:
         ]:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 problems.append(f"{name} must be a positive number; got {value!r}.")
+        _check_weights(self.model.weights, "model.weights", problems, need_positive=True)
+        for key in sorted(set(self.model.weights) - {"prospectivity", "access"}):
+            problems.append(
+                f"model.weights: unknown family {key!r}."
+                f"{did_you_mean(key, ['prospectivity', 'access'])} Allowed: prospectivity, access."
+            )
+        for name, value in [
+            ("model.learning_rate", self.model.learning_rate),
+            ("model.block_km", self.model.block_km),
+            *((f"model.brownfields_km[{i}]", r) for i, r in enumerate(self.model.brownfields_km)),
+        ]:
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                problems.append(f"{name} must be a positive number; got {value!r}.")
+        for name, count, least in [
+            ("model.n_estimators", self.model.n_estimators, 1),
+            ("model.num_leaves", self.model.num_leaves, 2),
+            ("model.min_child_samples", self.model.min_child_samples, 1),
+            ("model.max_background", self.model.max_background, 10),
+            ("model.folds", self.model.folds, 2),
+        ]:
+            if not (isinstance(count, int) and not isinstance(count, bool) and count >= least):
+                problems.append(f"{name} must be an integer >= {least}; got {count!r}.")
         dedupe = self.value.dedupe_m
         if not (
             isinstance(dedupe, (int, float))

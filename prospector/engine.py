@@ -61,6 +61,7 @@ from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.value import deposit_weights, deposits_in_parcels
 from prospector.catalog import Region
 from prospector.config import Config, load_config
+from prospector.errors import ConfigError
 from prospector.export.geoparquet import write_geoparquet
 from prospector.ingest import RegionData
 from prospector.schema.commodities import CommodityVocabulary
@@ -459,6 +460,11 @@ def rank_partitioned(
     if isinstance(data, ParquetLayers):
         if out is None:
             raise ValueError("ParquetLayers need `out`: the streamed result is written there")
+        if config.score.method == "model":
+            raise ConfigError(
+                "score.method = 'model' needs every parcel in memory (the model is fitted on "
+                "all of them); the streamed engine does not support it. Rank in memory."
+            )
         return _rank_streamed(
             data,
             config,
@@ -471,6 +477,7 @@ def rank_partitioned(
             timings=timings,
         )
     t0 = time.perf_counter()
+    data = _pl.dedupe_region(data, config)
     parcels = _pl.make_parcels(data, config)
     tiles = plan_tiles(parcels, tile_km)
     source = _MemoryLayers(

@@ -7,6 +7,7 @@ inspected alone.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,15 +26,18 @@ from prospector.analysis._parallel import n_threads
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.criteria import ACCESS_KINDS as _ACCESS
 from prospector.analysis.criteria import build_criteria
+from prospector.analysis.dedupe import dedupe_sites
 from prospector.analysis.evidence import line_density
 from prospector.analysis.explain import explain
 from prospector.analysis.land import land_status
 from prospector.analysis.parcels import grid_parcels, split_parcels
+from prospector.analysis.prospectivity import decision_score, evidence_skill, run_model
 from prospector.analysis.score import (
     Weights,
     combine,
     rank_scores,
 )
+from prospector.analysis.structure import structural_features
 from prospector.analysis.travel import travel_cost_km
 from prospector.analysis.value import deposit_weights, deposits_in_parcels, parcel_value
 from prospector.analysis.zonal import slope_degrees, zonal_stats
@@ -85,6 +89,10 @@ class RankResult:
     notes: list[str] = field(default_factory=list)
     available: dict[str, bool] = field(default_factory=dict)
     """Which criterion inputs the region supplied (deposits, evidence, road, rail, power)."""
+    model_card: dict[str, Any] | None = None
+    """The prospectivity model's card (``score.method = "model"``), else None."""
+    evidence_skill: dict[str, float] = field(default_factory=dict)
+    """Per evidence criterion, share of known sites in its top 10 % of area."""
     created: str = field(default_factory=lambda: _now())
 
     @property
@@ -147,7 +155,12 @@ class RankResult:
                 "parcels_ranked": len(self.parcels),
                 "parcels_excluded": len(self.excluded),
                 "deposits": len(self.deposits),
+                "deposit_records": int(self.deposits["n_records"].sum())
+                if "n_records" in self.deposits
+                else len(self.deposits),
             },
+            "model": self.model_card,
+            "evidence_skill": self.evidence_skill,
             "outputs": outputs or [],
             "python": platform.python_version(),
             "packages": packages,
@@ -342,6 +355,12 @@ def _distance_columns(
     out["dist_fault_km"] = nearest_distance_km(
         parcels, data.evidence, max_km=config.access.search_km, index=index
     )
+    if config.score.method == "model":
+        structure = structural_features(
+            parcels, data.evidence, radius_km=config.evidence.density_radius_km,
+            max_km=config.access.search_km,
+        )  # fmt: skip
+        out = pd.concat([out, structure], axis=1)
     return out
 
 
@@ -355,9 +374,20 @@ def global_scores(
     it with ``score, score_value, score_access, score_evidence, contrib_*, rank``.
     """
     criteria, weights = build_criteria(table, config, have=have)
-    score, contrib = combine(
-        criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
-    )
+    if config.score.method == "model":
+        if "prospectivity" not in table:
+            raise ProspectorError(
+                "score.method = 'model' needs the prospectivity column (finish() fits it)."
+            )
+        score, contrib, weights, used = decision_score(
+            criteria, table["prospectivity"], config, available=_access_available(criteria, have, weights.redistributed),
+            reasons=weights.redistributed,
+        )  # fmt: skip
+        criteria = pd.concat([used[["prospectivity"]], criteria], axis=1)
+    else:
+        score, contrib = combine(
+            criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
+        )
     out = pd.DataFrame(index=table.index)
     out["score"] = score
     out["score_value"] = criteria["value"]
@@ -456,9 +486,96 @@ def rank(
     if not isinstance(config, Config):
         config = load_config(config)
     data = region if isinstance(region, RegionData) else load_region_data(region, config)
+    data = dedupe_region(data, config)
     parcels = make_parcels(data, config)
     table, deposits = measure_parcels(parcels, data, config)
     return finish(table, deposits, data, config)
+
+
+def dedupe_region(data: RegionData, config: Config) -> RegionData:
+    """Return the region's data with its known sites de-duplicated (``value.dedupe_m``).
+
+    Runs once per run, before parcels are measured; idempotent (already merged sites,
+    with their ``n_records`` column, are returned as they are).
+    """
+    deposits = data.deposits
+    if deposits is None or "n_records" in deposits.columns:
+        return data
+    return dataclasses.replace(
+        data, deposits=dedupe_sites(deposits, distance_m=config.value.dedupe_m)
+    )
+
+
+def _site_notes(deposits: gpd.GeoDataFrame, config: Config) -> list[str]:
+    if "n_records" not in deposits.columns or not len(deposits):
+        return []
+    records = int(deposits["n_records"].sum())
+    multi = int((deposits["n_sources"] > 1).sum())
+    return [
+        f"Known sites: {records:,} records -> {len(deposits):,} sites after merging records "
+        f"within {config.value.dedupe_m:g} m that share a commodity ({multi:,} sites join "
+        "records of several sources; value.dedupe_m = 0 keeps every record)."
+    ]
+
+
+def _model_columns(
+    table: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame, config: Config
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Fit the prospectivity model and add its columns to the measured parcels."""
+    position = pd.Series(np.arange(len(table)), index=table["parcel_id"].to_numpy())
+    pid = (
+        deposits["parcel_id"] if "parcel_id" in deposits else pd.Series(None, index=deposits.index)
+    )
+    owner = pid.map(position).fillna(-1).to_numpy(dtype=np.int64)
+    learn = _learn_mask(deposits, config)
+    eligible = _eligible(table, config.score.status).to_numpy()
+    columns, card = run_model(
+        table, deposits, owner, learn, config, eligible=eligible, threads=n_threads()
+    )
+    out = pd.concat([table, columns], axis=1)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=table.crs, copy=False), card
+
+
+def _learn_mask(deposits: gpd.GeoDataFrame, config: Config) -> np.ndarray:
+    targets = config.model.targets
+    if targets == "all":
+        return np.ones(len(deposits), dtype=bool)
+    if targets == "critical" and "critical" in deposits:
+        return deposits["critical"].to_numpy(dtype=bool)
+    return deposits["commodities"].map(len).to_numpy() > 0
+
+
+def _evidence_notes(
+    table: pd.DataFrame, deposits: gpd.GeoDataFrame, config: Config, have: dict[str, bool]
+) -> tuple[list[str], dict[str, float]]:
+    """Flag evidence criteria that rank the known sites below chance."""
+    criteria, weights = build_criteria(table, _as_weighted(config), have=have)
+    names = [
+        c for c in criteria.columns if c.startswith("evidence_") and c not in weights.redistributed
+    ]
+    position = pd.Series(np.arange(len(table)), index=table["parcel_id"].to_numpy())
+    if "parcel_id" not in deposits or not len(deposits):
+        return [], {}
+    owner = deposits["parcel_id"].map(position).fillna(-1).to_numpy(dtype=np.int64)
+    eligible = _eligible(table, config.score.status).to_numpy()
+    keep = (owner >= 0) & _learn_mask(deposits, config)
+    keep[keep] = eligible[owner[keep]]
+    area = table["area_km2"].to_numpy(dtype=float)
+    skill = evidence_skill(criteria, names, owner[keep], area, eligible)
+    notes = [
+        f"Evidence layer {name.removeprefix('evidence_')!r} ranks the known sites below chance "
+        f"here: {capture:.1%} of them lie in its top 10 % of area (chance 10 %). It points away "
+        "from this region's deposits; consider giving it no weight."
+        for name, capture in skill.items()
+        if capture < 0.1
+    ]
+    return notes, skill
+
+
+def _as_weighted(config: Config) -> Config:
+    if config.score.method != "model":
+        return config
+    return dataclasses.replace(config, score=dataclasses.replace(config.score, method="wlc"))
 
 
 def finish(
@@ -466,6 +583,10 @@ def finish(
 ) -> RankResult:
     """Score measured parcels and package the :class:`RankResult`."""
     have = available_criteria(data, config)
+    model_card: dict[str, Any] | None = None
+    if config.score.method == "model":
+        table, model_card = _model_columns(table, deposits, config)
+    evidence_notes, skill = _evidence_notes(table, deposits, config, have)
     scores, weights = global_scores(table, config, have=have)
     rank = scores["rank"].to_numpy(dtype=float, na_value=np.nan)
     eligible = np.flatnonzero(~np.isnan(rank))
@@ -485,10 +606,44 @@ def finish(
     rows = np.flatnonzero(np.isnan(rank))
     excluded = with_scores(table, scores.drop(columns=["rank"]), config, rows=rows)
     excluded = excluded.reset_index(drop=True)
-    notes = list(data.region.notes)
+    notes = list(data.region.notes) + _site_notes(deposits, config) + evidence_notes
     for name, why in weights.redistributed.items():
         notes.append(f"Criterion {name!r} not used ({why}); its weight was redistributed.")
-    return RankResult(ranked, excluded, deposits, data, config, weights, notes, available=have)
+    if model_card is not None:
+        model_card["evidence_skill_capture_0.1"] = skill
+        notes.append(_card_note(model_card))
+    return RankResult(
+        ranked, excluded, deposits, data, config, weights, notes, available=have,
+        model_card=model_card, evidence_skill=skill,
+    )  # fmt: skip
+
+
+def _card_note(card: dict[str, Any]) -> str:
+    top = sorted(card["importance"].items(), key=lambda kv: -kv[1])[:3]
+    cv = card.get("cv", {})
+    capture = cv.get("capture", {}).get("0.1")
+    text = (
+        f"Learned prospectivity (LightGBM {card['lightgbm']}, seed {card['seed']}): "
+        f"{card['training_sites']:,} training sites, {len(card['features'])} evidence features; "
+        "most important: " + ", ".join(f"{k} {v:.0%}" for k, v in top) + "."
+    )
+    if capture is not None:
+        text += f" Spatial-block CV: {capture:.1%} of sites in the top 10 % of area (chance 10 %)."
+    if card.get("brownfields"):
+        text += " Includes brownfields kernels of known sites: interpolation, not geology."
+    return text
+
+
+def _access_available(
+    criteria: pd.DataFrame, have: dict[str, bool], unavailable: dict[str, str]
+) -> dict[str, bool]:
+    """Access criteria the region has (terrain and travel: as for the weighted method)."""
+    out = {f"access_{k}": bool(have.get(k)) for k in _ACCESS}
+    for name in ("terrain", "travel"):
+        out[name] = (
+            name not in unavailable and name in criteria and bool(criteria[name].gt(0).any())
+        )
+    return out
 
 
 def _eligible(table: pd.DataFrame, status: str) -> pd.Series:

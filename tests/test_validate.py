@@ -42,6 +42,9 @@ HAVE_VALUE_ONLY = {
 
 
 def _config(**value) -> Config:
+    # The synthetic sites are independent draws, not records of one deposit: no merging
+    # (de-duplication has its own test below).
+    value = {"dedupe_m": 0.0, **value}
     return load_config(
         {
             "score": {"weights": {"value": 1.0, "access": 0.0, "evidence": 0.0}},

@@ -23,6 +23,7 @@ CRITERION_LABELS: dict[str, str] = {
     "terrain": "gentle terrain",
     "travel": "short travel from roads",
     "evidence_fault": "nearby faults",
+    "prospectivity": "learned prospectivity",
 }
 
 
@@ -97,6 +98,29 @@ def _where(mask: np.ndarray, a: pa.Array | str | None, b: pa.Array | str | None)
         return v if isinstance(v, pa.Array) else pa.scalar(v, pa.string())
 
     return pc.if_else(pa.array(mask, type=pa.bool_()), scalar(a), scalar(b))
+
+
+def _prospectivity_text(parcels: pd.DataFrame) -> pa.Array:
+    """``"prospectivity 0.82 (0.71–0.90): high fault density and many fault tips"``."""
+
+    def fmt(name: str) -> np.ndarray:
+        col = parcels.get(name)
+        if col is None:
+            return np.full(len(parcels), "", dtype=object)
+        v = pd.to_numeric(col).to_numpy(dtype=float, na_value=np.nan)
+        return np.where(np.isfinite(v), np.char.mod("%.2f", np.nan_to_num(v)), "").astype(object)
+
+    p, lo, hi = fmt("prospectivity"), fmt("prospectivity_lo"), fmt("prospectivity_hi")
+    band = np.where((lo != "") & (hi != ""), " (" + lo + "–" + hi + ")", "")
+    why = parcels.get("prospectivity_why")
+    reasons = (
+        np.full(len(parcels), "", dtype=object)
+        if why is None
+        else pd.Series(why).fillna("").astype(str).to_numpy(dtype=object)
+    )
+    text = np.where(reasons != "", "prospectivity " + p + band + ": " + reasons, "")
+    text = np.where((reasons == "") & (p != ""), "prospectivity " + p + band, text)
+    return _nonempty(pa.array(text.astype(object), type=pa.string()))
 
 
 def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
@@ -194,6 +218,9 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
     parts.append(
         _where(named, pc.binary_join_element_wise(pct, "% withdrawn (", names, ")", ""), None)
     )
+    learned = parcels.get("prospectivity")
+    if learned is not None:
+        parts.append(_prospectivity_text(parcels))
     body = pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
 
     head: pa.Array | str = ""

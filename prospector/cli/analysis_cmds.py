@@ -236,15 +236,21 @@ def sensitivity(region: str, config_path: str | None, runs: int, top_n: int, con
               help="Rank held-out sites among their fold's parcels or among all parcels.")  # fmt: skip
 @click.option("--no-variants", is_flag=True,
               help="Skip the value-only and evidence-only comparisons.")  # fmt: skip
+@click.option("--no-model", is_flag=True,
+              help="Skip the learned prospectivity model (refitted per fold).")  # fmt: skip
+@click.option("--no-baselines", is_flag=True,
+              help="Skip the site-only baselines (kernel density, 5 nearest sites).")  # fmt: skip
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), required=True,
               help="Metrics file to write (JSON).")  # fmt: skip
 @click.option("--plots", type=click.Path(file_okay=False), default=None,
               help="Folder for prediction_rate.png.")  # fmt: skip
 @overwrite_option
 def validate(region: str, config_path: str | None, block_km: float, folds: int, seed: int | None,
-             buffer_km: float, targets: str, evaluate_on: str, no_variants: bool, json_path: str,
-             plots: str | None, overwrite: bool) -> None:  # fmt: skip
+             buffer_km: float, targets: str, evaluate_on: str, no_variants: bool, no_model: bool,
+             no_baselines: bool, json_path: str, plots: str | None,
+             overwrite: bool) -> None:  # fmt: skip
     """Cross-validate REGION's ranking against held-out known sites (spatial vs random folds)."""
+    from prospector.analysis._parallel import n_threads
     from prospector.analysis.validate import validation_report
     from prospector.export import atomic_output, check_writable, write_json
 
@@ -271,6 +277,8 @@ def validate(region: str, config_path: str | None, block_km: float, folds: int, 
         block_km=block_km, n_folds=folds, seed=seed, targets=targets,  # type: ignore[arg-type]
         buffer_km=buffer_km, evaluate_on=evaluate_on,  # type: ignore[arg-type]
         variants=None if no_variants else VARIANTS,
+        models=not no_model and result.data.deposits is not None,
+        baselines=not no_baselines, evidence=result.data.evidence, threads=n_threads(),
     )  # fmt: skip
     report["region"] = result.data.region.name
     report["command"] = " ".join(["prospector", *sys.argv[1:]])
@@ -285,8 +293,10 @@ def validate(region: str, config_path: str | None, block_km: float, folds: int, 
         with atomic_output(png, overwrite=overwrite) as tmp:
             plot_prediction_rate(report, tmp)
     _out.print(_metrics_table(report))
-    if report.get("variants"):
+    if report.get("variants") or report.get("baselines"):
         _out.print(_variants_table(report))
+    for name in report.get("below_chance", []):
+        _out.print(f"[yellow]Below chance under spatial blocks: {name}[/yellow]")
     _out.print(
         f"{report['n_deposits']:,} held-out {targets} sites in {folds} folds; "
         f"{report['runtime_s']:.1f} s.  Spatial far above chance from deposit proximity alone "
@@ -319,7 +329,11 @@ def _variants_table(report: dict[str, Any]) -> Table:
     table = Table(title="Capture at 10 % of area by weighting (chance 10 %)")
     for col in ("weights", "random folds", "spatial", "spatial AUC"):
         table.add_column(col, justify="left" if col == "weights" else "right")
-    rows = [("configured", report), *report["variants"].items()]
+    rows = [
+        ("configured", report),
+        *report.get("variants", {}).items(),
+        *((f"baseline {k}", v) for k, v in report.get("baselines", {}).items()),
+    ]
     for name, v in rows:
         if "skipped" in v:
             table.add_row(name, "—", "—", f"skipped: {v['skipped']}")
