@@ -282,7 +282,9 @@ def fit_prospectivity(
             folds.append(fold_model)
             inside = train & (blocks == k)
             if inside.any():
-                oof[inside] = fold_model.predict(x[inside], num_threads=threads)
+                oof[inside] = np.asarray(
+                    fold_model.predict(x[inside], num_threads=threads), dtype=float
+                )
     gain = booster.feature_importance(importance_type="gain")
     total = gain.sum() or 1.0
     card = {
@@ -322,17 +324,17 @@ def predict_prospectivity(
             f"features {', '.join(missing)} of the fitted model are missing from the parcels."
         )
     x = features[model.features].to_numpy(dtype=np.float64)
-    p = model.booster.predict(x, num_threads=threads)
+    p = np.asarray(model.booster.predict(x, num_threads=threads), dtype=float)
     out = pd.DataFrame(index=features.index)
     out["prospectivity"] = p
     lo, hi = p.copy(), p.copy()
     for fold in model.fold_boosters:
-        q = fold.predict(x, num_threads=threads)
+        q = np.asarray(fold.predict(x, num_threads=threads), dtype=float)
         np.minimum(lo, q, out=lo)
         np.maximum(hi, q, out=hi)
     out["prospectivity_lo"] = lo
     out["prospectivity_hi"] = hi
-    contrib = model.booster.predict(x, pred_contrib=True, num_threads=threads)
+    contrib = np.asarray(model.booster.predict(x, pred_contrib=True, num_threads=threads))
     for j, name in enumerate(model.features):
         out[f"shap_{name}"] = contrib[:, j]
     return out

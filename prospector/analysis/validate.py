@@ -272,7 +272,10 @@ def _score(prep: _Prepared, config: Config, value_raw: pd.Series | None) -> np.n
     except ValueError as exc:
         raise ConfigError(f"cannot score with weights {config.score.weights}: {exc}") from exc
     score, _ = combine(
-        criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
+        criteria,
+        weights.effective,
+        method="wlc" if config.score.method == "model" else config.score.method,
+        gamma=config.score.gamma,
     )
     return score.to_numpy()
 
@@ -609,7 +612,8 @@ def below_chance(report: Mapping[str, Any]) -> list[str]:
     entries += [(f"baselines.{k}", v) for k, v in report.get("baselines", {}).items()]
     for name, entry in entries:
         capture = entry.get("spatial", {}).get("capture", {}).get(capture_key(chance))
-        if capture is not None and np.isfinite(capture) and capture < chance:
+        # A tolerance: a ranking that is exactly chance (ties) must not be flagged.
+        if capture is not None and np.isfinite(capture) and capture < chance - 1e-9:
             out.append(name)
     return out
 

@@ -101,8 +101,11 @@ def model_scorer(
             features, positive, key=key, config=config.model, seed=config.seed,
             train=train_cells, threads=threads,
         )  # fmt: skip
-        p = model.booster.predict(
-            features[model.features].to_numpy(dtype=np.float64), num_threads=threads
+        p = np.asarray(
+            model.booster.predict(
+                features[model.features].to_numpy(dtype=np.float64), num_threads=threads
+            ),
+            dtype=float,
         )
         if decision is None:
             return p
