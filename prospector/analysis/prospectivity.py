@@ -23,6 +23,7 @@ A layer below chance (10 %) points *away* from the region's deposits and is flag
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import geopandas as gpd
@@ -40,7 +41,13 @@ from prospector.analysis.rates import PredictionRate, area_positions
 from prospector.analysis.score import Weights, combine, effective_weights, normalise
 from prospector.config import Config
 
-__all__ = ["decision_score", "evidence_skill", "parcel_blocks", "run_model"]
+__all__ = [
+    "decision_criteria",
+    "decision_score",
+    "evidence_skill",
+    "parcel_blocks",
+    "run_model",
+]
 
 _ACCESS_CRITERIA = ("access_road", "access_rail", "access_power", "terrain", "travel")
 
@@ -194,6 +201,28 @@ def decision_score(
     )  # fmt: skip
     score, contrib = combine(table, weights.effective, method="wlc")
     return score, contrib, weights, table
+
+
+def decision_criteria(
+    parcels: pd.DataFrame, config: Config, *, have: dict[str, bool]
+) -> tuple[pd.DataFrame, Weights]:
+    """Criteria (``prospectivity`` and access) and weights of the decision score.
+
+    *parcels* carry the measured columns and ``prospectivity``; ``have`` says which
+    criterion inputs exist.  Used to re-score (validation folds, weight sensitivity).
+    """
+    from prospector.analysis.criteria import build_criteria
+
+    weighted = dataclasses.replace(config, score=dataclasses.replace(config.score, method="wlc"))
+    criteria, weights = build_criteria(parcels, weighted, have=have)
+    available = {f"access_{k}": bool(have.get(k)) for k in ("road", "rail", "power")}
+    for name in ("terrain", "travel"):
+        available[name] = name not in weights.redistributed and bool(criteria[name].gt(0).any())
+    _, _, decision, table = decision_score(
+        criteria, parcels["prospectivity"], config, available=available,
+        reasons=weights.redistributed,
+    )  # fmt: skip
+    return table, decision
 
 
 def evidence_skill(

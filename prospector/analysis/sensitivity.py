@@ -46,6 +46,12 @@ def result_criteria(
     """
     config = config or result.config
     parcels = result.all_parcels
+    if config.score.method == "model" and "prospectivity" in parcels:
+        # The decision score's criteria: prospectivity and access (a linear combination).
+        from prospector.analysis.prospectivity import decision_criteria
+
+        criteria, weights = decision_criteria(parcels, config, have=result.available)
+        return parcels, criteria, weights
     criteria, weights = build_criteria(parcels, config, have=result.available)
     return parcels, criteria, weights
 

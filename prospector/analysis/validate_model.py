@@ -14,7 +14,6 @@ the sites is rebuilt inside the call from those masks alone:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import geopandas as gpd
@@ -117,18 +116,12 @@ def model_scorer(
 def _decision(
     parcels: pd.DataFrame, prospectivity: np.ndarray, config: Config, have: dict[str, bool]
 ) -> np.ndarray:
-    from prospector.analysis.criteria import build_criteria
-    from prospector.analysis.prospectivity import decision_score
+    from prospector.analysis.prospectivity import decision_criteria
+    from prospector.analysis.score import combine
 
-    weighted = dataclasses.replace(config, score=dataclasses.replace(config.score, method="wlc"))
-    criteria, weights = build_criteria(parcels, weighted, have=have)
-    available = {f"access_{k}": bool(have.get(k)) for k in ("road", "rail", "power")}
-    for name in ("terrain", "travel"):
-        available[name] = name not in weights.redistributed and bool(criteria[name].gt(0).any())
-    score, *_ = decision_score(
-        criteria, pd.Series(prospectivity, index=parcels.index), config,
-        available=available, reasons=weights.redistributed,
-    )  # fmt: skip
+    table = parcels.assign(prospectivity=prospectivity)
+    criteria, weights = decision_criteria(table, config, have=have)
+    score, _ = combine(criteria, weights.effective, method="wlc")
     return score.to_numpy()
 
 

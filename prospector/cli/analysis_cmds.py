@@ -190,7 +190,7 @@ def sensitivity(region: str, config_path: str | None, runs: int, top_n: int, con
     parcels, criteria, weights = result_criteria(result)
     table = weight_sensitivity(
         criteria, weights.effective, parcels["parcel_id"], n_runs=runs,
-        concentration=concentration, top_n=top_n, seed=seed, method=result.config.score.method,
+        concentration=concentration, top_n=top_n, seed=seed, method="wlc" if result.config.score.method == "model" else result.config.score.method,
         gamma=result.config.score.gamma, eligible=parcels["rank"].notna(),
     )  # fmt: skip
     elapsed = time.perf_counter() - started
