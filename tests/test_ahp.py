@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prospector.analysis.ahp import (
+from prospector.config.ahp import (
     RANDOM_INDEX,
     ahp_weights,
     judgement_matrix,

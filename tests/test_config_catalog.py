@@ -126,7 +126,8 @@ def test_ahp_judgements_set_family_weights():
     config = load_config(
         {"score": {"ahp": {"value/access": 3, "value/evidence": 5, "access/evidence": 2}}}
     )
-    w = config.score.weights
+    w = config.score.family_weights()
+    assert config.score.weights == Config().score.weights  # validation changes nothing
     assert sum(w.values()) == pytest.approx(1.0)
     assert w["value"] > w["access"] > w["evidence"]
     assert w["value"] == pytest.approx(0.648, abs=1e-3)
@@ -137,4 +138,4 @@ def test_ahp_inconsistent_refused_unless_forced():
     with pytest.raises(ConfigError, match="consistency ratio"):
         load_config({"score": {"ahp": bad}})
     config = load_config({"score": {"ahp": bad, "ahp_force": True}})
-    assert sum(config.score.weights.values()) == pytest.approx(1.0)
+    assert sum(config.score.family_weights().values()) == pytest.approx(1.0)

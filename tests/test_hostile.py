@@ -799,9 +799,12 @@ def test_fetch_zipped_shapefile_then_rank(
     assert {"test:A-1", "test:A-2"} <= set(deposits["site_id"])
     assert "Peña Blanca" in set(deposits["name"])
 
-    # A second fetch is refused without --overwrite, before any download.
+    # Now that the region lists it, a second fetch leaves the file alone (nothing is
+    # downloaded or overwritten without --overwrite).
+    before = written.read_bytes()
     run = cli("layers", "fetch", "test-sites", "--region", region, "--cache", cache)
-    assert run.code == 2 and "already exists; pass --overwrite" in run.err
+    assert run.code == 0 and "present" in run.err
+    assert written.read_bytes() == before
     run = cli("layers", "fetch", "test-sites", "--region", region, "--cache", cache, "--overwrite")
     assert run.code == 0, run.text
     assert app.hits["/dl/sites.zip"] == 1  # served from the checksummed cache

@@ -10,7 +10,7 @@ import rasterio
 from affine import Affine
 
 from prospector.errors import MissingLayerWarning
-from prospector.pipeline import rank
+from prospector.ranking import rank
 from tests.conftest import X0, Y0
 
 
@@ -50,7 +50,7 @@ def test_evidence_raster_is_a_criterion(tiny_region, tmp_path, direction):
     )
     config = {
         "parcels": {"cell_m": 1000.0},
-        "score": {"weights": {"evidence": 1.0}},
+        "score": {"weights": {"value": 0.0, "access": 0.0, "evidence": 1.0}},
         "evidence": {"raster_direction": {"mag": direction}},
     }
     result = _rank(region, config)

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prospector.analysis._parallel import n_threads
+from prospector._runtime import n_threads
 
 __all__ = ["CRITERION_LABELS", "explain"]
 
@@ -23,7 +23,6 @@ CRITERION_LABELS: dict[str, str] = {
     "terrain": "gentle terrain",
     "travel": "short travel from roads",
     "evidence_fault": "nearby faults",
-    "prospectivity": "learned prospectivity",
 }
 
 
@@ -100,29 +99,6 @@ def _where(mask: np.ndarray, a: pa.Array | str | None, b: pa.Array | str | None)
     return pc.if_else(pa.array(mask, type=pa.bool_()), scalar(a), scalar(b))
 
 
-def _prospectivity_text(parcels: pd.DataFrame) -> pa.Array:
-    """``"prospectivity 0.82 (0.71–0.90): high fault density and many fault tips"``."""
-
-    def fmt(name: str) -> np.ndarray:
-        col = parcels.get(name)
-        if col is None:
-            return np.full(len(parcels), "", dtype=object)
-        v = pd.to_numeric(col).to_numpy(dtype=float, na_value=np.nan)
-        return np.where(np.isfinite(v), np.char.mod("%.2f", np.nan_to_num(v)), "").astype(object)
-
-    p, lo, hi = fmt("prospectivity"), fmt("prospectivity_lo"), fmt("prospectivity_hi")
-    band = np.where((lo != "") & (hi != ""), " (" + lo + "–" + hi + ")", "")
-    why = parcels.get("prospectivity_why")
-    reasons = (
-        np.full(len(parcels), "", dtype=object)
-        if why is None
-        else pd.Series(why).fillna("").astype(str).to_numpy(dtype=object)
-    )
-    text = np.where(reasons != "", "prospectivity " + p + band + ": " + reasons, "")
-    text = np.where((reasons == "") & (p != ""), "prospectivity " + p + band, text)
-    return _nonempty(pa.array(text.astype(object), type=pa.string()))
-
-
 def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     """Build the ``why`` sentence of every parcel (vectorised with Arrow string kernels).
 
@@ -133,7 +109,7 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     Blocks of rows run on parallel threads (Arrow's kernels release the GIL).
     """
     size = len(parcels)
-    block = 1 << 17
+    block = 1 << 15  # rows a thread turns into sentences at once (~25 MB of temporaries)
     starts = range(0, max(size, 1), block)
     workers = min(n_threads(), len(starts))
     if workers == 1:
@@ -209,6 +185,11 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
     land = _where(
         status_v == "partly_open", pc.binary_join_element_wise("partly open ", ground, ""), land
     )
+    land = _where(
+        status_v == "restricted",
+        pc.binary_join_element_wise("open with restrictions (WSA/ACEC) ", ground, ""),
+        land,
+    )
     parts.append(land)
 
     withdrawn = np.nan_to_num(numbers("withdrawn_frac", 0.0))
@@ -218,9 +199,6 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
     parts.append(
         _where(named, pc.binary_join_element_wise(pct, "% withdrawn (", names, ")", ""), None)
     )
-    learned = parcels.get("prospectivity")
-    if learned is not None:
-        parts.append(_prospectivity_text(parcels))
     body = pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
 
     head: pa.Array | str = ""

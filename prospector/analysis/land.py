@@ -15,16 +15,47 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from prospector._runtime import chunked, quiet
 from prospector.analysis._arrays import runs
-from prospector.analysis._boxes import ParcelIndex, intersect_pairs
-from prospector.analysis._parallel import chunked, quiet
+from prospector.analysis._boxes import intersect_pairs
 from prospector.analysis._text import join_sorted, text_array
+from prospector.analysis.index import ParcelIndex
 
-__all__ = ["OPEN_AGENCIES", "OPEN_TOLERANCE", "land_status", "status_at"]
+__all__ = [
+    "CLOSING_KINDS",
+    "OPEN_AGENCIES",
+    "OPEN_TOLERANCE",
+    "RESTRICTING_KINDS",
+    "land_status",
+    "status_at",
+]
 
 #: Agencies whose federal land is open to mineral location (Mining Law of 1872) unless
 #: withdrawn: the BLM and the Forest Service.
 OPEN_AGENCIES: frozenset[str] = frozenset({"BLM", "USFS"})
+
+#: Withdrawal kinds that stay open to mineral location with restrictions, so they give the
+#: ``restricted`` land status instead of ``closed``:
+#:
+#: * ``wsa`` - wilderness study areas: BLM Manual 6330 (Management of Wilderness Study Areas,
+#:   rel. 6-134, 2012) manages them under the non-impairment standard of FLPMA section
+#:   603(c); the mining laws still apply, new claims may be located, and operations must
+#:   not impair wilderness suitability.
+#: * ``acec`` - areas of critical environmental concern: 43 CFR 3809.11(c)(3) requires a
+#:   plan of operations beyond casual use, but an ACEC is not by itself a withdrawal (a
+#:   few are withdrawn by a public land order; such a withdrawal is mapped as ``plo``).
+RESTRICTING_KINDS: frozenset[str] = frozenset({"wsa", "acec"})
+
+#: Withdrawal kinds closed to mineral location (subject to valid existing rights):
+#: designated wilderness (Wilderness Act s. 4(d)(3); 43 CFR 6304.11), National Park
+#: Service units (54 U.S.C. 100731 ff.; parks are withdrawn by their acts), national
+#: monuments whose proclamation withdrew the land (the proclamation's withdrawal clause),
+#: public land order withdrawals under FLPMA s. 204 (e.g. PLO 7923, Chaco Culture, 2023;
+#: PLO 7939, Thompson Divide, 2024), military lands (withdrawn for defence use), GAP 1-2
+#: areas when a region chooses to treat them as withdrawn, and any other withdrawal.
+CLOSING_KINDS: frozenset[str] = frozenset(
+    {"wilderness", "nps", "monument", "plo", "military", "gap12", "other"}
+)
 
 #: A parcel is "open" when at least 1 - OPEN_TOLERANCE of it is open ground.
 OPEN_TOLERANCE = 1e-3
@@ -58,6 +89,26 @@ def _union_by_parcel(
     ):
         out[p] = quiet(shapely.union_all)(pieces[s0 : s0 + c0])
     return out
+
+
+def _open_area(
+    federal: np.ndarray, blocked: np.ndarray, area: np.ndarray, min_sliver_m2: float
+) -> np.ndarray:
+    """Area of open-agency federal ground minus blocked ground, per parcel.
+
+    Exact shortcuts avoid most overlays: nothing blocked (open = federal); wholly federal
+    parcel (open = parcel - blocked, blocked within the parcel); no federal ground
+    (open = 0).  Only the remaining parcels need a difference.
+    """
+    federal_area = _area(federal)
+    unblocked = pd.isna(blocked)
+    wholly_federal = federal_area >= area * (1.0 - 1e-12)
+    open_area = np.where(
+        unblocked, federal_area, np.where(wholly_federal, area - _area(blocked), 0.0)
+    )
+    mixed = ~unblocked & ~wholly_federal & (federal_area > 0)
+    open_area[mixed] = _area(chunked(quiet(shapely.difference), federal[mixed], blocked[mixed]))
+    return np.where(open_area < min_sliver_m2, 0.0, open_area)
 
 
 def _area(geoms: np.ndarray) -> np.ndarray:
@@ -105,7 +156,7 @@ def land_status(
         (default BLM and USFS); other federal land (NPS, FWS, DOD, DOE, BOR...) is federal but
         not open.
     index
-        A :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*, when the caller
+        A :class:`~prospector.analysis.index.ParcelIndex` of *parcels*, when the caller
         already has one.
 
     Returns
@@ -131,8 +182,21 @@ def land_status(
     out["area_km2"] = area / 1e6
 
     withdrawn = np.full(n, None, dtype=object)
+    restricted = np.full(n, None, dtype=object)
+    restriction_names = np.full(n, "", dtype=object)
     out["withdrawals"] = ""
     if withdrawals is not None and len(withdrawals):
+        restricting = withdrawals["kind"].isin(list(RESTRICTING_KINDS)).to_numpy()
+        if restricting.any():
+            limits = withdrawals[restricting]
+            pi, li, pieces = intersect_pairs(
+                index, limits.geometry.to_numpy(), min_area_m2=min_sliver_m2
+            )
+            restricted = _union_by_parcel(n, pi, pieces)
+            restriction_names = _names_by_parcel(
+                n, pi, (limits["name"].astype(str) + " (" + limits["kind"] + ")").to_numpy()[li]
+            )
+            withdrawals = withdrawals[~restricting]
         pi, li, pieces = intersect_pairs(
             index, withdrawals.geometry.to_numpy(), min_area_m2=min_sliver_m2
         )
@@ -185,23 +249,26 @@ def land_status(
         blocked = np.where(has_w, withdrawn, claimed)
         both = has_w & has_c
         blocked[both] = chunked(quiet(shapely.union), withdrawn[both], claimed[both])
-        federal_area = _area(federal)
-        unblocked = pd.isna(blocked)
-        # Open = federal minus blocked.  Exact shortcuts avoid most overlays: nothing blocked
-        # (open = federal); wholly federal parcel (open = parcel - blocked, blocked ⊂ parcel);
-        # no federal ground (open = 0).  Only the remaining parcels need a difference.
-        wholly_federal = federal_area >= area * (1.0 - 1e-12)
-        open_area = np.where(
-            unblocked, federal_area, np.where(wholly_federal, area - _area(blocked), 0.0)
-        )
-        mixed = ~unblocked & ~wholly_federal & (federal_area > 0)
-        open_area[mixed] = _area(chunked(quiet(shapely.difference), federal[mixed], blocked[mixed]))
-        open_area = np.where(open_area < min_sliver_m2, 0.0, open_area)
+        open_area = _open_area(federal, blocked, area, min_sliver_m2)
         out["open_frac"] = np.clip(open_area / area, 0.0, 1.0)
+        # Open ground outside restricted areas: the same overlay with restrictions blocked.
+        has_r = ~pd.isna(restricted)
+        free_area = open_area.copy()
+        if has_r.any():
+            blocked_r = blocked.copy()
+            blocked_r[has_r & pd.isna(blocked)] = restricted[has_r & pd.isna(blocked)]
+            both_r = has_r & ~pd.isna(blocked)
+            blocked_r[both_r] = chunked(quiet(shapely.union), blocked[both_r], restricted[both_r])
+            free_area[has_r] = _open_area(
+                federal[has_r], blocked_r[has_r], area[has_r], min_sliver_m2
+            )
+        out["restricted_frac"] = np.clip((open_area - free_area) / area, 0.0, 1.0)
     else:
         out["federal_frac"] = np.nan
         out["open_agency_frac"] = np.nan
         out["open_frac"] = np.nan
+        out["restricted_frac"] = np.clip(_area(restricted) / area, 0.0, 1.0)
+    out["restrictions"] = restriction_names
 
     status, reason = _classify(out, have_land=land is not None, have_claims=claims is not None)
     out["land_status"] = text_array(status)
@@ -233,6 +300,13 @@ def _classify(
         status[fully_withdrawn] = "closed"
         reason[fully_withdrawn] = "withdrawn from mineral entry"
         reason[~fully_withdrawn] = "ownership unknown: no land-ownership layer supplied"
+        inside = (
+            ~fully_withdrawn
+            & (frame["restricted_frac"].to_numpy() + withdrawn >= 1.0 - OPEN_TOLERANCE)
+            & (frame["restricted_frac"].to_numpy() >= OPEN_TOLERANCE)
+        )
+        status[inside] = "restricted"
+        reason[inside] = _restricted_text(frame["restrictions"].to_numpy(dtype=object)[inside])
         return status, reason
     open_frac = frame["open_frac"].to_numpy()
     federal = frame["federal_frac"].to_numpy()
@@ -253,10 +327,39 @@ def _classify(
     reason[closed & (reason == "") & (claimed > 0)] = "claimed"
     reason[closed & (reason == "")] = "withdrawn, claimed or not open to location"
     reason[partly] = "partly withdrawn, claimed, or not open to location"
+    _mark_restricted(frame, status, reason)
     if not have_claims:
         note = "mining claims not checked: no claims layer supplied"
         reason = np.array([f"{r}; {note}" if r else note for r in reason], dtype=object)
     return status, reason
+
+
+def _restricted_text(names: np.ndarray) -> np.ndarray:
+    return np.array(
+        [
+            f"open to location with restrictions inside {n}: WSAs are managed to the BLM "
+            "Manual 6330 non-impairment standard; ACECs need a plan of operations "
+            "(43 CFR 3809.11)"
+            for n in names
+        ],
+        dtype=object,
+    )
+
+
+def _mark_restricted(frame: pd.DataFrame, status: np.ndarray, reason: np.ndarray) -> None:
+    """Open ground that lies wholly in WSAs/ACECs becomes ``restricted``; partly: noted."""
+    open_frac = frame["open_frac"].to_numpy()
+    limited = frame["restricted_frac"].to_numpy()
+    names = frame["restrictions"].to_numpy(dtype=object)
+    has_open = (status == "open") | (status == "partly_open")
+    free = open_frac - limited
+    whole = has_open & (limited >= OPEN_TOLERANCE) & (free < OPEN_TOLERANCE)
+    status[whole] = "restricted"
+    reason[whole] = _restricted_text(names[whole])
+    part = has_open & (limited >= OPEN_TOLERANCE) & ~whole
+    for i in np.flatnonzero(part):
+        note = f"{limited[i]:.0%} of the parcel is open ground inside {names[i]} (restricted)"
+        reason[i] = f"{reason[i]}; {note}" if reason[i] else note
 
 
 def status_at(parcels: gpd.GeoDataFrame, point: shapely.Point) -> pd.DataFrame:

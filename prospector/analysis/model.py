@@ -20,8 +20,8 @@ Evidence that covers only part of the region stays a feature, missing (NaN) wher
 does not cover; the trees send missing values down a learned branch.
 
 Uncertainty and validation come from the same models: parcels are grouped into square
-blocks (``model.block_km``) dealt into ``model.folds`` folds, and one model is trained
-without each fold.  Each fold model predicts the parcels of its own fold (out-of-fold
+blocks dealt into folds, and one model is trained without each fold.  Each fold model
+predicts the parcels of its own fold (out-of-fold
 predictions, pooled into the model card's cross-validation figures) and every parcel
 (the spread of the fold models and the full model is ``prospectivity_lo`` /
 ``prospectivity_hi``).  ``prospectivity`` itself is the model trained on every parcel, and

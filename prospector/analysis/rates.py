@@ -1,7 +1,7 @@
 """Prediction-rate curves: where held-out sites fall in a ranking, as shares of its area.
 
-Shared by cross-validation (:mod:`prospector.analysis.validate`), the model card's
-out-of-fold figures and the evidence skill check (:mod:`prospector.analysis.prospectivity`).
+Shared by cross-validation (:mod:`prospector.analysis.validate`) and the out-of-fold
+figures of the prospectivity model (:mod:`prospector.analysis.model`).
 Parcels with equal scores are one step of the curve: capture inside a tie is interpolated
 linearly (the expected capture if tied parcels were visited in random order).
 """

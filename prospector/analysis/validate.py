@@ -270,11 +270,13 @@ def _score(prep: _Prepared, config: Config, value_raw: pd.Series | None) -> np.n
     try:
         criteria, weights = build_criteria(table, config, have=prep.have)
     except ValueError as exc:
-        raise ConfigError(f"cannot score with weights {config.score.weights}: {exc}") from exc
+        raise ConfigError(
+            f"cannot score with weights {config.score.family_weights()}: {exc}"
+        ) from exc
     score, _ = combine(
         criteria,
         weights.effective,
-        method="wlc" if config.score.method == "model" else config.score.method,
+        method=config.score.method,
         gamma=config.score.gamma,
     )
     return score.to_numpy()
@@ -291,7 +293,7 @@ def _near(deposits: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, distance_m: flo
 
 
 def _uses_value(config: Config, have: dict[str, bool]) -> bool:
-    return bool(have.get("deposits")) and config.score.weights.get("value", 0.0) > 0
+    return bool(have.get("deposits")) and config.score.family_weights().get("value", 0.0) > 0
 
 
 def _cross_validate(
@@ -375,7 +377,7 @@ def cross_validate(
     ----------
     parcels
         Parcels with their measured columns (``value_raw``, ``dist_*_km``, ...,
-        ``area_km2``), e.g. :attr:`prospector.pipeline.RankResult.all_parcels`.
+        ``area_km2``), e.g. :attr:`prospector.ranking.RankResult.all_parcels`.
     deposits
         Known sites in the canonical schema (``commodities``, ``dev_status``), in the
         parcels' CRS, e.g. ``RegionData.deposits``.
@@ -384,7 +386,7 @@ def cross_validate(
     config
         Configuration: value kernel, criteria, weights and scoring method.
     have
-        Which criterion inputs exist (see :attr:`prospector.pipeline.RankResult.available`).
+        Which criterion inputs exist (see :attr:`prospector.ranking.RankResult.available`).
     eligible
         Parcels that are ranked (default all); the others are not part of the area and
         sites inside them are not targets.
@@ -487,12 +489,7 @@ def validation_report(
         baselines whose spatial capture at 10 % of area is below chance).
     """
     _check_folds(block_km, n_folds, buffer_km, evaluate_on)
-    is_model = config.score.method == "model"
-    if (
-        (models or is_model)
-        and evidence is not None
-        and not parcels.columns.str.startswith("struct_").any()
-    ):
+    if models and evidence is not None and not parcels.columns.str.startswith("struct_").any():
         extra = structural_features(parcels, evidence, radius_km=config.evidence.density_radius_km)
         parcels = pd.concat([parcels, extra], axis=1)
     prep = _prepare(
@@ -527,7 +524,7 @@ def validation_report(
         s, r = spatial.summary(), rnd.summary()
         f = np.linspace(0.0, 1.0, CURVE_POINTS)
         return {
-            "weights": dict(cfg.score.weights),
+            "weights": cfg.score.family_weights(),
             "spatial": s,
             "random": r,
             "in_sample": in_sample.summary(),
@@ -543,12 +540,7 @@ def validation_report(
             },
         }
 
-    main = (
-        model_scorer(prep.parcels, prep.deposits, prep.owner, prep.learn, config,
-                     decision=prep.have, threads=threads)
-        if is_model else None
-    )  # fmt: skip
-    report = one(config, main)
+    report = one(config)
     report.update(
         {
             "chance": {"auc": 0.5, "capture": {capture_key(f): f for f in CAPTURE_AT}},
@@ -565,9 +557,8 @@ def validation_report(
     )
     out_variants: dict[str, Any] = {}
     for name, family in (variants or {}).items():
-        method = "wlc" if is_model else config.score.method  # weights need a weighted method
         cfg = dataclasses.replace(
-            config, score=dataclasses.replace(config.score, weights=dict(family), method=method)
+            config, score=dataclasses.replace(config.score, weights=dict(family), ahp={})
         )
         try:
             out_variants[name] = one(cfg)

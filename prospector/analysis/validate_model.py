@@ -56,7 +56,6 @@ def model_scorer(
     config: Config,
     *,
     brownfields: bool | None = None,
-    decision: dict[str, bool] | None = None,
     threads: int = 1,
 ) -> Scorer:
     """Score parcels by a prospectivity model fitted on each fold's training data.
@@ -73,10 +72,6 @@ def model_scorer(
         ``config.model`` settings and ``config.seed``.
     brownfields
         Override ``config.model.brownfields``.
-    decision
-        Score with the decision score of ``score.method = "model"`` (prospectivity and
-        access) instead of prospectivity alone; the value is ``have``, which criterion
-        inputs exist.
     threads
         LightGBM threads.
     """
@@ -100,29 +95,14 @@ def model_scorer(
             features, positive, key=key, config=config.model, seed=config.seed,
             train=train_cells, threads=threads,
         )  # fmt: skip
-        p = np.asarray(
+        return np.asarray(
             model.booster.predict(
                 features[model.features].to_numpy(dtype=np.float64), num_threads=threads
             ),
             dtype=float,
         )
-        if decision is None:
-            return p
-        return _decision(parcels, p, config, decision)
 
     return score
-
-
-def _decision(
-    parcels: pd.DataFrame, prospectivity: np.ndarray, config: Config, have: dict[str, bool]
-) -> np.ndarray:
-    from prospector.analysis.prospectivity import decision_criteria
-    from prospector.analysis.score import combine
-
-    table = parcels.assign(prospectivity=prospectivity)
-    criteria, weights = decision_criteria(table, config, have=have)
-    score, _ = combine(criteria, weights.effective, method="wlc")
-    return score.to_numpy()
 
 
 def baseline_scorer(parcels: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, kind: str) -> Scorer:

@@ -56,7 +56,15 @@ _LAYER_KEYS = {
     "name",
     "raster",
     "options",
+    "params",
+    "x",
+    "y",
+    "crs",
+    "wkt",
+    "sheet",
 }
+#: Layer keys that say how to read a table of points (CSV, Excel).
+_POINT_KEYS = ("x", "y", "crs", "wkt", "sheet")
 _BOUNDARY_KEYS = {"path", "layer", "where", "name"}
 
 
@@ -68,6 +76,10 @@ class LayerRef:
     path: Path
     layer: str | None = None
     where: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    """Values for ``{name}`` placeholders of the entry's download URL (e.g. ``statefp``)."""
+    points: dict[str, str] = field(default_factory=dict)
+    """How to read a table of points: ``x``, ``y``, ``crs``, ``wkt``, ``sheet``."""
 
     @property
     def role(self) -> str:
@@ -166,9 +178,13 @@ def read_region_file(region: str | Path) -> tuple[Path, dict[str, Any]]:
     path = Path(region)
     if path.suffix != ".toml" and not path.exists():
         regions_dir = layers_dir() / "regions"
-        path = regions_dir / f"{region}.toml"
+        local = Path("regions") / f"{region}.toml"  # written by `prospector region new`
+        path = local if local.is_file() else regions_dir / f"{region}.toml"
         if not path.exists():
-            known = sorted(p.stem for p in regions_dir.glob("*.toml"))
+            known = sorted(
+                {p.stem for p in regions_dir.glob("*.toml")}
+                | {p.stem for p in Path("regions").glob("*.toml")}
+            )
             raise CatalogError(
                 f"unknown region {str(region)!r}.{did_you_mean(str(region), known)} "
                 f"Known regions: {', '.join(known) or 'none'}; or pass the path of a region file."
@@ -221,7 +237,18 @@ def load_region(
             continue
         file = (base / spec["path"]).resolve()
         if require_files and not file.exists():
-            problems.append(f"{where}: file not found: {file}")
+            entry_download = (
+                catalog[spec["source"]].download if spec.get("source") in catalog else {}
+            )
+            problems.append(
+                f"{where}: file not found: {file}"
+                + (
+                    f" (not downloaded yet: run `prospector layers fetch --all --region "
+                    f"{region}` or `prospector rank --region {region} --fetch ...`)"
+                    if entry_download
+                    else ""
+                )
+            )
         try:
             if "source" in spec:
                 entry = find_entry(str(spec["source"]), catalog)
@@ -230,8 +257,19 @@ def load_region(
         except CatalogError as exc:
             problems.append(f"{where}: {exc}" if "source" in spec else str(exc))
             continue
+        params = spec.get("params", {})
+        if not isinstance(params, dict):
+            problems.append(f'{where}: `params` must be a table, e.g. {{ statefp = "32" }}.')
+            params = {}
         refs.append(
-            LayerRef(entry, file, spec.get("layer", entry.layer), spec.get("where", entry.where))
+            LayerRef(
+                entry,
+                file,
+                spec.get("layer", entry.layer),
+                spec.get("where", entry.where),
+                params={str(k): str(v) for k, v in params.items()},
+                points={k: str(spec[k]) for k in _POINT_KEYS if k in spec},
+            )
         )
     boundary_path = (base / boundary["path"]).resolve()
     if boundary["path"] and not boundary_path.exists():

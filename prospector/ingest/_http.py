@@ -11,6 +11,8 @@ are ``timeout_s=`` / ``retries=`` in Python.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import socket
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -18,9 +20,17 @@ from urllib.parse import urlsplit
 
 import requests
 
-__all__ = ["Failure", "describe_failure", "is_retryable_status"]
+__all__ = [
+    "MAX_RETRY_AFTER_S",
+    "Failure",
+    "describe_failure",
+    "is_retryable_status",
+    "retry_after_s",
+]
 
 _RETRYABLE_CLIENT_STATUS: Final = frozenset({408, 425, 429})
+#: Longest wait a server's ``Retry-After`` header may impose (seconds).
+MAX_RETRY_AFTER_S: Final = 120.0
 
 FailureKind = Literal["dns", "refused", "timeout", "dropped", "http", "other"]
 
@@ -34,6 +44,27 @@ class Failure:
     """What happened, e.g. ``HTTP 503 Service Unavailable`` or ``cannot resolve host x``."""
     fix: str
     """What to do, starting with ``Fix:``."""
+
+
+def retry_after_s(response: requests.Response) -> float:
+    """Return the seconds a ``Retry-After`` header asks to wait (0 when absent or unreadable).
+
+    Both forms of RFC 9110 are read: delay seconds and an HTTP date.  The wait is
+    capped at :data:`MAX_RETRY_AFTER_S`.
+    """
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return 0.0
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    delta = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    return min(max(delta, 0.0), MAX_RETRY_AFTER_S)
 
 
 def is_retryable_status(status: int | None) -> bool:

@@ -26,7 +26,13 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from prospector.errors import ConfigError, FetchError
-from prospector.ingest._http import Failure, describe_failure, http_failure, is_retryable_status
+from prospector.ingest._http import (
+    Failure,
+    describe_failure,
+    http_failure,
+    is_retryable_status,
+    retry_after_s,
+)
 
 __all__ = ["query_features"]
 
@@ -164,10 +170,11 @@ def query_features(
                 "inSR": "4326",
                 "spatialRel": "esriSpatialRelIntersects",
             }
+        plan = _Plan(params, size, max_pages)
         if info.supports_pagination:
-            properties, geometries = _query_by_offset(client, info, params, size, max_pages)
+            properties, geometries = _query_by_offset(client, info, plan)
         else:
-            properties, geometries = _query_by_ids(client, info, params, size, max_pages)
+            properties, geometries = _query_by_ids(client, info, plan)
     finally:
         if own_session:
             http.close()
@@ -242,6 +249,7 @@ class _Client:
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
+        self.retry_after = 0.0
 
     def get_json(
         self, url: str, params: Mapping[str, str], *, context: str, post: bool = False
@@ -262,6 +270,7 @@ class _Client:
         attempts = self.retries + 1
         failure = Failure("other", "unknown error", _FIX_BROKEN_REPLY)
         for attempt in range(1, attempts + 1):
+            self.retry_after = 0.0
             try:
                 response = self.session.request(
                     "POST" if post else "GET",
@@ -281,7 +290,7 @@ class _Client:
                     return body
                 failure = retryable
             if attempt < attempts:
-                delay = self.backoff_s * 2 ** (attempt - 1)
+                delay = max(self.backoff_s * 2 ** (attempt - 1), self.retry_after)
                 _logger.info(
                     "ArcGIS %s failed (%s); retrying in %.2f s", context, failure.reason, delay
                 )
@@ -295,6 +304,7 @@ class _Client:
         if response.status_code >= 400:
             failure = http_failure(response.status_code, response.reason)
             if is_retryable_status(response.status_code):
+                self.retry_after = retry_after_s(response)  # a minimum wait
                 return None, failure
             raise self._error(context, failure.reason, _FIX_REQUEST)
         try:
@@ -328,14 +338,20 @@ class _Client:
         )
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What to ask the layer for: query parameters, records per request, request limit."""
+
+    params: dict[str, str]
+    size: int
+    max_pages: int
+
+
 def _query_by_offset(
-    client: _Client,
-    info: _LayerInfo,
-    params: dict[str, str],
-    size: int,
-    max_pages: int,
+    client: _Client, info: _LayerInfo, plan: _Plan
 ) -> tuple[list[dict[str, Any]], list[BaseGeometry | None]]:
     """Page with ``resultOffset``/``resultRecordCount`` until the end."""
+    params, size, max_pages = plan.params, plan.size, plan.max_pages
     properties: list[dict[str, Any]] = []
     geometries: list[BaseGeometry | None] = []
     query_url = f"{info.url}/query"
@@ -370,13 +386,10 @@ def _query_by_offset(
 
 
 def _query_by_ids(
-    client: _Client,
-    info: _LayerInfo,
-    params: dict[str, str],
-    size: int,
-    max_pages: int,
+    client: _Client, info: _LayerInfo, plan: _Plan
 ) -> tuple[list[dict[str, Any]], list[BaseGeometry | None]]:
     """Read a layer without pagination support: object ids, then batches."""
+    params, size, max_pages = plan.params, plan.size, plan.max_pages
     query_url = f"{info.url}/query"
     ids_body = client.get_json(
         query_url,

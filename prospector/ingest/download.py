@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Final
@@ -34,7 +34,7 @@ import pooch
 import requests
 
 from prospector.errors import ConfigError, FetchError
-from prospector.ingest._http import describe_failure, is_retryable_status
+from prospector.ingest._http import describe_failure, is_retryable_status, retry_after_s
 
 __all__ = ["CACHE_ENV_VAR", "default_cache_dir", "fetch_file"]
 
@@ -82,7 +82,7 @@ def fetch_file(
     timeout_s: float = 30.0,
     retries: int = 3,
     backoff_s: float = 0.5,
-    progress: bool = False,
+    progress: bool | Callable[[int, int | None], None] = False,
 ) -> Path:
     """Download ``url`` into the cache (once) and return the local path.
 
@@ -109,9 +109,10 @@ def fetch_file(
         HTTP 5xx/408/429 reply (so at most ``retries + 1`` attempts).
     backoff_s : float, default 0.5
         Sleep before the first retry; doubled before each further retry.
-    progress : bool, default False
-        Show a progress bar.  Needs the optional ``tqdm`` package and is
-        silently skipped without it.
+    progress : bool or callable, default False
+        ``True`` shows a progress bar (needs the optional ``tqdm`` package and is
+        silently skipped without it); a callable is called as
+        ``progress(bytes_received, bytes_expected_or_None)`` as data arrives.
 
     Returns
     -------
@@ -154,6 +155,7 @@ def fetch_file(
     last_error: BaseException | None = None
 
     for attempt in range(1, attempts + 1):
+        wait_s = 0.0
         try:
             with _quiet_pooch():
                 local = pooch.retrieve(
@@ -168,6 +170,7 @@ def fetch_file(
             status = exc.response.status_code if exc.response is not None else None
             if not is_retryable_status(status):
                 raise FetchError(_client_error_message(url, exc)) from exc
+            wait_s = retry_after_s(exc.response) if exc.response is not None else 0.0
             last_error = exc
         except _NOT_RETRYABLE_REQUEST_ERRORS as exc:
             raise FetchError(
@@ -185,7 +188,7 @@ def fetch_file(
             raise FetchError(_checksum_message(url, known_hash, received)) from exc
 
         if attempt < attempts:
-            delay = backoff_s * 2 ** (attempt - 1)
+            delay = max(backoff_s * 2 ** (attempt - 1), wait_s)  # Retry-After is a minimum
             _logger.info(
                 "Download of %s failed (%s); retry %d of %d in %.2f s.",
                 url,
@@ -248,7 +251,13 @@ class _ResumableDownloader:
         Hex SHA-256 of the last complete download, for error messages.
     """
 
-    def __init__(self, part_path: Path, *, timeout_s: float, progress: bool) -> None:
+    def __init__(
+        self,
+        part_path: Path,
+        *,
+        timeout_s: float,
+        progress: bool | Callable[[int, int | None], None],
+    ) -> None:
         self.part_path = part_path
         self.timeout_s = timeout_s
         self.progress = progress
@@ -305,7 +314,8 @@ class _ResumableDownloader:
         hasher = _file_sha256(self.part_path) if offset else hashlib.sha256()
         length = response.headers.get("Content-Length", "")
         total = offset + int(length) if length.isdigit() else None
-        bar = _progress_bar(total, offset, self.part_path.stem) if self.progress else None
+        report = self.progress if callable(self.progress) else None
+        bar = _progress_bar(total, offset, self.part_path.stem) if self.progress is True else None
         received = offset
         try:
             with open(self.part_path, "ab" if offset else "wb") as handle:
@@ -315,6 +325,8 @@ class _ResumableDownloader:
                     received += len(chunk)
                     if bar is not None:
                         bar.update(len(chunk))
+                    if report is not None:
+                        report(received, total)
         except BaseException:
             if received == 0:  # nothing worth resuming from
                 self.part_path.unlink(missing_ok=True)

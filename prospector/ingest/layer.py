@@ -62,7 +62,7 @@ def load_layer(
         The layer in its canonical schema and *crs*, and what happened on the way.
     """
     where = layer_label(ref)
-    raw = read_vector(ref.path, layer=ref.layer, where=ref.where)
+    raw = read_vector(ref.path, layer=ref.layer, where=ref.where, points=ref.points)
     check_layer_crs(raw, where=where)
     raw = split_antimeridian(raw, where=where)
     gdf, report = normalize_layer(raw, ref.entry, where=where, vocabulary=vocabulary)

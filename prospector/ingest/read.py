@@ -13,7 +13,7 @@ import contextlib
 import json
 import struct
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,6 +219,7 @@ def read_vector(
     where: str | None = None,
     columns: list[str] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
+    points: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a vector layer with pyogrio.
 
@@ -239,6 +240,10 @@ def read_vector(
         Attribute columns to read (all when omitted).
     bbox
         Spatial filter in the layer's own CRS.
+    points
+        For tables (``.csv``, ``.tsv``, ``.xlsx``): the coordinate columns and CRS
+        (``x``, ``y``, ``crs``, ``wkt``), see :func:`prospector.ingest.tabular.read_points`;
+        ``layer`` names the worksheet.  Recognised column names are used when omitted.
 
     Returns
     -------
@@ -252,6 +257,15 @@ def read_vector(
     """
     path = Path(path)
     _check_readable(path, layer)
+    from prospector.ingest.tabular import is_table, read_points
+
+    if is_table(path):
+        options = {k: v for k, v in (points or {}).items() if k != "sheet"}
+        sheet = (points or {}).get("sheet", layer)
+        table, _ = read_points(path, sheet=sheet, where=where, **options)
+        if bbox is not None:
+            table = table.loc[~table.geometry.isna()].cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]
+        return table[[*columns, table.geometry.name]] if columns is not None else table
     if path.suffix.lower() == ".parquet":
         try:
             gdf = gpd.read_parquet(
@@ -292,7 +306,11 @@ def read_vector(
             f"cannot read {path}: {exc}. Check the field names used in `where`/`fields`."
         ) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name is None:
-        raise LayerReadError(f"{path}: layer has no geometry column; expected a vector layer.")
+        raise LayerReadError(
+            f"{path}: layer has no geometry column; expected a vector layer. A table of points "
+            "reads as CSV or .xlsx (coordinate columns lon/lat, Long_NAD83/Lat_NAD83 or named "
+            "with x/y/crs in the region file); convert other tables to CSV."
+        )
     return gdf
 
 

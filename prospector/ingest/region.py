@@ -29,12 +29,19 @@ from prospector.crs import (
     to_work_crs,
     work_crs,
 )
-from prospector.errors import CRSError, LayerReadError, MissingLayerWarning, SchemaError
+from prospector.errors import (
+    CRSError,
+    LayerReadError,
+    MissingLayerWarning,
+    ProspectorWarning,
+    SchemaError,
+)
 from prospector.ingest.layer import canonical_order, load_layer
 from prospector.ingest.normalize import LayerReport
 from prospector.ingest.read import raster_profile, read_vector
 from prospector.schema.columns import SCHEMAS
 from prospector.schema.commodities import CommodityVocabulary, load_vocabulary
+from prospector.schema.inputs import MISSING_ROLE_MESSAGES, VECTOR_ROLES, missing_inputs
 
 if TYPE_CHECKING:
     import rasterio.crs
@@ -49,20 +56,6 @@ __all__ = [
     "search_area",
     "search_margin_m",
 ]
-
-#: What each missing role means for the results, in words a user reads.
-MISSING_ROLE_MESSAGES: dict[str, str] = {
-    "land": (
-        "No land-ownership layer (BLM SMA / PAD-US): federal_frac and open_frac are unknown "
-        "and land outside withdrawals is 'ownership unknown', not federal."
-    ),
-    "claims": "No mining-claims layer (BLM MLRS): claimed_frac is unknown.",
-    "withdrawals": "No withdrawal layer: nothing is treated as closed to mineral entry.",
-    "deposits": "No deposit layer: mineral value is zero everywhere.",
-    "access": "No access layer: the access criterion is unavailable.",
-    "evidence": "No vector evidence layer: the evidence criterion uses rasters only.",
-    "raster": "No raster layer: no terrain or raster evidence criteria.",
-}
 
 
 @dataclass(frozen=True)
@@ -98,31 +91,9 @@ class RegionData:
 
     def missing(self) -> list[dict[str, str]]:
         """Roles without a layer, each with what that means for the results."""
-        present = {
-            "deposits": self.deposits,
-            "land": self.land,
-            "withdrawals": self.withdrawals,
-            "claims": self.claims,
-            "access": self.access,
-            "evidence": self.evidence,
-        }
-        out = [
-            {"role": role, "message": MISSING_ROLE_MESSAGES[role]}
-            for role, layer in present.items()
-            if layer is None
-        ]
-        if not self.rasters:
-            out.append({"role": "raster", "message": MISSING_ROLE_MESSAGES["raster"]})
-        if self.access is not None:
-            for kind in ("road", "rail", "power"):
-                if not (self.access["kind"] == kind).any():
-                    out.append(
-                        {
-                            "role": f"access:{kind}",
-                            "message": f"No {kind} layer: dist_{kind}_km is unknown.",
-                        }
-                    )
-        return out
+        present = {role: getattr(self, role) is not None for role in VECTOR_ROLES}
+        kinds = set(self.access["kind"].unique()) if self.access is not None else set()
+        return missing_inputs(present, kinds, rasters=bool(self.rasters))
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
@@ -189,10 +160,23 @@ def load_region_data(region: Region | str | Path, config: Config | None = None) 
     data = RegionData(region=region, crs=crs, boundary=boundary, vocabulary=vocabulary)
     data.inputs.append(_input_record(region.boundary_path, "boundary", "boundary"))
     by_role: dict[str, list[gpd.GeoDataFrame]] = {}
+    fetched = _fetch_records(region)
     for ref in region.layers:
         data.inputs.append(_input_record(ref.path, ref.name, ref.role))
+        record = fetched.get(ref.path.resolve())
+        if record is not None:  # where and when `layers fetch` downloaded it
+            data.inputs[-1].update({k: record[k] for k in ("url", "fetched_at") if record.get(k)})
         if ref.role == "raster":
             data.rasters.append(_raster_layer(ref, boundary))
+            continue
+        fetched_from = _fetched_empty(ref)
+        if fetched_from is not None:
+            warnings.warn(
+                f"{ref.path}: no {ref.name} feature in the area downloaded from {fetched_from}; "
+                "the layer is not used.",
+                ProspectorWarning,
+                stacklevel=2,
+            )
             continue
         clip = boundary.geometry.iloc[0] if ref.role == "parcels" else near
         gdf, report = load_layer(ref, crs=crs, vocabulary=vocabulary, clip_to=clip)
@@ -223,6 +207,38 @@ def load_region_data(region: Region | str | Path, config: Config | None = None) 
     for item in data.missing():
         warnings.warn(f"{region.name}: {item['message']}", MissingLayerWarning, stacklevel=2)
     return data
+
+
+def _fetch_records(region: Region) -> dict[Path, dict[str, object]]:
+    """Read the records of ``NAME.fetch.json`` beside the region file, by absolute path."""
+    import json
+
+    if region.path is None:
+        return {}
+    manifest = region.path.with_suffix(".fetch.json")
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {
+        (region.path.parent / rel).resolve(): rec
+        for rel, rec in files.items()
+        if isinstance(rec, dict)
+    }
+
+
+def _fetched_empty(ref: LayerRef) -> str | None:
+    """Return the URL of a layer `layers fetch` wrote empty (nothing in the area), or None."""
+    import pyogrio
+
+    if ref.path.suffix.lower() != ".gpkg":
+        return None
+    try:
+        info = pyogrio.read_info(ref.path, layer=ref.layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError):
+        return None  # the reader reports it
+    url = (info.get("dataset_metadata") or {}).get("prospector_url")
+    return str(url) if url and info.get("features") == 0 else None
 
 
 def _input_record(path: Path, name: str, role: str) -> dict[str, object]:

@@ -9,7 +9,7 @@ from typing import Any
 import mapclassify
 import numpy as np
 
-from prospector.palette import LAND_STATUS, LINES, NODATA_COLOR, VIRIDIS
+from prospector.palette import LAND_STATUS, LINES, NODATA_COLOR, RANK_CLASSES, VIRIDIS
 
 __all__: list[str] = []
 
@@ -24,6 +24,9 @@ WITHDRAWAL_KINDS: dict[str, str] = {
     "nps": "National Park Service",
     "gap12": "Protected (GAP 1-2)",
     "military": "Military",
+    "monument": "National monument",
+    "plo": "Public land order withdrawal",
+    "acec": "Area of critical environmental concern",
     "other": "Other withdrawal",
 }
 _LINE_DRAWING: dict[str, dict[str, Any]] = {
@@ -45,6 +48,31 @@ CRITERIA_LABELS: dict[str, str] = {
     "score_access": "Criterion: access",
     "score_evidence": "Criterion: geological evidence",
 }
+
+
+def class_schemes() -> dict[str, Any]:
+    """Return the page's class schemes: rank percentiles (default) and quantiles of the values.
+
+    The browser classifies the current scores itself (they change with the weights):
+    ``rank`` puts a parcel of rank r among N in the first class with r <= ceil(N p / 100);
+    ``quantile`` uses ``N_CLASSES`` classes with breaks at the values of ranks
+    ceil(N k / N_CLASSES).
+    """
+    return {
+        "default": "rank",
+        "rank": {
+            "title": "Rank percentile",
+            "tops": [p for p, _, _ in RANK_CLASSES],
+            "colors": [c for _, c, _ in RANK_CLASSES],
+            "labels": [lab for _, _, lab in RANK_CLASSES],
+        },
+        "quantile": {
+            "title": f"Quantiles ({N_CLASSES} classes)",
+            "k": N_CLASSES,
+            "colors": list(VIRIDIS[N_CLASSES])[::-1],
+        },
+        "nodata": NODATA_COLOR,
+    }
 
 
 @dataclass

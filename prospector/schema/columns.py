@@ -64,11 +64,14 @@ WITHDRAWAL_KINDS: tuple[str, ...] = (
     "nps",
     "gap12",
     "military",
+    "monument",
+    "plo",
+    "acec",
     "other",
 )
 CLAIM_DISPOSITIONS: tuple[str, ...] = ("active", "filed", "closed")
 ACCESS_KINDS: tuple[str, ...] = ("road", "rail", "power")
-LAND_STATUSES: tuple[str, ...] = ("open", "partly_open", "closed", "unknown")
+LAND_STATUSES: tuple[str, ...] = ("open", "partly_open", "restricted", "closed", "unknown")
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ PARCEL_COLUMNS: dict[str, str] = {
     "withdrawn_frac": "Fraction of area withdrawn from mineral entry.",
     "claimed_frac": "Fraction of area under active or filed mining claims (NaN: no claims layer).",
     "open_frac": "Fraction federal, not withdrawn and not claimed (NaN: unknown).",
-    "land_status": "open | partly_open | closed | unknown.",
+    "land_status": "open | partly_open | restricted | closed | unknown.",
     "status_reason": "Why the status is what it is (e.g. which layer is missing).",
     "agency": "Majority managing agency by area ('' when unknown).",
     "withdrawals": "Names of withdrawn areas touching the parcel, '; '-joined.",

@@ -1,0 +1,263 @@
+"""The configuration dataclasses: every key, its default and its meaning, in one place.
+
+Each field's docstring (the string literal under it) is its documentation: ``docs/config.md``
+is generated from them (:func:`prospector.config.config_reference`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from prospector.schema.columns import ACCESS_KINDS
+
+__all__ = [
+    "ACCESS_CRITERIA",
+    "MILE_M",
+    "SCORE_FAMILIES",
+    "AccessConfig",
+    "Config",
+    "EvidenceConfig",
+    "ModelConfig",
+    "ParcelConfig",
+    "ScoreConfig",
+    "ValueConfig",
+]
+
+MILE_M = 1609.344
+
+#: Criterion families weighted by ``score.weights`` (and judged by ``score.ahp``).
+SCORE_FAMILIES: tuple[str, ...] = ("value", "access", "evidence")
+
+#: Access criteria sharing the access weight (``score.access_weights``).
+ACCESS_CRITERIA: tuple[str, ...] = (*ACCESS_KINDS, "terrain", "travel")
+
+
+def _status_weights() -> dict[str, float]:
+    # Producers prove an economic deposit; an occurrence only proves mineralisation.
+    return {
+        "producer": 1.0,
+        "past_producer": 0.8,
+        "prospect": 0.5,
+        "occurrence": 0.3,
+        "unknown": 0.3,
+    }
+
+
+def _group_weights() -> dict[str, float]:
+    # Multiplies the commodity weight. Bulk construction materials (sand & gravel, stone, clay,
+    # limestone, cinders) are worth ~1/50 of a critical metal site so thousands of gravel pits
+    # cannot swamp a handful of critical-mineral sites.
+    return {
+        "ree": 1.0,
+        "battery": 1.0,
+        "pgm": 1.0,
+        "base": 0.8,
+        "precious": 0.7,
+        "energy": 0.8,
+        "specialty": 0.8,
+        "industrial": 0.3,
+        "bulk": 0.02,
+    }
+
+
+@dataclass
+class ParcelConfig:
+    """How parcels are made when no parcel layer is given."""
+
+    cell_m: float = MILE_M
+    """Grid cell size in metres of the work CRS (default one statute mile)."""
+    shape: Literal["square", "hex"] = "square"
+    """Grid cells: squares of side ``cell_m`` or hexagons of the same area."""
+    min_sliver_m2: float = 1000.0
+    """Intersections smaller than this (m²) are ignored (slivers from generalised layers)."""
+
+
+@dataclass
+class ValueConfig:
+    """Mineral value from known deposits."""
+
+    radius_km: float = 5.0
+    """Kernel radius: deposits farther than this from a parcel add nothing."""
+    kernel: Literal["biweight", "gaussian", "uniform"] = "biweight"
+    """Distance-decay kernel: ``biweight`` (1 − u²)², ``gaussian`` (σ = radius / 3, cut at
+    the radius) or ``uniform`` (1 within the radius)."""
+    critical_weight: float = 1.0
+    """Weight of a site's critical commodities (list year from ``list_year``)."""
+    noncritical_weight: float = 0.4
+    """Weight of a site's non-critical commodities (before group weights)."""
+    diversity_bonus: float = 0.1
+    """Extra weight per additional critical commodity at a site (capped at +50 %)."""
+    status_weights: dict[str, float] = field(default_factory=_status_weights)
+    """Weight of a site by development status; keys are statuses."""
+    group_weights: dict[str, float] = field(default_factory=_group_weights)
+    """Multiplier of a commodity's weight by commodity group; keys are groups."""
+    commodity_weights: dict[str, float] = field(default_factory=dict)
+    """Per-commodity overrides replacing the computed commodity weight; keys are canonical
+    commodity names (docs/commodities.md)."""
+    dedupe_m: float = 300.0
+    """Records of known sites closer than this (metres) that share a commodity are one site
+    (:func:`prospector.analysis.dedupe.dedupe_sites`); 0 keeps every record."""
+
+
+@dataclass
+class AccessConfig:
+    """Access: distances to infrastructure and terrain."""
+
+    decay_km: dict[str, float] = field(
+        default_factory=lambda: {"road": 5.0, "rail": 30.0, "power": 15.0}
+    )
+    """Distance at which the access criterion falls to 1/e (≈0.37) of its maximum, per kind
+    of infrastructure (the travel criterion uses ``road``'s)."""
+    search_km: float = 200.0
+    """Beyond this, distance is reported as NaN and the criterion is 0."""
+    road_classes: list[str] = field(default_factory=list)
+    """Road classes that count (empty: all), as in the access layer's ``class`` column."""
+    max_slope_deg: float = 35.0
+    """Mean slope at which the terrain criterion reaches 0."""
+    travel_cost: bool = False
+    """Compute the least-cost travel distance from roads over the DEM (``travel_cost_km``);
+    give it weight with ``score.access_weights.travel``."""
+    min_raster_coverage: float = 0.8
+    """A raster criterion is used only when it covers this share of parcels."""
+
+
+@dataclass
+class EvidenceConfig:
+    """Geological evidence from vector layers (faults...) and rasters."""
+
+    decay_km: float = 5.0
+    """Distance to evidence features at which the criterion falls to 1/e."""
+    raster_direction: dict[str, str] = field(default_factory=dict)
+    """Per evidence raster (catalogue name with '-' as '_'): "high" (default) when high values
+    are favourable, "low" when low values are."""
+    density_radius_km: float = 10.0
+    """Kernel radius of the evidence line density (``evidence_density``, reported column)."""
+
+
+@dataclass
+class ScoreConfig:
+    """How criteria are combined."""
+
+    method: Literal["wlc", "gamma", "topsis"] = "wlc"
+    """Combination: weighted linear combination, fuzzy gamma overlay or TOPSIS."""
+    normalise: Literal["minmax", "rank", "z"] = "minmax"
+    """Rescaling of each criterion to [0, 1]: min-max, percentile rank or normal CDF of the
+    z-score."""
+    gamma: float = 0.8
+    """Exponent of the fuzzy gamma overlay (``method = "gamma"``), in [0, 1]."""
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"value": 0.6, "access": 0.25, "evidence": 0.15}
+    )
+    """Top-level weights of the three criterion families (renormalised to sum 1)."""
+    access_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "road": 0.5,
+            "rail": 0.3,
+            "power": 0.2,
+            "terrain": 0.0,
+            "travel": 0.0,
+        }
+    )
+    """Split of the access weight between access criteria."""
+    ahp: dict[str, float] = field(default_factory=dict)
+    """Pairwise judgements of the families, e.g. ``{"value/access" = 3, "value/evidence" = 5,
+    "access/evidence" = 2}``; when given they replace ``weights`` (Saaty's AHP, refused when
+    the consistency ratio exceeds 0.1 unless ``ahp_force``)."""
+    ahp_force: bool = False
+    """Use the AHP weights even when the judgements are inconsistent (CR > 0.1)."""
+    status: Literal["any", "open", "not_closed"] = "not_closed"
+    """Which parcels are ranked: all, only open/partly open ones, or all but closed ones."""
+
+    def family_weights(self) -> dict[str, float]:
+        """Return the weights of the criterion families: from ``ahp`` when given, else ``weights``.
+
+        Pure: the configuration is not changed.
+
+        Raises
+        ------
+        prospector.errors.ConfigError
+            When the AHP judgements are invalid or too inconsistent (not after
+            :meth:`Config.validate`).
+        """
+        if not self.ahp:
+            return dict(self.weights)
+        from prospector.config.ahp import weights_from_judgements
+
+        result = weights_from_judgements(self.ahp, SCORE_FAMILIES, force=self.ahp_force)
+        return {k: float(v) for k, v in result.weights.items()}
+
+
+@dataclass
+class ModelConfig:
+    """Learned prospectivity (:mod:`prospector.analysis.model`), used by ``prospector validate``.
+
+    The model is refitted on each fold's training sites and reported as ``variants.model``
+    in the validation metrics; it does not score a ranking run.
+    """
+
+    brownfields: bool = False
+    """Also validate ``variants.model_brownfields``: the model with kernel densities of the
+    known sites at ``brownfields_km`` as features.  That is interpolation between known sites,
+    not geology; labelled so everywhere it shows."""
+    brownfields_km: list[float] = field(default_factory=lambda: [2.0, 5.0, 10.0, 25.0])
+    """Kernel radii of the brownfields features."""
+    n_estimators: int = 200
+    """Boosting rounds."""
+    learning_rate: float = 0.05
+    """Shrinkage of each boosting round."""
+    num_leaves: int = 5
+    """Leaves per tree (small trees: a few interactions, little room to fit noise)."""
+    min_child_samples: int = 100
+    """Fewest parcels in a leaf."""
+    max_background: int = 50_000
+    """Unlabelled parcels sampled as background (all of them when fewer)."""
+
+
+@dataclass
+class Config:
+    """Everything a run needs besides the region."""
+
+    list_year: int = 2025
+    """Year of the USGS List of Critical Minerals deciding which commodities are critical."""
+    work_crs: str | None = None
+    """Override the region's work CRS (any pyproj input, e.g. ``"EPSG:5070"``)."""
+    seed: int = 20251107
+    """Seed of every random step (reproducible runs)."""
+    open_agencies: list[str] = field(default_factory=lambda: ["BLM", "USFS"])
+    """Federal agencies whose land is open to mineral location unless withdrawn."""
+    parcels: ParcelConfig = field(default_factory=ParcelConfig)
+    value: ValueConfig = field(default_factory=ValueConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def validate(self) -> Config:
+        """Check every value and name; return this configuration, unchanged.
+
+        Raises
+        ------
+        prospector.errors.ConfigError
+            Listing every problem at once.
+        """
+        from prospector.config.checks import config_problems, raise_problems
+
+        raise_problems(config_problems(self))
+        return self
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
+        """Return a validated copy with dotted keys replaced, e.g. ``{"score.status": "open"}``.
+
+        A table value (``{"value.group_weights": {"battery": 0.5}}``) overrides only the keys
+        it gives, as in a TOML file.  This configuration is not changed.
+
+        Raises
+        ------
+        prospector.errors.ConfigError
+            Naming unknown keys (with a suggestion) and every invalid value.
+        """
+        from prospector.config.load import apply_overrides
+
+        return apply_overrides(self, overrides)
