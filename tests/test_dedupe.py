@@ -134,8 +134,11 @@ def test_bad_inputs(sites):
         dedupe_sites(sites, distance_m=float("nan"))
     with pytest.raises(CRSError, match="projected"):
         dedupe_sites(sites.to_crs("EPSG:4326"))
-    with pytest.raises(SchemaError, match="source"):
-        dedupe_sites(sites.drop(columns="source"))
+    with pytest.raises(SchemaError, match="commodities"):
+        dedupe_sites(sites.drop(columns="commodities"))
+    # Non-essential canonical columns may be absent.
+    bare = dedupe_sites(sites.drop(columns=["source", "site_id", "dev_status"]))
+    assert len(bare) == 8 and set(bare["sources"].map(tuple)) == {("",)}
 
 
 def test_config_key():

@@ -42,6 +42,9 @@ HAVE_VALUE_ONLY = {
 
 
 def _config(**value) -> Config:
+    # The synthetic sites are independent draws, not records of one deposit: no merging
+    # (de-duplication has its own test below).
+    value = {"dedupe_m": 0.0, **value}
     return load_config(
         {
             "score": {"weights": {"value": 1.0, "access": 0.0, "evidence": 0.0}},
@@ -329,7 +332,8 @@ def test_cli_validate_writes_metrics_and_plot(tmp_path):
     assert metrics["block_km"] == 10 and metrics["region"] == "tiny"
     for scheme in ("spatial", "random"):
         assert set(metrics[scheme]["capture"]) == {"0.05", "0.1", "0.2"}
-    assert set(metrics["variants"]) == {"value_only", "evidence_only"}
+    # The learned model is validated by default (--no-model leaves it out).
+    assert set(metrics["variants"]) == {"value_only", "evidence_only", "model"}
     assert (out / "prediction_rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "spatial 10 km" in result.output and "chance" in result.output
     again = CliRunner().invoke(validate, args)  # refuses to overwrite

@@ -45,7 +45,7 @@ from prospector.schema.columns import DEV_STATUSES
 
 __all__ = ["dedupe_sites"]
 
-_NEEDED = ("site_id", "commodities", "dev_status", "source")
+_NEEDED = ("commodities",)
 
 
 def dedupe_sites(deposits: gpd.GeoDataFrame, *, distance_m: float = 300.0) -> gpd.GeoDataFrame:
@@ -56,7 +56,8 @@ def dedupe_sites(deposits: gpd.GeoDataFrame, *, distance_m: float = 300.0) -> gp
     deposits
         Sites in the canonical deposits schema (``site_id``, ``commodities`` as lists of
         canonical names, ``dev_status``, ``source``, point geometry) in a projected CRS
-        (metres).
+        (metres).  Only ``commodities`` is required: without ``site_id`` rows are named
+        ``"row <i>"``, without ``source`` it is ``""``, without ``dev_status`` "unknown".
     distance_m
         Records closer than or at this distance that share a commodity are twins; ``0``
         merges nothing (the extra columns are still added).
@@ -75,7 +76,7 @@ def dedupe_sites(deposits: gpd.GeoDataFrame, *, distance_m: float = 300.0) -> gp
     CRSError
         The deposits are not in a projected CRS.
     SchemaError
-        A canonical column is missing.
+        The ``commodities`` column is missing.
     """
     if not (
         isinstance(distance_m, (int, float))
@@ -90,8 +91,8 @@ def dedupe_sites(deposits: gpd.GeoDataFrame, *, distance_m: float = 300.0) -> gp
     missing = [c for c in _NEEDED if c not in deposits.columns]
     if missing:
         raise SchemaError(
-            f"deposits lack the canonical column(s) {', '.join(missing)}; de-duplication "
-            "needs site_id, commodities, dev_status and source (normalise the layer first)."
+            "deposits lack the canonical column 'commodities' (lists of canonical names); "
+            "normalise the layer first."
         )
     if len(deposits) and (deposits.crs is None or not deposits.crs.is_projected):
         raise CRSError(
@@ -106,6 +107,14 @@ def dedupe_sites(deposits: gpd.GeoDataFrame, *, distance_m: float = 300.0) -> gp
             source_ids=empty, sources=empty, n_sources=np.zeros(0, np.int64),
             n_records=np.zeros(0, np.int64),
         )  # fmt: skip
+    # site_id, source and dev_status are canonical; frames built without them still work
+    # (row numbers, no source, unknown status).
+    if "site_id" not in deposits:
+        deposits["site_id"] = [f"row {i}" for i in range(n)]
+    if "source" not in deposits:
+        deposits["source"] = ""
+    if "dev_status" not in deposits:
+        deposits["dev_status"] = "unknown"
     site_id = deposits["site_id"].astype(str).to_numpy(dtype=object)
     source = deposits["source"].astype(str).to_numpy(dtype=object)
     members, commodity, code_of = _commodity_table(deposits["commodities"].to_numpy(dtype=object))

@@ -32,7 +32,8 @@ not part of the area, and sites inside them are not targets.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,7 +43,22 @@ import pandas as pd
 import shapely
 
 from prospector.analysis.criteria import build_criteria
+from prospector.analysis.dedupe import dedupe_sites
+from prospector.analysis.rates import (
+    CAPTURE_AT,
+    CURVE_POINTS,
+    PredictionRate,
+    area_positions,
+    capture_key,
+)
 from prospector.analysis.score import combine
+from prospector.analysis.structure import structural_features
+from prospector.analysis.validate_model import (
+    Scorer,
+    baseline_scorer,
+    model_scorer,
+    training_cells,
+)
 from prospector.analysis.value import deposit_weights, deposits_in_parcels, parcel_value
 from prospector.config import Config, ValueConfig
 from prospector.errors import ConfigError, CRSError
@@ -53,6 +69,7 @@ __all__ = [
     "CrossValidation",
     "PredictionRate",
     "area_positions",
+    "below_chance",
     "block_folds",
     "cross_validate",
     "random_folds",
@@ -64,120 +81,10 @@ Scheme = Literal["spatial", "random"]
 Targets = Literal["commodity", "critical", "all"]
 EvaluateOn = Literal["fold", "region"]
 
-#: Shares of ranked area at which capture is reported.
-CAPTURE_AT: tuple[float, ...] = (0.05, 0.1, 0.2)
-
-_CURVE_POINTS = 201
 _MEASURED = (
     "value_raw", "dist_road_km", "dist_rail_km", "dist_power_km", "dist_fault_km",
     "slope_mean_deg", "dem_coverage",
 )  # fmt: skip
-
-
-def _key(fraction: float) -> str:
-    return f"{fraction:g}"
-
-
-@dataclass(frozen=True)
-class PredictionRate:
-    """Where held-out sites fall in a ranking, as shares of the ranked area.
-
-    For each target site, ``lo`` is the share of the evaluated area scored strictly higher
-    than its parcel and ``hi`` the share scored higher or equal (``hi − lo`` is the tie).
-    """
-
-    lo: np.ndarray
-    hi: np.ndarray
-
-    @property
-    def n_targets(self) -> int:
-        """Number of target sites."""
-        return len(self.lo)
-
-    def capture(self, fraction: float | np.ndarray) -> float | np.ndarray:
-        """Return the expected share of targets captured in the top *fraction* of the area."""
-        f = np.atleast_1d(np.asarray(fraction, dtype=float))
-        if self.n_targets == 0:
-            out = np.full(f.shape, np.nan)
-        else:
-            width = self.hi - self.lo
-            safe = np.where(width > 0, width, 1.0)
-            part = np.where(
-                width[None, :] > 0,
-                np.clip((f[:, None] - self.lo[None, :]) / safe[None, :], 0.0, 1.0),
-                (f[:, None] >= self.hi[None, :]).astype(float),
-            )
-            out = part.mean(axis=1)
-        return float(out[0]) if np.ndim(fraction) == 0 else out
-
-    @property
-    def auc(self) -> float:
-        """Area under the prediction-rate curve (0.5: chance; 1: every site at the top)."""
-        if self.n_targets == 0:
-            return float("nan")
-        return float(1.0 - np.mean((self.lo + self.hi) / 2.0))
-
-    def curve(self, n_points: int = _CURVE_POINTS) -> pd.DataFrame:
-        """Return the prediction-rate curve at *n_points* evenly spaced area shares."""
-        f = np.linspace(0.0, 1.0, n_points)
-        return pd.DataFrame({"area_fraction": f, "capture": self.capture(f)})
-
-    def summary(self) -> dict[str, Any]:
-        """``{"auc", "capture": {"0.05", "0.1", "0.2"}, "n_targets"}``."""
-        return {
-            "auc": self.auc,
-            "capture": {_key(f): float(self.capture(f)) for f in CAPTURE_AT},
-            "n_targets": self.n_targets,
-        }
-
-    @classmethod
-    def pool(cls, parts: Sequence[PredictionRate]) -> PredictionRate:
-        """Pool the targets of several folds into one curve."""
-        if not parts:
-            return cls(np.zeros(0), np.zeros(0))
-        return cls(np.concatenate([p.lo for p in parts]), np.concatenate([p.hi for p in parts]))
-
-
-def area_positions(
-    score: np.ndarray, area: np.ndarray, evaluate: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Area shares above each parcel in a ranking by decreasing score.
-
-    Parameters
-    ----------
-    score
-        Score per parcel (compared after rounding to 12 decimals, as in ranking).
-    area
-        Area per parcel (any unit).
-    evaluate
-        Boolean mask of the parcels that form the ranked area (default: all).
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        Per parcel, the share of evaluated area with a strictly higher score (``lo``) and
-        with a higher or equal score (``hi``); NaN for parcels not evaluated.
-    """
-    score = np.asarray(score, dtype=float)
-    area = np.asarray(area, dtype=float)
-    mask = np.ones(len(score), dtype=bool) if evaluate is None else np.asarray(evaluate, bool)
-    lo = np.full(len(score), np.nan)
-    hi = np.full(len(score), np.nan)
-    idx = np.flatnonzero(mask)
-    if len(idx) == 0:
-        return lo, hi
-    s = np.round(score[idx], 12)
-    order = np.argsort(-s, kind="stable")
-    s_sorted, a_sorted = s[order], area[idx][order]
-    total = a_sorted.sum()
-    if not total > 0:
-        raise ValueError("the evaluated parcels have no area")
-    group = np.cumsum(np.r_[True, s_sorted[1:] != s_sorted[:-1]]) - 1
-    end = np.cumsum(np.bincount(group, weights=a_sorted))
-    start = np.r_[0.0, end[:-1]]
-    lo[idx[order]] = start[group] / total
-    hi[idx[order]] = end[group] / total
-    return lo, hi
 
 
 def block_folds(
@@ -297,6 +204,8 @@ class _Prepared:
     site_weights: pd.DataFrame
     owner: np.ndarray
     target: np.ndarray
+    learn: np.ndarray
+    """Sites a model may learn from (targets, wherever their parcel's status)."""
     eligible: np.ndarray
     area: np.ndarray
     have: dict[str, bool]
@@ -316,7 +225,9 @@ def _prepare(
     if targets not in ("commodity", "critical", "all"):
         raise ConfigError(f"targets must be one of commodity, critical, all; got {targets!r}.")
     parcels = parcels.reset_index(drop=True)
-    deposits = deposits.reset_index(drop=True)
+    # Records of one deposit from several sources become one site before any fold is
+    # dealt, so twins cannot land on both sides of a split.
+    deposits = dedupe_sites(deposits.reset_index(drop=True), distance_m=config.value.dedupe_m)
     site_weights = deposit_weights(deposits, vocabulary, config.value)
     _, owner = deposits_in_parcels(parcels, deposits, vocabulary)
     mask = (
@@ -343,7 +254,9 @@ def _prepare(
         if "area_km2" in parcels
         else parcels.geometry.area.to_numpy() / 1e6
     )
-    measured = pd.DataFrame({c: parcels[c] for c in _MEASURED if c in parcels}, index=parcels.index)
+    # Evidence rasters (ev_<name>_mean) are criteria too.
+    wanted = [*_MEASURED, *(c for c in parcels.columns if re.fullmatch(r"ev_.+_mean", str(c)))]
+    measured = pd.DataFrame({c: parcels[c] for c in wanted if c in parcels}, index=parcels.index)
     if "value_raw" not in measured:  # only read when the value criterion is unused
         measured["value_raw"] = 0.0
     return _Prepared(
@@ -353,6 +266,7 @@ def _prepare(
         site_weights=site_weights,
         owner=owner,
         target=is_target & in_ranked,
+        learn=is_target,
         eligible=mask,
         area=area,
         have=dict(have),
@@ -368,7 +282,10 @@ def _score(prep: _Prepared, config: Config, value_raw: pd.Series | None) -> np.n
             f"cannot score with weights {config.score.family_weights()}: {exc}"
         ) from exc
     score, _ = combine(
-        criteria, weights.effective, method=config.score.method, gamma=config.score.gamma
+        criteria,
+        weights.effective,
+        method=config.score.method,
+        gamma=config.score.gamma,
     )
     return score.to_numpy()
 
@@ -397,8 +314,9 @@ def _cross_validate(
     n_folds: int,
     buffer_km: float = 0.0,
     evaluate_on: EvaluateOn = "fold",
+    scorer: Scorer | None = None,
 ) -> CrossValidation:
-    uses_value = _uses_value(config, prep.have)
+    uses_value = _uses_value(config, prep.have) and scorer is None
     parts = []
     rows = []
     for k in range(n_folds):
@@ -408,14 +326,21 @@ def _cross_validate(
         if buffer_km > 0 and parcel_fold is not None:
             train &= ~_near(prep.deposits, prep.parcels[fold_area], buffer_km * 1000.0)
         value = None
-        if uses_value:
+        if scorer is not None:
+            held_cells = (
+                np.zeros(len(prep.parcels), dtype=bool) if parcel_fold is None else parcel_fold == k
+            )
+            cells = training_cells(prep.parcels, held_cells, buffer_km)
+            score = np.asarray(scorer(train, cells), dtype=float)
+        elif uses_value:
             key = (scheme, k, buffer_km)
             if key not in prep.value_cache:
                 prep.value_cache[key] = training_value(
                     prep.parcels, prep.deposits, prep.site_weights, train, config.value
                 )
             value = prep.value_cache[key]
-        score = _score(prep, config, value)
+        if scorer is None:
+            score = _score(prep, config, value)
         evaluate = prep.eligible if evaluate_on == "region" else fold_area
         lo, hi = area_positions(score, prep.area, evaluate) if evaluate.any() else (None, None)
         targets = held_out & prep.target
@@ -529,6 +454,10 @@ def validation_report(
     buffer_km: float = 0.0,
     evaluate_on: EvaluateOn = "fold",
     variants: Mapping[str, Mapping[str, float]] | None = None,
+    models: bool = False,
+    baselines: bool = False,
+    evidence: gpd.GeoDataFrame | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Spatial vs random cross-validation of a ranking, with optional re-weighted variants.
 
@@ -542,6 +471,18 @@ def validation_report(
         Extra weightings to validate the same way, name → ``score.weights`` families, e.g.
         ``{"value_only": {"value": 1}, "evidence_only": {"evidence": 1}}``.  A variant whose
         criteria are unavailable is reported with a ``skipped`` reason.
+    models
+        Also validate the learned prospectivity model (``variants.model``; and
+        ``variants.model_brownfields`` when ``config.model.brownfields``), refitted per fold
+        on the fold's training sites and cells (:mod:`prospector.analysis.validate_model`).
+    baselines
+        Also validate the site-only baselines ``baselines.kde`` and ``baselines.nearest5``.
+    evidence
+        The region's vector evidence: its derived structural features
+        (:func:`~prospector.analysis.structure.structural_features`) are added for the
+        model when *parcels* lack them.
+    threads
+        LightGBM threads for the model.
 
     Returns
     -------
@@ -551,9 +492,14 @@ def validation_report(
         evaluated with every site: the fully leaked upper bound), ``curves``
         (``area_fraction``, ``spatial``, ``random``), ``block_km``, ``n_folds``, ``seed``,
         ``targets``, ``n_deposits`` (target sites pooled over folds), ``n_sites``,
-        ``weights`` (the family weights), and ``variants`` (same keys, per variant).
+        ``weights`` (the family weights), ``variants`` (same keys, per variant),
+        ``baselines`` (same keys, with *baselines*) and ``below_chance`` (variants and
+        baselines whose spatial capture at 10 % of area is below chance).
     """
     _check_folds(block_km, n_folds, buffer_km, evaluate_on)
+    if models and evidence is not None and not parcels.columns.str.startswith("struct_").any():
+        extra = structural_features(parcels, evidence, radius_km=config.evidence.density_radius_km)
+        parcels = pd.concat([parcels, extra], axis=1)
     prep = _prepare(
         parcels, deposits, vocabulary, config, have=have, eligible=eligible, targets=targets
     )
@@ -562,25 +508,29 @@ def validation_report(
     )
     random_fold = random_folds(len(prep.deposits), n_folds=n_folds, seed=seed)
 
-    def one(cfg: Config) -> dict[str, Any]:
+    def one(cfg: Config, scorer: Scorer | None = None) -> dict[str, Any]:
         spatial = _cross_validate(
             prep, cfg, scheme="spatial", parcel_fold=parcel_fold, deposit_fold=spatial_fold,
-            n_folds=n_folds, buffer_km=buffer_km, evaluate_on=evaluate_on,
+            n_folds=n_folds, buffer_km=buffer_km, evaluate_on=evaluate_on, scorer=scorer,
         )  # fmt: skip
         rnd = _cross_validate(
             prep, cfg, scheme="random", parcel_fold=None, deposit_fold=random_fold,
-            n_folds=n_folds,
+            n_folds=n_folds, scorer=scorer,
         )  # fmt: skip
-        full_value = (
-            training_value(prep.parcels, prep.deposits, prep.site_weights,
-                           np.ones(len(prep.deposits), bool), cfg.value)
-            if _uses_value(cfg, prep.have) else None
-        )  # fmt: skip
-        lo, hi = area_positions(_score(prep, cfg, full_value), prep.area, prep.eligible)
+        every = np.ones(len(prep.deposits), bool)
+        if scorer is not None:
+            full = scorer(every, np.ones(len(prep.parcels), bool))
+        else:
+            full_value = (
+                training_value(prep.parcels, prep.deposits, prep.site_weights, every, cfg.value)
+                if _uses_value(cfg, prep.have) else None
+            )  # fmt: skip
+            full = _score(prep, cfg, full_value)
+        lo, hi = area_positions(full, prep.area, prep.eligible)
         where = prep.owner[prep.target]
         in_sample = PredictionRate(lo[where], hi[where])
         s, r = spatial.summary(), rnd.summary()
-        f = np.linspace(0.0, 1.0, _CURVE_POINTS)
+        f = np.linspace(0.0, 1.0, CURVE_POINTS)
         return {
             "weights": cfg.score.family_weights(),
             "spatial": s,
@@ -601,7 +551,7 @@ def validation_report(
     report = one(config)
     report.update(
         {
-            "chance": {"auc": 0.5, "capture": {_key(f): f for f in CAPTURE_AT}},
+            "chance": {"auc": 0.5, "capture": {capture_key(f): f for f in CAPTURE_AT}},
             "block_km": float(block_km),
             "buffer_km": float(buffer_km),
             "evaluate_on": evaluate_on,
@@ -622,8 +572,49 @@ def validation_report(
             out_variants[name] = one(cfg)
         except ConfigError as exc:
             out_variants[name] = {"weights": dict(family), "skipped": str(exc)}
+    if models:
+        sites = prep.deposits
+        for name, brownfields in (("model", False), ("model_brownfields", True)):
+            if name == "model_brownfields" and not config.model.brownfields:
+                continue
+            scorer = model_scorer(
+                prep.parcels, sites, prep.owner, prep.learn, config,
+                brownfields=brownfields, threads=threads,
+            )  # fmt: skip
+            try:
+                entry = one(config, scorer)
+            except ConfigError as exc:
+                out_variants[name] = {"skipped": str(exc)}
+                continue
+            entry["weights"] = {}
+            entry["features"] = (
+                "evidence + brownfields kernels (interpolation)" if brownfields else "evidence"
+            )
+            out_variants[name] = entry
     report["variants"] = out_variants
+    if baselines:
+        report["baselines"] = {
+            kind: {**one(config, baseline_scorer(prep.parcels, prep.deposits, kind)), "weights": {}}
+            for kind in ("kde", "nearest5")
+        }
+    report["below_chance"] = below_chance(report)
     return report
+
+
+def below_chance(report: Mapping[str, Any]) -> list[str]:
+    """Variants and baselines whose spatial capture at 10 % of area is below chance."""
+    chance = CAPTURE_AT[1]
+    out = []
+    entries = [("configured", report)] + [
+        (f"variants.{k}", v) for k, v in report.get("variants", {}).items()
+    ]
+    entries += [(f"baselines.{k}", v) for k, v in report.get("baselines", {}).items()]
+    for name, entry in entries:
+        capture = entry.get("spatial", {}).get("capture", {}).get(capture_key(chance))
+        # A tolerance: a ranking that is exactly chance (ties) must not be flagged.
+        if capture is not None and np.isfinite(capture) and capture < chance - 1e-9:
+            out.append(name)
+    return out
 
 
 def _check_folds(

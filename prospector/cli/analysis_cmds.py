@@ -111,6 +111,10 @@ def sensitivity(region: str, config_path: str | None, runs: int, top_n: int, con
               help="Rank held-out sites among their fold's parcels or among all parcels.")  # fmt: skip
 @click.option("--no-variants", is_flag=True,
               help="Skip the value-only and evidence-only comparisons.")  # fmt: skip
+@click.option("--no-model", is_flag=True,
+              help="Skip the learned prospectivity model (refitted per fold).")  # fmt: skip
+@click.option("--no-baselines", is_flag=True,
+              help="Skip the site-only baselines (kernel density, 5 nearest sites).")  # fmt: skip
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), required=True,
               help="Metrics file to write (JSON).")  # fmt: skip
 @click.option("--plots", type=click.Path(file_okay=False), default=None,
@@ -119,8 +123,9 @@ def sensitivity(region: str, config_path: str | None, runs: int, top_n: int, con
 @group_option
 @overwrite_option
 def validate(region: str, config_path: str | None, block_km: float, folds: int, seed: int | None,
-             buffer_km: float, targets: str, evaluate_on: str, no_variants: bool, json_path: str,
-             plots: str | None, focus_commodities: str | None, focus_groups: str | None,
+             buffer_km: float, targets: str, evaluate_on: str, no_variants: bool, no_model: bool,
+             no_baselines: bool, json_path: str, plots: str | None,
+             focus_commodities: str | None, focus_groups: str | None,
              overwrite: bool) -> None:  # fmt: skip
     """Cross-validate REGION's ranking against held-out known sites (spatial vs random folds)."""
     from prospector._runtime import check_writable
@@ -132,12 +137,15 @@ def validate(region: str, config_path: str | None, block_km: float, folds: int, 
         result, block_km=block_km, n_folds=folds, seed=seed, buffer_km=buffer_km,
         targets=targets, evaluate_on=evaluate_on,  # type: ignore[arg-type]
         variants=None if no_variants else VARIANTS,
+        models=not no_model, baselines=not no_baselines,
     )  # fmt: skip
     report["command"] = " ".join(["prospector", *sys.argv[1:]])
     paths = write_validation(report, json_path, plots=plots, overwrite=overwrite)
     console.print(_metrics_table(report))
-    if report.get("variants"):
+    if report.get("variants") or report.get("baselines"):
         console.print(_variants_table(report))
+    for name in report.get("below_chance", []):
+        console.print(f"[yellow]Below chance under spatial blocks: {name}[/yellow]")
     console.print(
         f"{report['n_deposits']:,} held-out {targets} sites in {folds} folds; "
         f"{report['runtime_s']:.1f} s.  Spatial far above chance from deposit proximity alone "
@@ -170,7 +178,11 @@ def _variants_table(report: dict[str, Any]) -> Table:
     table = Table(title="Capture at 10 % of area by weighting (chance 10 %)")
     for col in ("weights", "random folds", "spatial", "spatial AUC"):
         table.add_column(col, justify="left" if col == "weights" else "right")
-    rows = [("configured", report), *report["variants"].items()]
+    rows = [
+        ("configured", report),
+        *report.get("variants", {}).items(),
+        *((f"baseline {k}", v) for k, v in report.get("baselines", {}).items()),
+    ]
     for name, v in rows:
         if "skipped" in v:
             table.add_row(name, "—", "—", f"skipped: {v['skipped']}")

@@ -143,6 +143,18 @@ def config_problems(config: Config) -> list[str]:
         except ConfigError as exc:
             p(f"score.ahp: {exc}")
     problems += config.targets.problems()
+    model = config.model
+    _positive(model.learning_rate, "model.learning_rate", problems)
+    for i, radius in enumerate(model.brownfields_km):
+        _positive(radius, f"model.brownfields_km[{i}]", problems)
+    for name, count, least in [
+        ("model.n_estimators", model.n_estimators, 1),
+        ("model.num_leaves", model.num_leaves, 2),
+        ("model.min_child_samples", model.min_child_samples, 1),
+        ("model.max_background", model.max_background, 10),
+    ]:
+        if not (isinstance(count, int) and not isinstance(count, bool) and count >= least):
+            p(f"{name} must be an integer >= {least}; got {count!r}.")
     return problems
 
 

@@ -215,6 +215,13 @@ def _check_type(value: Any, hint: Any, name: str, problems: list[str]) -> Any:
         if args and args[1] is float:  # whole numbers as floats; others are checked later
             return {str(k): _as_float(v) for k, v in value.items()}
         return {str(k): v for k, v in value.items()}  # values are checked by validate()
+    if origin is list and args and args[0] is float:
+        if not isinstance(value, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+        ):
+            problems.append(f"{name} must be a list of numbers; got {value!r}.")
+            return _BAD
+        return [float(v) for v in value]
     if origin is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(f"{name} must be a list of names (strings); got {value!r}.")

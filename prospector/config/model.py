@@ -21,6 +21,7 @@ __all__ = [
     "AccessConfig",
     "Config",
     "EvidenceConfig",
+    "ModelConfig",
     "ParcelConfig",
     "ScoreConfig",
     "TargetConfig",
@@ -267,6 +268,32 @@ class TargetConfig:
 
 
 @dataclass
+class ModelConfig:
+    """Learned prospectivity (:mod:`prospector.analysis.model`), used by ``prospector validate``.
+
+    The model is refitted on each fold's training sites and reported as ``variants.model``
+    in the validation metrics; it does not score a ranking run.
+    """
+
+    brownfields: bool = False
+    """Also validate ``variants.model_brownfields``: the model with kernel densities of the
+    known sites at ``brownfields_km`` as features.  That is interpolation between known sites,
+    not geology; labelled so everywhere it shows."""
+    brownfields_km: list[float] = field(default_factory=lambda: [2.0, 5.0, 10.0, 25.0])
+    """Kernel radii of the brownfields features."""
+    n_estimators: int = 200
+    """Boosting rounds."""
+    learning_rate: float = 0.05
+    """Shrinkage of each boosting round."""
+    num_leaves: int = 5
+    """Leaves per tree (small trees: a few interactions, little room to fit noise)."""
+    min_child_samples: int = 100
+    """Fewest parcels in a leaf."""
+    max_background: int = 50_000
+    """Unlabelled parcels sampled as background (all of them when fewer)."""
+
+
+@dataclass
 class Config:
     """Everything a run needs besides the region."""
 
@@ -284,6 +311,7 @@ class Config:
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     targets: TargetConfig = field(default_factory=TargetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
 
     def validate(self) -> Config:
         """Check every value and name; return this configuration, unchanged.

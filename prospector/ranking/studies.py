@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from prospector._runtime import atomic_outputs
+from prospector._runtime import atomic_outputs, n_threads
 from prospector.analysis.criteria import build_criteria
 from prospector.analysis.score import Weights
 from prospector.analysis.sensitivity import weight_sensitivity
@@ -107,10 +107,14 @@ def validation(
     targets: Targets = "commodity",
     evaluate_on: EvaluateOn = "fold",
     variants: Mapping[str, Mapping[str, float]] | None = VARIANTS,
+    models: bool = True,
+    baselines: bool = True,
 ) -> dict[str, Any]:
     """Spatial vs random cross-validation of *result* against its held-out known sites.
 
-    See :func:`~prospector.analysis.validate.validation_report`.  Raises
+    See :func:`~prospector.analysis.validate.validation_report`; *models* adds the learned
+    prospectivity model refitted per fold (``variants.model``), *baselines* the site-only
+    baselines (``baselines.kde``, ``baselines.nearest5``).  Raises
     :class:`~prospector.errors.ConfigError` for bad distances, a region without
     deposits, or no target site in a ranked parcel.
     """
@@ -141,6 +145,10 @@ def validation(
         buffer_km=buffer_km,
         evaluate_on=evaluate_on,
         variants=variants,
+        models=models,
+        baselines=baselines,
+        evidence=result.data.evidence,
+        threads=n_threads(),
     )
     if report["n_deposits"] == 0:
         raise ConfigError(
