@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from prospector._util import run_time
+from prospector._util import available_memory_bytes, run_time
 from prospector.analysis._boxes import ParcelIndex
 from prospector.analysis._parallel import n_threads
 from prospector.analysis.access import nearest_distance_km
@@ -28,7 +28,12 @@ from prospector.analysis.criteria import build_criteria
 from prospector.analysis.evidence import line_density
 from prospector.analysis.explain import explain
 from prospector.analysis.land import land_status
-from prospector.analysis.parcels import grid_parcels, split_parcels
+from prospector.analysis.parcels import (
+    check_run_size,
+    estimate_parcels,
+    grid_parcels,
+    split_parcels,
+)
 from prospector.analysis.score import (
     Weights,
     combine,
@@ -202,15 +207,27 @@ def _raster_columns(parcels: gpd.GeoDataFrame, data: RegionData, config: Config)
 
 
 def make_parcels(data: RegionData, config: Config) -> gpd.GeoDataFrame:
-    """Parcels to rank: the region's parcel layer (large ones split) or an aligned grid."""
-    if data.parcels is not None:
-        parcels = split_parcels(
-            data.parcels[["parcel_id", "geometry"]], cell_m=config.parcels.cell_m
-        )
+    """Parcels to rank: the region's parcel layer (large ones split) or an aligned grid.
+
+    The parcel count is estimated first and a run that would not fit is refused
+    (:func:`~prospector.analysis.parcels.check_run_size`) before anything is built.
+    """
+    cell_m = config.parcels.cell_m
+    given = None if data.parcels is None else data.parcels[["parcel_id", "geometry"]]
+    estimate = estimate_parcels(
+        data.boundary, cell_m=cell_m, shape=config.parcels.shape, parcels=given
+    )
+    check_run_size(
+        estimate,
+        max_parcels=config.parcels.max_parcels,
+        available_bytes=available_memory_bytes(),
+    )
+    if given is not None:
+        parcels = split_parcels(given, cell_m=cell_m)
     else:
         parcels = grid_parcels(
             data.boundary,
-            cell_m=config.parcels.cell_m,
+            cell_m=cell_m,
             min_area_m2=config.parcels.min_sliver_m2,
             shape=config.parcels.shape,
         )
