@@ -326,7 +326,7 @@ def export_cmd(
 ) -> None:
     """Export RANKED (a prospects.gpkg) to another GIS format."""
     from prospector._util import did_you_mean
-    from prospector.export import export_layers, holds_one_layer, read_ranked
+    from prospector.export import export_layers, holds_one_layer, read_manifest, read_ranked
 
     layers = read_ranked(ranked)
     if not layer_names and holds_one_layer(output, fmt):
@@ -340,7 +340,9 @@ def export_cmd(
                 f"Layers: {', '.join(layers)}."
             )
         layers = {n: layers[n] for n in layer_names}
-    written = export_layers(layers, output, fmt=fmt, overwrite=overwrite)
+    written = export_layers(
+        layers, output, fmt=fmt, overwrite=overwrite, metadata=read_manifest(ranked)
+    )
     for path in written:
         _out.print(f"wrote {path}")
 
