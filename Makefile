@@ -11,7 +11,7 @@ OUT    ?= out/demo
 help:
 	@echo "make demo   - set up .venv and rank the embedded Utah sample into $(OUT)/"
 	@echo "make test   - set up .venv with test extras and system packages, lint, run pytest"
-	@echo "make lint   - ruff (lint + format check) and mypy"
+	@echo "make lint   - ruff (lint + format check), mypy and the import contracts (lint-imports)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check prospector tests benchmarks
 	$(BIN)/ruff format --check prospector tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 pytest: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest

@@ -9,9 +9,9 @@ Each measured run is a separate subprocess (clean peak memory); the parent polls
 (``statm``; conservative: pages shared by forked workers count twice) and the summed PSS
 every 0.5 s (``smaps_rollup``, costly for the kernel to produce, hence less often).
 
-* ``prospector``: read the GeoParquet inputs, rank with :func:`prospector.pipeline.rank`
-  (default ``--engine memory``) or :func:`prospector.engine.rank_partitioned`
-  (``--engine local|dask``, tiles), write the ranked and excluded parcels as GeoParquet.
+* ``prospector``: read the GeoParquet inputs, rank with :func:`prospector.rank`
+  (default ``--engine memory``; ``--engine local|dask``: tiles), write the ranked and
+  excluded parcels as GeoParquet.
   No HTML map (benchmarked separately).
 * ``stream`` (``--stream``): the bounded-memory path: layers stay on disk (spatially
   sorted GeoParquet, prepared once and cached), tiles are read, measured, spilled, scored
@@ -185,9 +185,8 @@ def child_prospector(scale: float, seed: int, engine: str, workers: int, tile_km
     import pandas as pd
 
     from prospector.config import load_config
-    from prospector.engine import rank_partitioned
     from prospector.export import write_geoparquet
-    from prospector.pipeline import rank
+    from prospector.ranking import rank
 
     syn.ensure(scale, seed, verbose=False)
     stages: dict[str, float] = {}
@@ -199,12 +198,7 @@ def child_prospector(scale: float, seed: int, engine: str, workers: int, tile_km
     stages["read_s"] = time.perf_counter() - t00
     config = load_config(None)
     t0 = time.perf_counter()
-    if engine == "memory":
-        result = rank(data, config)
-    else:
-        result = rank_partitioned(
-            data, config, engine=engine, workers=workers, tile_km=tile_km, timings=stages
-        )
+    result = rank(data, config, engine=engine, workers=workers, tile_km=tile_km, timings=stages)
     stages["rank_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     write_geoparquet(result.parcels, syn.DATA / f"west-ranked-F{scale:g}.parquet", overwrite=True)
@@ -239,7 +233,7 @@ def child_stream(
     import pyproj
 
     from prospector.config import load_config
-    from prospector.engine import ParquetLayers, rank_partitioned, sort_spatially
+    from prospector.ranking import ParquetLayers, rank, sort_spatially
     from prospector.schema.commodities import load_vocabulary
 
     d = syn.ensure(scale, seed, verbose=False)
@@ -277,7 +271,7 @@ def child_stream(
         },
     )
     out = syn.DATA / f"west-stream-F{scale:g}"
-    res = rank_partitioned(
+    res = rank(
         source,
         load_config(None),
         engine=engine,

@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "FetchError",
     "GeometryRepairWarning",
+    "LandStatusUnknownError",
     "LayerReadError",
     "MissingLayerWarning",
     "OutputExistsError",
@@ -57,6 +58,10 @@ class FetchError(ProspectorError, OSError):
 
 class ArchiveError(ProspectorError, ValueError):
     """An archive is unsafe (path escape, oversized member) or corrupt."""
+
+
+class LandStatusUnknownError(ProspectorError, ValueError):
+    """A step that needs land status (a staking plan) was given no land-status layer."""
 
 
 class OutputExistsError(ProspectorError, FileExistsError):

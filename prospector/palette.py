@@ -12,6 +12,7 @@ __all__ = [
     "LAND_STATUS",
     "LINES",
     "NODATA_COLOR",
+    "RANK_CLASSES",
     "SCORE_COLORS",
     "VIRIDIS",
 ]
@@ -29,6 +30,18 @@ VIRIDIS: dict[int, tuple[str, ...]] = {
 SCORE_COLORS: tuple[str, ...] = VIRIDIS[5]
 
 NODATA_COLOR = "#bdbdbd"
+
+#: Rank-percentile classes: (upper bound in % of ranked parcels, colour, label). A parcel of
+#: rank r among N is in the first class whose bound p satisfies r <= ceil(N * p / 100).
+#: The best classes are small, so any zoom level separates the top targets.
+RANK_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (1, "#fde725", "Top 1 %"),
+    (5, "#5ec962", "Top 1–5 %"),
+    (10, "#21918c", "Top 5–10 %"),
+    (25, "#3b528b", "Top 10–25 %"),
+    (50, "#440154", "Top 25–50 %"),
+    (100, "#d8d2e3", "Bottom 50 %"),
+)
 
 #: Land status colours (Okabe-Ito) and labels.
 LAND_STATUS: dict[str, tuple[str, str]] = {

@@ -19,7 +19,7 @@ CRS = "EPSG:5070"
 @pytest.fixture(scope="session")
 def utah_result():
     """The embedded Utah sample ranked with the default configuration."""
-    from prospector.pipeline import rank
+    from prospector.ranking import rank
 
     with warnings.catch_warnings():
         # The sample lacks land, claims, road and power layers and has unmapped UMOS codes:

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely import affinity
 
-from prospector.analysis._boxes import ParcelIndex, box_mask, box_point_distance, intersect_pairs
-from prospector.analysis._parallel import n_threads
+from prospector._runtime import n_threads
+from prospector.analysis._boxes import box_mask, box_point_distance, intersect_pairs
+from prospector.analysis.index import ParcelIndex
 from tests.conftest import X0, Y0
 
 # ---------------------------------------------------------------------------------------------
@@ -717,7 +718,8 @@ def test_intersect_pairs_threads_with_prepared_input():
     code = textwrap.dedent(
         """
         import numpy as np, shapely
-        from prospector.analysis._boxes import ParcelIndex, intersect_pairs
+        from prospector.analysis._boxes import intersect_pairs
+        from prospector.analysis.index import ParcelIndex
         t = np.linspace(0, 2 * np.pi, 400, endpoint=False)
         r = 1000 * (1 + 0.05 * np.sin(7 * t))
         big = shapely.Polygon(np.c_[r * np.cos(t), r * np.sin(t)])
@@ -743,7 +745,8 @@ def test_intersect_pairs_shared_polygons_on_many_threads():
         """
         import threading
         import numpy as np, shapely
-        from prospector.analysis._boxes import ParcelIndex, intersect_pairs
+        from prospector.analysis._boxes import intersect_pairs
+        from prospector.analysis.index import ParcelIndex
         rng = np.random.default_rng(0)
         polys = shapely.buffer(shapely.points(rng.uniform(0, 100, (40, 2))), 15, quad_segs=64)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -171,6 +172,10 @@ def test_demo_end_to_end(tmp_path):
     assert code == 0, err
     again = (out / "again.html").read_text(encoding="utf-8")
     assert '"hillshade"' in again and "Faults (evidence)" in again
+    # Both maps re-weight live from the same criteria, and show counties and towns.
+    values = re.compile(r'"scoring":\{.*?"values":"([^"]+)"')
+    assert values.search(html) and values.search(html).group(1) == values.search(again).group(1)
+    assert '"counties_source":"US Census 2017 via us-atlas"' in again
     assert {o["path"] for o in manifest["outputs"]} == {"prospects.gpkg", "prospects.html"}
 
 
@@ -253,7 +258,7 @@ def test_map_lines_merge_access_and_line_evidence():
     import geopandas as gpd
     import shapely
 
-    from prospector.outputs import map_lines
+    from prospector.ranking import map_lines
 
     access = gpd.GeoDataFrame(
         {"kind": ["rail"], "class": ["rail"], "name": ["RR"], "source": ["t"]},

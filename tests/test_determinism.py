@@ -24,8 +24,7 @@ from geopandas.testing import assert_geodataframe_equal
 
 from prospector.errors import MissingLayerWarning, UnmappedCodeWarning
 from prospector.export import export_layers, write_gpkg
-from prospector.outputs import result_layers, write_run
-from prospector.pipeline import RankResult, rank
+from prospector.ranking import RankResult, rank, result_layers, write_run
 
 X0, Y0 = -1_500_000.0, 1_900_000.0  # the tiny region of conftest.py (EPSG:5070)
 CONFIG = {"parcels": {"cell_m": 1000.0}}

@@ -1,4 +1,4 @@
-"""Partitioned engines give the same ranking as the in-memory pipeline.
+"""Partitioned engines give the same ranking as the in-memory engine.
 
 The region is SYNTHETIC and built in code: 40 km x 40 km of 1 km parcels with clustered
 deposits, roads, a railway, withdrawals, claims and land ownership.  Tiles of 7 km and an
@@ -18,9 +18,8 @@ import pytest
 import shapely
 
 from prospector.catalog import Region
-from prospector.engine import ParquetLayers, rank_partitioned, read_streamed, sort_spatially
 from prospector.ingest import RegionData
-from prospector.pipeline import rank
+from prospector.ranking import ParquetLayers, rank, read_streamed, sort_spatially
 from prospector.schema.commodities import load_vocabulary
 
 X0, Y0, SIDE = -1_500_000.0, 1_900_000.0, 40_000.0
@@ -148,7 +147,7 @@ def data() -> RegionData:
 
 @pytest.fixture(scope="module")
 def expected(data):
-    return rank(data, CONFIG)
+    return rank(data, CONFIG, engine="memory")
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -181,13 +180,13 @@ def _check(result, expected) -> None:
 
 def test_local_tiles_match_rank(data, expected):
     timings: dict[str, float] = {}
-    result = rank_partitioned(data, CONFIG, engine="local", workers=1, timings=timings, **ENGINE)
+    result = rank(data, CONFIG, engine="local", workers=1, timings=timings, **ENGINE)
     assert timings["fallback_parcels"] > 0  # the far-feature path ran
     _check(result, expected)
 
 
 def test_local_processes_match_rank(data, expected):
-    _check(rank_partitioned(data, CONFIG, engine="local", workers=2, **ENGINE), expected)
+    _check(rank(data, CONFIG, engine="local", workers=2, **ENGINE), expected)
 
 
 def test_dask_matches_rank(data, expected):
@@ -198,7 +197,7 @@ def test_dask_matches_rank(data, expected):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        result = rank_partitioned(data, CONFIG, engine="dask", scheduler=client, **ENGINE)
+        result = rank(data, CONFIG, engine="dask", scheduler=client, **ENGINE)
     _check(result, expected)
 
 
@@ -215,7 +214,7 @@ def test_streamed_matches_rank(tmp_path, workers):
         vocabulary=load_vocabulary(2025),
         **{k: v for k, v in layers.items() if k != "boundary"},
     )
-    expected = rank(data, CONFIG)
+    expected = rank(data, CONFIG, engine="memory")
     parcels = expected.all_parcels[["parcel_id", "geometry"]]
     paths = {"parcels": sort_spatially(parcels, tmp_path / "parcels.parquet", row_group_size=200)}
     for role in ("deposits", "access", "withdrawals", "claims", "land"):
@@ -228,12 +227,10 @@ def test_streamed_matches_rank(tmp_path, workers):
         paths=paths,
     )
     with pytest.raises(ValueError, match="need `out`"):
-        rank_partitioned(source, CONFIG, **ENGINE)
-    res = rank_partitioned(
-        source, CONFIG, engine="local", workers=workers, out=tmp_path / "out", **ENGINE
-    )
+        rank(source, CONFIG, **ENGINE)
+    res = rank(source, CONFIG, engine="local", workers=workers, out=tmp_path / "out", **ENGINE)
     assert res.n_parcels == len(parcels) and res.n_ranked == len(expected.parcels)
-    got = read_streamed(res.path)
+    got = read_streamed(res.dataset)
     want = pd.concat(
         [expected.parcels, expected.excluded.assign(rank=pd.NA)[expected.parcels.columns]],
         ignore_index=True,
@@ -244,6 +241,29 @@ def test_streamed_matches_rank(tmp_path, workers):
     _same(want, got)
 
 
-def test_rank_partitioned_rejects_unknown_engine(data):
+def test_rank_rejects_unknown_engine(data):
     with warnings.catch_warnings(), pytest.raises(ValueError, match="unknown engine"):
-        rank_partitioned(data, CONFIG, engine="spark", **ENGINE)
+        rank(data, CONFIG, engine="spark", **ENGINE)  # type: ignore[arg-type]
+
+
+def test_stream_engine_on_loaded_data_matches_memory(tmp_path):
+    layers = _layers()
+    layers["deposits"] = layers["deposits"].iloc[1:]  # no site on a tile edge (see above)
+    data = RegionData(
+        region=_region(),
+        crs=pyproj.CRS(CRS),
+        boundary=layers.pop("boundary"),
+        vocabulary=load_vocabulary(2025),
+        **layers,
+    )
+    expected = rank(data, CONFIG, engine="memory")
+    got = rank(data, CONFIG, engine="stream", workers=1, out=tmp_path / "out", **ENGINE)
+    assert got.dataset == tmp_path / "out"
+    assert (got.n_parcels, got.n_ranked) == (expected.n_parcels, len(expected.parcels))
+    assert got.available == expected.available and got.missing == expected.missing
+    _same(expected.parcels, got.parcels)
+    # A streamed run knows no in-memory parcel order: its excluded parcels come by id.
+    want = expected.excluded.sort_values("parcel_id", ignore_index=True)
+    _same(want, got.excluded)
+    # auto: a region this small runs in memory.
+    assert rank(data, CONFIG).dataset is None

@@ -307,18 +307,22 @@ def test_gpkg_round_trip_styles_and_manifest(tmp_path, layers):
         n: ET.fromstring(q.split("\n", 1)[1]).find("renderer-v2") for n, q in styles.items()
     }
     assert renderers["parcels"].get("type") == "graduatedSymbol"
-    assert renderers["parcels"].get("attr") == "score"
+    assert renderers["parcels"].get("attr") == "rank"
     ranges = renderers["parcels"].findall("ranges/range")
-    assert len(ranges) == 5
-    assert float(ranges[0].get("lower")) == pytest.approx(layers["parcels"]["score"].min())
-    assert float(ranges[-1].get("upper")) == pytest.approx(layers["parcels"]["score"].max())
+    # Rank-percentile classes of 12 ranks: ceil(12 p / 100) for p = 1, 5, 10, 25, 50, 100
+    # is 1, 1, 2, 3, 6, 12; the empty top-5 % class is left out.
+    bounds = [(float(r.get("lower")), float(r.get("upper"))) for r in ranges]
+    assert bounds == [(0.5, 1.5), (1.5, 2.5), (2.5, 3.5), (3.5, 6.5), (6.5, 12.5)]
+    assert ranges[0].get("label") == "Top 1 % (ranks 1–1)"
+    parcel_fill = renderers["parcels"].find(".//layer[@class='SimpleFill']/Option")
+    assert {o.get("name"): o.get("value") for o in parcel_fill}["outline_style"] == "no"
     assert renderers["deposits"].get("type") == "categorizedSymbol"
     assert renderers["deposits"].get("attr") == "group"
     values = [c.get("value") for c in renderers["deposits"].findall("categories/category")]
     assert values == ["ree", "battery", "base", "precious", "none", ""]  # legend order
     assert renderers["withdrawals"].get("type") == "singleSymbol"
     fill = renderers["withdrawals"].find(".//layer[@class='SimpleFill']/Option")
-    assert {o.get("name"): o.get("value") for o in fill}["style"] == "no"  # outline only
+    assert {o.get("name"): o.get("value") for o in fill}["style"] == "b_diagonal"  # hatched
     assert renderers["access"].get("attr") == "kind"
 
 
@@ -416,15 +420,17 @@ def test_qgis_opens_exports_styled(tmp_path, layers):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     parcels = result[uris[0]]
     assert parcels["valid"] and parcels["count"] == 12 and parcels["crs"] == "EPSG:5070"
-    assert parcels["type"] == "graduatedSymbol" and parcels["attr"] == "score"
-    assert parcels["colors"] == ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
+    assert parcels["type"] == "graduatedSymbol" and parcels["attr"] == "rank"
+    assert parcels["colors"] == ["#fde725", "#21918c", "#3b528b", "#440154", "#d8d2e3"]
     deposits = result[uris[1]]
     assert deposits["type"] == "categorizedSymbol" and deposits["attr"] == "group"
     assert deposits["values"][:2] == ["ree", "battery"]
-    assert result[uris[2]]["type"] == "singleSymbol" and result[uris[2]]["brush"] == 0  # NoBrush
+    assert (
+        result[uris[2]]["type"] == "singleSymbol" and result[uris[2]]["brush"] == 12
+    )  # Qt.BDiagPattern
     assert result[uris[3]]["type"] == "categorizedSymbol"
     # Shapefiles get the same styles from the .qml sidecar, on the short field names.
-    assert result[uris[4]]["type"] == "graduatedSymbol" and result[uris[4]]["attr"] == "score"
+    assert result[uris[4]]["type"] == "graduatedSymbol" and result[uris[4]]["attr"] == "rank"
     assert result[uris[5]]["type"] == "categorizedSymbol" and result[uris[5]]["attr"] == "group"
 
 

@@ -8,8 +8,8 @@ import pytest
 import shapely
 
 from prospector.analysis import _grid_nearest
-from prospector.analysis._boxes import ParcelIndex
 from prospector.analysis.access import nearest_distance_km
+from prospector.analysis.index import ParcelIndex
 
 
 def _grid(nx: int, ny: int, size: float, *, x0: float = 0.0, y0: float = 0.0, drop=()):

@@ -215,3 +215,45 @@ def test_fetch_command_offline_names_only_real_options(
     options = {opt for param in fetch.params for opt in param.opts}
     named = {word.strip("`(),.") for word in err.split() if word.startswith(("--", "`--"))}
     assert named <= options, named - options
+
+
+# ----------------------------------------------------------------- layers fetch
+
+
+def test_fetch_parses_the_region_once_and_accepts_its_future_file(
+    tiny_region, tmp_path, monkeypatch
+):
+    """The region may already list the file being fetched; its TOML is read once."""
+    import prospector.catalog.regions as regions
+    import prospector.ingest.download as download
+    from prospector.catalog import CatalogEntry
+    from prospector.ingest import fetch_layer, read_vector
+
+    # The published layer: two sites near the tiny region, one in Florida.
+    published = tmp_path / "published.gpkg"
+    gpd.GeoDataFrame(
+        {"SITE_ID": ["A-1", "A-2", "A-3"]},
+        geometry=shapely.points([(-113.49, 38.94), (-113.45, 38.96), (-81.0, 27.0)]),
+        crs="EPSG:4326",
+    ).to_file(published, engine="pyogrio")
+    monkeypatch.setattr(download, "fetch_file", lambda url, **kwargs: published)
+    entry = CatalogEntry(
+        name="test-sites", title="t", role="deposits", publisher="t", licence="t", url="t",
+        native_crs=None, format="t", fields=(),
+        download={"kind": "file", "url": "http://127.0.0.1:9/sites.gpkg"},
+    )  # fmt: skip
+    region = tiny_region('\n[[layers]]\nsource = "test-sites"\npath = "data/test-sites.gpkg"\n')
+    reads = []
+    real = regions.read_region_file
+    monkeypatch.setattr(regions, "read_region_file", lambda r: reads.append(r) or real(r))
+
+    result = fetch_layer("test-sites", region=region, catalog={"test-sites": entry})
+
+    assert reads == [region]
+    assert result.path == tmp_path / "data" / "test-sites.gpkg"
+    assert read_vector(result.path)["SITE_ID"].tolist() == ["A-1", "A-2"]
+    # The area asked for is the run's: the boundary's envelope (near -113.5, 38.93) plus the
+    # 200 km search margin, i.e. about 2.3 degrees of longitude and 1.8 of latitude.
+    west, south, east, north = result.bbox_lonlat
+    assert -116.5 < west < -115.5 and -111.5 < east < -110.5
+    assert 36.5 < south < 37.4 and 40.5 < north < 41.4

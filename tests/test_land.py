@@ -251,7 +251,7 @@ path = "mlrs.gpkg"
 
 
 def _rank(region):
-    from prospector.pipeline import rank
+    from prospector.ranking import rank
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MissingLayerWarning)
@@ -288,11 +288,11 @@ def test_published_schemas_change_statuses(tiny_region, tmp_path):
     assert cell(9, 1)["status_reason"] == "not federal land"
     # The tiny region's wilderness (x 6-10, y 6-10) stays closed.
     assert cell(7, 7)["land_status"] == "closed"
-    assert "claims" not in {m["role"] for m in result.missing()}
+    assert "claims" not in {m["role"] for m in result.missing}
 
 
 def test_open_status_filter(tiny_region, tmp_path):
-    from prospector.pipeline import rank
+    from prospector.ranking import rank
 
     region = tiny_region(_published_fixtures(tmp_path))
     with warnings.catch_warnings():

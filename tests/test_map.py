@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pytest
 import rasterio
@@ -55,9 +54,8 @@ def test_layers_and_popup_fields_present(demo, demo_html):
     data = payload_of(demo_html)
     keys = [c["key"] for c in data["choropleths"]]
     assert keys == ["score", "land_status", "score_value", "score_access", "score_evidence"]
-    for c in data["choropleths"]:
-        assert c["image"].startswith("data:image/png;base64,")
-        assert c["legend"]["labels"] and len(c["legend"]["labels"]) == len(c["legend"]["colors"])
+    assert data["raster"]["image"].startswith("data:image/png;base64,")
+    assert "scoring" not in data  # no criteria given: the run's scores, fixed
     assert data["n_parcels"] == len(demo["parcels"]) == 48
     props = data["parcels"]["features"][0]["properties"]
     for field in (
@@ -76,7 +74,7 @@ def test_layers_and_popup_fields_present(demo, demo_html):
     assert info["manifest"] == "manifest.json" and info["list_year"] == 2022
     assert info["notes"] and info["created"] == "2025-01-31"
     assert data["basemap"] is None
-    assert len(data["index"]["id"]) == 48
+    assert len(data["index"]["id"]) == data["index"]["n"] == 48
     # The page loads our code and starts it on the folium map.
     assert "ProspectorMap.init(" in demo_html and "L.map(" in demo_html
 
@@ -129,33 +127,36 @@ def test_script_close_in_data_cannot_break_out(demo):
     assert payload_of(html)["parcels"]["features"][0]["properties"]["why"].startswith("</script>")
 
 
-def test_legend_breaks_equal_mapclassify(demo_html, demo):
-    data = payload_of(demo_html)
-    parcels = demo["parcels"]
-    for key in ("score", "score_value", "score_access"):
-        legend = next(c["legend"] for c in data["choropleths"] if c["key"] == key)
-        values = parcels[key].to_numpy(dtype=float)
-        expected = mapclassify.Quantiles(values[np.isfinite(values)], k=5).bins
-        np.testing.assert_allclose(legend["breaks"], expected)
-        assert len(legend["colors"]) == 5
-    status = next(c["legend"] for c in data["choropleths"] if c["key"] == "land_status")
-    assert status["categories"] == ["open", "partly_open", "restricted", "closed", "unknown"]
+def test_class_schemes_are_rank_percentiles_by_default(demo_html):
+    classes = payload_of(demo_html)["classes"]
+    assert classes["default"] == "rank"
+    assert classes["rank"]["tops"] == [1, 5, 10, 25, 50, 100]
+    assert classes["rank"]["colors"][0] == "#fde725"  # best class brightest
+    assert classes["rank"]["labels"][0] == "Top 1 %"
+    assert classes["quantile"]["k"] == 5
+    status_keys = payload_of(demo_html)["index"]["status_keys"]
+    assert status_keys == ["open", "partly_open", "restricted", "closed", "unknown"]
 
 
-def test_choropleth_image_is_aligned_and_coloured(demo_html, demo):
+def test_index_raster_is_aligned(demo_html, demo):
     data = payload_of(demo_html)
-    score = data["choropleths"][0]
-    img = Image.open(io.BytesIO(base64.b64decode(score["image"].split(",", 1)[1]))).convert("RGBA")
-    west, south, east, north = score["bounds"]
+    raster = data["raster"]
+    img = Image.open(io.BytesIO(base64.b64decode(raster["image"].split(",", 1)[1])))
+    assert img.mode == "RGB"
+    pixels = np.asarray(img).astype("int64")
+    index = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+    west, south, east, north = raster["bounds"]
     parcels = demo["parcels"]
-    # Pixel at the centre of the best parcel has the top class colour.
-    centre = parcels.loc[parcels["rank"] == 1].to_crs(3857).geometry.iloc[0].centroid
     x0, y0 = _merc(west, north)
     x1, y1 = _merc(east, south)
-    col = int((centre.x - x0) / (x1 - x0) * img.width)
-    row = int((y0 - centre.y) / (y0 - y1) * img.height)
-    assert img.getpixel((col, row)) == (*_rgb(score["legend"]["colors"][-1]), 255)
-    assert img.getpixel((0, 0))[3] == 0  # outside the parcels: transparent
+    for rank in (1, 2, 48):
+        centre = parcels.loc[parcels["rank"] == rank].to_crs(3857).geometry.iloc[0].centroid
+        col = int((centre.x - x0) / (x1 - x0) * img.width)
+        row = int((y0 - centre.y) / (y0 - y1) * img.height)
+        # Pixel value = row of the parcel in the page's index + 1.
+        pid = data["index"]["id"][index[row, col] - 1]
+        assert pid == parcels.loc[parcels["rank"] == rank, "parcel_id"].iloc[0]
+    assert index[0, 0] == 0  # outside the parcels: no parcel
     lon0, lat0, lon1, lat1 = parcels.to_crs(4326).total_bounds
     assert west < lon0 and east > lon1 and south < lat0 and north > lat1
 
@@ -184,12 +185,12 @@ def test_missing_optional_columns(demo):
     assert data["parcels"]["features"][0]["properties"]["contrib"] == {}
 
 
-def test_nan_scores_and_single_value():
+def test_nan_scores_travel_as_nan():
     parcels = grid_parcels(2, 2)
     parcels["score"] = [0.5, 0.5, np.nan, 0.5]
-    data = payload_of(build_map(parcels).get_root().render())
-    legend = data["choropleths"][0]["legend"]
-    assert legend["breaks"] == [0.5] and len(legend["colors"]) == 1
+    index = payload_of(build_map(parcels).get_root().render())["index"]
+    score = np.frombuffer(base64.b64decode(index["score"]), dtype="<f8")
+    np.testing.assert_array_equal(np.isnan(score), [False, False, True, False])
 
 
 def test_bad_input_is_reported():
@@ -251,11 +252,6 @@ def _merc(lon: float, lat: float) -> tuple[float, float]:
     from pyproj import Transformer
 
     return Transformer.from_crs(4326, 3857, always_xy=True).transform(lon, lat)
-
-
-def _rgb(hex_color: str) -> tuple[int, int, int]:
-    h = hex_color.lstrip("#")
-    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
 
 def test_static_readme_lists_vendored_versions():

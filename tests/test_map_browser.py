@@ -100,11 +100,17 @@ def test_loads_offline_without_errors(page):
     assert page.locator("#pm-legend").is_visible()
     assert "score (combined)" in page.locator("#pm-legend").inner_text().lower()
     assert "2 layers missing" in page.locator("#pm-header").inner_text()
-    # The score choropleth image is drawn.
-    assert page.evaluate(
-        "document.querySelector('img.pm-raster').complete && "
-        "document.querySelector('img.pm-raster').naturalWidth > 0"
+    # The score choropleth is painted: the best parcel's pixels have the top class colour.
+    painted = page.evaluate(
+        """() => {
+        const live = window.prospector.live, c = document.querySelector('canvas.pm-raster');
+        const row = live.topRows(1)[0];
+        const p = live.pixels.indexOf(row + 1);
+        const px = c.getContext('2d').getImageData(p % c.width, Math.floor(p / c.width), 1, 1).data;
+        return [c.width > 0, Array.from(px)];
+    }"""
     )
+    assert painted == [True, [0xFD, 0xE7, 0x25, 255]]
     page.wait_for_timeout(600)  # let marker-cluster animations settle
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map.png"))
@@ -166,6 +172,7 @@ def test_search_parcel_ids(page):
 
 
 def test_switch_to_land_status(page):
+    page.locator(".leaflet-control-layers").hover()  # the control opens on hover
     page.get_by_text("Land status", exact=True).click()
     legend = page.locator("#pm-legend").inner_text().lower()
     assert "land status" in legend and "open to mineral entry" in legend

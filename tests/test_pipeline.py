@@ -10,7 +10,7 @@ import pytest
 
 from prospector.analysis.value import kernel
 from prospector.errors import MissingLayerWarning, UnmappedCodeWarning
-from prospector.pipeline import rank
+from prospector.ranking import rank
 
 REQUIRED = [
     "parcel_id",
@@ -54,7 +54,7 @@ def test_sample_without_ownership_is_unknown(utah_result):
     assert set(parcels["land_status"]) == {"unknown"}
     assert parcels["open_frac"].isna().all()
     assert parcels["federal_frac"].isna().all()
-    roles = {m["role"] for m in utah_result.missing()}
+    roles = {m["role"] for m in utah_result.missing}
     assert {"land", "claims", "access:road", "access:power"} <= roles
     assert any("No land-ownership layer" in n for n in utah_result.notes)
 
@@ -214,8 +214,9 @@ def test_rank_scores_ties_eligibility_and_missing_ids():
 def test_with_scores_keeps_inputs_and_result_apart(tiny_region):
     from prospector.config import load_config
     from prospector.ingest import load_region_data
-    from prospector.pipeline import (
-        available_criteria,
+    from prospector.ranking import (
+        MemoryLayers,
+        available_inputs,
         global_scores,
         make_parcels,
         measure_parcels,
@@ -228,7 +229,7 @@ def test_with_scores_keeps_inputs_and_result_apart(tiny_region):
         config = load_config({"parcels": {"cell_m": 1000.0}})
         data = load_region_data(tiny_region(), config)
         table, _ = measure_parcels(make_parcels(data, config), data, config)
-    scores, _ = global_scores(table, config, have=available_criteria(data, config))
+    scores, _, _ = global_scores(table, config, have=available_inputs(MemoryLayers(data), config))
     before_table, before_scores = table.copy(), scores.copy()
     whole = with_scores(table, scores, config)
     rows = np.array([5, 0, 7])

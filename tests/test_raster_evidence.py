@@ -10,7 +10,7 @@ import rasterio
 from affine import Affine
 
 from prospector.errors import MissingLayerWarning
-from prospector.pipeline import rank
+from prospector.ranking import rank
 from tests.conftest import X0, Y0
 
 

@@ -8,14 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from prospector.analysis.score import combine, rank_scores
-from prospector.analysis.sensitivity import (
-    dirichlet_weights,
-    result_criteria,
-    weight_sensitivity,
-)
+from prospector.analysis.sensitivity import dirichlet_weights, weight_sensitivity
 from prospector.cli.analysis_cmds import sensitivity
 from prospector.errors import MissingLayerWarning, ProspectorError
-from prospector.pipeline import rank
+from prospector.ranking import rank
+from prospector.ranking.studies import result_criteria
 from tests.conftest import write_sites_region
 
 CRS = "EPSG:5070"

@@ -75,7 +75,7 @@ def test_pipeline_travel_criterion(tiny_region, tmp_path):
         '\n[[layers]]\nrole = "raster"\nname = "dem"\npath = "dem.tif"\n[layers.raster]\nkind = "dem"\n'
         '\n[[layers]]\nrole = "access"\npath = "road.gpkg"\n'
     )
-    from prospector.pipeline import rank
+    from prospector.ranking import rank
 
     config = {
         "parcels": {"cell_m": 1000.0},

@@ -21,9 +21,9 @@ import numpy as np
 import shapely
 from scipy import ndimage
 
+from prospector._runtime import chunked
 from prospector.analysis._arrays import runs
 from prospector.analysis._boxes import _Lattice
-from prospector.analysis._parallel import chunked
 
 __all__ = ["grid_nearest"]
 

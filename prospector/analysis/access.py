@@ -6,9 +6,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from prospector.analysis._boxes import ParcelIndex
+from prospector._runtime import chunked, query_pairs
 from prospector.analysis._grid_nearest import grid_nearest
-from prospector.analysis._parallel import chunked, query_pairs
+from prospector.analysis.index import ParcelIndex
 
 __all__ = ["decay", "nearest_distance_km"]
 
@@ -24,7 +24,7 @@ def nearest_distance_km(
 
     Parcels with no feature within *max_km* (or when *features* is None or empty) get NaN.
     Parcels touching a feature are found with an STRtree query; grid-cell parcels (see
-    *index*, a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*) near line
+    *index*, a :class:`~prospector.analysis.index.ParcelIndex` of *parcels*) near line
     features by a ring search over the grid (:mod:`~prospector.analysis._grid_nearest`);
     the rest with ``STRtree.query_nearest``.
     """

@@ -1,7 +1,7 @@
 """Criteria: measured parcel columns → normalised benefit criteria and their weights.
 
 Pure: a (Geo)DataFrame of measurements in, a criteria table and :class:`Weights` out.
-Shared by the pipeline, sensitivity analysis and validation.
+Shared by the ranking spine, sensitivity analysis and validation.
 """
 
 from __future__ import annotations
@@ -16,9 +16,58 @@ from prospector.analysis.score import Weights, effective_weights, normalise
 from prospector.config import Config
 from prospector.schema.columns import ACCESS_KINDS
 
-__all__ = ["ACCESS_KINDS", "build_criteria"]
+__all__ = ["ACCESS_KINDS", "build_criteria", "criterion_shares"]
 
 _ACCESS = ACCESS_KINDS
+
+
+def criterion_shares(criteria: list[str], config: Config) -> dict[str, tuple[str, float, float]]:
+    """Family of each criterion and its share of the family weight, as :func:`build_criteria` uses.
+
+    A criterion's configured weight is ``score.weights[family] * numerator / denominator``,
+    computed in that order (so a re-implementation, such as the map's live re-weighting,
+    reproduces it to the bit).  ``value`` is its own family; ``access_<kind>``, ``terrain``
+    and ``travel`` share ``access`` by ``score.access_weights`` (over the sum of all of them);
+    ``evidence_*`` criteria share ``evidence`` equally.  Any other criterion (a learned
+    ``prospectivity``, say) is its own family when ``score.weights`` names it, else belongs to
+    the family named by its prefix before ``_``; members of such a family share it equally.
+
+    Parameters
+    ----------
+    criteria
+        Criterion names (the columns of :func:`build_criteria`'s table), in order.
+    config
+        The run's configuration.
+
+    Returns
+    -------
+    dict
+        Criterion → ``(family, numerator, denominator)``, in the order of *criteria*.
+    """
+    access_w = config.score.access_weights
+    access_names = [f"access_{k}" for k in _ACCESS] + ["terrain", "travel"]
+    sub_total = sum(access_w.get(k, 0.0) for k in (*_ACCESS, "terrain", "travel")) or 1.0
+    families: dict[str, str] = {}
+    for name in criteria:
+        if name in access_names:
+            families[name] = "access"
+        elif name == "value" or name in config.score.weights:
+            families[name] = name
+        elif name.startswith("evidence_"):
+            families[name] = "evidence"
+        else:
+            families[name] = name.split("_", 1)[0]
+    size = {f: sum(1 for v in families.values() if v == f) for f in set(families.values())}
+    shares: dict[str, tuple[str, float, float]] = {}
+    for name, family in families.items():
+        if family == "access":
+            key = name.removeprefix("access_")
+            shares[name] = (family, access_w.get(key, 0.0), sub_total)
+        elif family == name:
+            shares[name] = (family, 1.0, 1.0)
+        else:
+            shares[name] = (family, 1.0, float(size[family]))
+    return shares
 
 
 def build_criteria(

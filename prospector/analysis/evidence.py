@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from prospector.analysis._parallel import query_pairs
+from prospector._runtime import query_pairs
 from prospector.analysis.value import kernel
 
 __all__ = ["line_density"]

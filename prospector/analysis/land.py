@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from prospector._runtime import chunked, quiet
 from prospector.analysis._arrays import runs
-from prospector.analysis._boxes import ParcelIndex, intersect_pairs
-from prospector.analysis._parallel import chunked, quiet
+from prospector.analysis._boxes import intersect_pairs
 from prospector.analysis._text import join_sorted, text_array
+from prospector.analysis.index import ParcelIndex
 
 __all__ = [
     "CLOSING_KINDS",
@@ -155,7 +156,7 @@ def land_status(
         (default BLM and USFS); other federal land (NPS, FWS, DOD, DOE, BOR...) is federal but
         not open.
     index
-        A :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*, when the caller
+        A :class:`~prospector.analysis.index.ParcelIndex` of *parcels*, when the caller
         already has one.
 
     Returns

@@ -33,6 +33,8 @@ class Weights:
     effective: dict[str, float]
     redistributed: dict[str, str] = field(default_factory=dict)
     """Criterion → why its weight was redistributed."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Criterion → why its input is missing, whatever its weight (the map disables it)."""
 
 
 def effective_weights(
@@ -63,7 +65,10 @@ def effective_weights(
         for k, w in configured.items()
         if w > 0 and not available.get(k, False)
     }
-    return Weights(dict(configured), effective, redistributed)
+    unavailable = {
+        k: reasons.get(k, "input missing") for k in configured if not available.get(k, False)
+    }
+    return Weights(dict(configured), effective, redistributed, unavailable)
 
 
 def normalise(values: pd.Series, how: Normalise = "minmax") -> pd.Series:

@@ -11,43 +11,14 @@ share of runs in which the parcel stays in the top N.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from prospector.analysis.criteria import build_criteria
-from prospector.analysis.score import Weights, combine, rank_scores
+from prospector.analysis.score import combine, rank_scores
 
-if TYPE_CHECKING:
-    from prospector.config import Config
-    from prospector.pipeline import RankResult
-
-__all__ = ["dirichlet_weights", "result_criteria", "weight_sensitivity"]
-
-
-def result_criteria(
-    result: RankResult, config: Config | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, Weights]:
-    """Rebuild a run's criteria table and weights (optionally with another configuration).
-
-    Parameters
-    ----------
-    result
-        A ranking run.
-    config
-        Configuration to rebuild the criteria and weights with (default: the run's).
-
-    Returns
-    -------
-    (pandas.DataFrame, pandas.DataFrame, Weights)
-        ``result.all_parcels`` (ranked and excluded, in parcel-id order; ``rank`` is NA for
-        parcels that were not ranked), the criteria table aligned with it, and the weights.
-    """
-    config = config or result.config
-    parcels = result.all_parcels
-    criteria, weights = build_criteria(parcels, config, have=result.available)
-    return parcels, criteria, weights
+__all__ = ["dirichlet_weights", "weight_sensitivity"]
 
 
 Method = Literal["wlc", "gamma", "topsis"]
@@ -118,7 +89,7 @@ def weight_sensitivity(
     ----------
     criteria
         Normalised criteria, one column per criterion (e.g. from
-        :func:`prospector.pipeline.build_criteria`).
+        :func:`prospector.analysis.criteria.build_criteria`).
     weights
         Effective weights (summing to 1) keyed by criterion column.
     parcel_id

@@ -452,7 +452,7 @@ def cross_validate(
     ----------
     parcels
         Parcels with their measured columns (``value_raw``, ``dist_*_km``, ...,
-        ``area_km2``), e.g. :attr:`prospector.pipeline.RankResult.all_parcels`.
+        ``area_km2``), e.g. :attr:`prospector.ranking.RankResult.all_parcels`.
     deposits
         Known sites in the canonical schema (``commodities``, ``dev_status``), in the
         parcels' CRS, e.g. ``RegionData.deposits``.
@@ -461,7 +461,7 @@ def cross_validate(
     config
         Configuration: value kernel, criteria, weights and scoring method.
     have
-        Which criterion inputs exist (see :attr:`prospector.pipeline.RankResult.available`).
+        Which criterion inputs exist (see :attr:`prospector.ranking.RankResult.available`).
     eligible
         Parcels that are ranked (default all); the others are not part of the area and
         sites inside them are not targets.

@@ -16,13 +16,16 @@ import pandas as pd
 import scipy.sparse
 import shapely
 
-from prospector.analysis._boxes import ParcelIndex
-from prospector.analysis._parallel import chunked
+from prospector._runtime import chunked
 from prospector.analysis._text import join_sorted, text_array
+from prospector.analysis.index import ParcelIndex
 from prospector.config import ValueConfig
 from prospector.schema.commodities import COMMODITY_GROUPS, CommodityVocabulary
 
 __all__ = ["deposit_weights", "deposits_in_parcels", "kernel", "parcel_value"]
+
+_SITE_BLOCK = 1 << 15
+"""Sites whose kernel pairs are found at once (~50 candidate parcels a site: ~40 MB)."""
 
 
 def kernel(distance_m: np.ndarray, radius_m: float, kind: str = "biweight") -> np.ndarray:
@@ -125,7 +128,7 @@ def parcel_value(
 ) -> pd.DataFrame:
     """Kernel-weighted deposit value per parcel, total and per commodity group.
 
-    *index* is a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*, when the
+    *index* is a :class:`~prospector.analysis.index.ParcelIndex` of *parcels*, when the
     caller already has one.
 
     Returns
@@ -151,23 +154,41 @@ def parcel_value(
     # Coordinates for the exact array path; other geometries (none after normalisation)
     # take GEOS distances.
     xy = pb[:, :2] if simple.all() else None
-    # Candidates: parcels whose box meets the square of side 2·radius around each site (the
-    # same candidates as predicate="dwithin", without its per-pair GEOS distance); the
-    # kernel is 0 at and beyond the radius, so extra corner candidates add exact zeros.
-    di, pi = index.bounds_pairs(pb + np.array([-radius_m, -radius_m, radius_m, radius_m]))
-    k = chunked(
-        lambda p, d: kernel(index.point_distance(p, points, xy, d), radius_m, config.kernel),
-        pi,
-        di,
-    )
+    rects = pb + np.array([-radius_m, -radius_m, radius_m, radius_m])
+    # Sites in blocks: each block's candidate pairs are found, weighted and reduced to the
+    # non-zero terms before the next, so only those are ever held (the candidates are ~50
+    # parcels a site, a fifth of them zero).  Dropping exact zeros leaves every sum as it is.
+    count = np.zeros(len(deposits), dtype=np.int64)
+    rows: list[np.ndarray] = []
+    terms: list[np.ndarray] = []
+    for start in range(0, len(deposits), _SITE_BLOCK):
+        stop = min(start + _SITE_BLOCK, len(deposits))
+        # Candidates: parcels whose box meets the square of side 2·radius around each site
+        # (the same candidates as predicate="dwithin", without its per-pair GEOS distance);
+        # the kernel is 0 at and beyond the radius, so extra corner candidates add zeros.
+        di, pi = index.bounds_pairs(rects[start:stop])
+        di += start
+        k = chunked(
+            lambda p, d: kernel(index.point_distance(p, points, xy, d), radius_m, config.kernel),
+            pi,
+            di,
+        )
+        keep = k != 0  # NaN is kept: it must reach the sum
+        count[start:stop] = np.bincount(di[keep] - start, minlength=stop - start)
+        rows.append(pi[keep].astype(np.int32 if n < 2**31 else np.int64))
+        terms.append(k[keep])
+        del di, pi, k, keep
     # Weighted sums per parcel as one sparse product.  The pairs come grouped by site, which
     # is the compressed-column layout as it stands (no sort); the product adds each
     # parcel's terms in site order whatever the partition (tiles keep the sites' relative
     # order), so sums are reproducible to the last bit.
     columns = ["weight", *(f"w_{g}" for g in COMMODITY_GROUPS)]
     site_w = weights[columns].to_numpy(dtype=float)
-    indptr = np.r_[0, np.cumsum(np.bincount(di, minlength=len(deposits)))]
-    pairs = scipy.sparse.csc_matrix((k, pi, indptr), shape=(n, len(deposits)))
+    indptr = np.r_[0, np.cumsum(count)]
+    pairs = scipy.sparse.csc_matrix(
+        (np.concatenate(terms), np.concatenate(rows), indptr), shape=(n, len(deposits))
+    )
+    del rows, terms
     sums = np.asarray(pairs @ site_w)
     out["value_raw"] = sums[:, 0]
     for j, g in enumerate(COMMODITY_GROUPS, start=1):
@@ -186,7 +207,7 @@ def deposits_in_parcels(
     """Count sites inside each parcel and list their commodities.
 
     A site on a shared edge belongs to the first parcel (in parcel order) that touches it.
-    *index* is a :class:`~prospector.analysis._boxes.ParcelIndex` of *parcels*; *critical*
+    *index* is a :class:`~prospector.analysis.index.ParcelIndex` of *parcels*; *critical*
     flags the sites with a critical commodity (``deposit_weights(...)["critical"]``); both
     are computed when not given.
 

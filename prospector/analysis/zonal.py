@@ -1,7 +1,7 @@
 """Raster summaries per parcel (exactextract) and terrain derivatives (slope).
 
 Functions take arrays plus georeferencing, not file paths: reading rasters happens in
-:mod:`prospector.pipeline`.  Parcels are reprojected to the raster's CRS (vectors are
+:mod:`prospector.ranking.rasters`.  Parcels are reprojected to the raster's CRS (vectors are
 cheap to reproject; resampling the raster would alter its values).
 """
 

@@ -1,6 +1,5 @@
 """Write results to files GIS tools open: GeoPackage, Shapefile, GeoJSON, ... and manifests."""
 
-from prospector.export.atomic import atomic_output, check_writable
 from prospector.export.dispatch import FORMATS, export_layers, holds_one_layer
 from prospector.export.geoparquet import write_geoparquet
 from prospector.export.gpkg import (
@@ -15,8 +14,6 @@ from prospector.export.shapefile import read_field_mapping
 
 __all__ = [
     "FORMATS",
-    "atomic_output",
-    "check_writable",
     "export_layers",
     "flatten_lists",
     "holds_one_layer",

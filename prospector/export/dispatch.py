@@ -41,9 +41,9 @@ from typing import Any
 
 import geopandas as gpd
 
+from prospector._runtime import atomic_output, check_writable
 from prospector._util import did_you_mean
 from prospector.errors import ProspectorError
-from prospector.export.atomic import atomic_output, check_writable
 from prospector.export.geoparquet import write_geoparquet_layer
 from prospector.export.gpkg import write_gpkg
 from prospector.export.kml import write_kml, write_kmz
@@ -118,7 +118,7 @@ def export_layers(
     Parameters
     ----------
     layers
-        Layer name → GeoDataFrame, e.g. :func:`prospector.outputs.result_layers` or
+        Layer name → GeoDataFrame, e.g. :func:`prospector.ranking.result_layers` or
         :func:`prospector.export.read_ranked`.  None and empty layers are skipped.
     output
         Output file (``gpkg``, ``kml``, ``kmz``; ``shp`` also takes a ``.zip``) or
@@ -252,7 +252,7 @@ def _check_layers(layers: Mapping[str, gpd.GeoDataFrame | None]) -> dict[str, gp
     if not frames:
         raise ProspectorError(
             "nothing to export: every layer is missing or empty. Pass the layers of a ranking "
-            "run, e.g. prospector.outputs.result_layers(result) or read_ranked('prospects.gpkg')."
+            "run, e.g. prospector.ranking.result_layers(result) or read_ranked('prospects.gpkg')."
         )
     return frames
 

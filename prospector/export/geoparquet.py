@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 import shapely
 from geopandas.array import GeometryDtype
 
+from prospector._runtime import atomic_output, check_writable
 from prospector._version import __version__
 from prospector.errors import ProspectorError
-from prospector.export.atomic import atomic_output, check_writable
 from prospector.export.gpkg import flatten_lists
 
 __all__ = ["write_geoparquet", "write_geoparquet_layer"]

@@ -20,9 +20,9 @@ from typing import Any
 import geopandas as gpd
 import pyogrio
 
+from prospector._runtime import atomic_output
 from prospector._util import run_time
 from prospector.errors import ProspectorError
-from prospector.export.atomic import atomic_output
 
 __all__ = ["flatten_lists", "read_manifest", "read_ranked", "read_styles", "write_gpkg"]
 

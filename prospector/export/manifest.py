@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prospector.export.atomic import atomic_output
+from prospector._runtime import atomic_output
 
 __all__ = ["write_json"]
 

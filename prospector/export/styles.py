@@ -5,8 +5,10 @@ stores them in the GeoPackage ``layer_styles`` table that QGIS reads when it ope
 layer; the file exporters write them as ``<layer>.qml`` sidecars, which QGIS loads
 automatically for Shapefile, GeoJSON and FlatGeobuf layers.
 
-The colours match the interactive map's legends: viridis quantile classes of
-``score`` for parcels, Okabe-Ito commodity groups for deposits.
+The colours match the interactive map's legends: rank-percentile classes of ``rank``
+(top 1 / 5 / 10 / 25 / 50 %, :data:`prospector.palette.RANK_CLASSES`) for parcels,
+filled without outlines (tens of thousands of outlined cells render as a moiré at
+region scale), withdrawn areas hatched, Okabe-Ito commodity groups for deposits.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from xml.sax.saxutils import quoteattr
 import geopandas as gpd
 import numpy as np
 
-from prospector.palette import DEPOSIT_GROUPS, LAND_STATUS, LINES, SCORE_COLORS
+from prospector.palette import DEPOSIT_GROUPS, LAND_STATUS, LINES, RANK_CLASSES, SCORE_COLORS
 
 __all__ = [
     "QGIS_STYLE_VERSION",
     "SCORE_COLORS",
     "layer_qml",
+    "rank_breaks",
     "style_layers",
     "write_qml_sidecar",
 ]
@@ -157,6 +160,41 @@ def score_breaks(scores: np.ndarray, n_classes: int = _N_CLASSES) -> list[float]
     return [float(e) for e in edges]
 
 
+def rank_breaks(ranks: np.ndarray) -> list[tuple[int, int, str, str]]:
+    """Rank-percentile classes of *ranks*: ``(first rank, last rank, colour, label)``.
+
+    A parcel of rank r among N ranked parcels is in the first class whose bound p
+    (:data:`~prospector.palette.RANK_CLASSES`) satisfies r <= ceil(N p / 100); classes
+    that hold no rank (small N) are left out.
+    """
+    values = np.asarray(ranks, dtype=float)
+    n = int(np.isfinite(values).sum())
+    out, previous = [], 0
+    for bound, color, label in RANK_CLASSES:
+        last = int(np.ceil(n * bound / 100))
+        if last > previous:
+            out.append((previous + 1, last, color, f"{label} (ranks {previous + 1}–{last})"))
+        previous = max(previous, last)
+    return out
+
+
+def _rank_classes(attr: str, classes: list[tuple[int, int, str, str]]) -> str:
+    ranges, symbols = [], []
+    for i, (first, last, color, label) in enumerate(classes):
+        # QGIS ranges hold lower < value <= upper (the first also its lower bound).
+        ranges.append(
+            f'<range render="true" symbol="{i}" lower="{first - 0.5:g}" upper="{last + 0.5:g}" '
+            f"label={quoteattr(label)}/>"
+        )
+        symbols.append(_fill(str(i), color, outline=color, width=0.0, outline_style="no"))
+    return (
+        f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attr)} '
+        'graduatedMethod="GraduatedColor" forceraster="0" symbollevels="0" enableorderby="0">'
+        f"<ranges>{''.join(ranges)}</ranges><symbols>{''.join(symbols)}</symbols>"
+        '<mode name="manual"/></renderer-v2>'
+    )
+
+
 def _graduated(attr: str, edges: list[float], *, outline: str) -> str:
     n = len(edges) - 1
     # Spread the palette over however many classes survived de-duplication.
@@ -195,7 +233,7 @@ def layer_qml(
     Parameters
     ----------
     name
-        Layer name as written by :func:`prospector.outputs.result_layers` (``parcels``,
+        Layer name as written by :func:`prospector.ranking.result_layers` (``parcels``,
         ``excluded_parcels``, ``deposits``, ``withdrawals``, ``access``, ``evidence``,
         ``boundary``, ``land``, ``claims``).
     gdf
@@ -218,11 +256,16 @@ def layer_qml(
         return names.get(col, col)
 
     columns = set(gdf.columns)
-    if name == "parcels" and kind == "fill" and "score" in columns:
-        edges = score_breaks(gdf["score"].to_numpy())
+    if name == "parcels" and kind == "fill" and ({"score", "rank"} & columns):
         tip = '[% "{rank}" %]. [% "{why}" %]'.format(rank=field("rank"), why=field("why"))
+        if "rank" in columns:
+            renderer = _rank_classes(field("rank"), rank_breaks(gdf["rank"].to_numpy()))
+        else:
+            renderer = _graduated(
+                field("score"), score_breaks(gdf["score"].to_numpy()), outline="#ffffff"
+            )
         return _document(
-            _graduated(field("score"), edges, outline="#ffffff"),
+            renderer,
             display_field=field("parcel_id"),
             map_tip=tip if {"rank", "why"} <= columns else None,
         )
@@ -252,9 +295,9 @@ def layer_qml(
             return _document(_categorized(field("group"), cats), display_field=field("name"))
         return _document(_single(_marker("0", "#000000")), display_field=field("name"))
     if name == "withdrawals" and kind == "fill":
-        # Outlines only, so the ranked parcels underneath stay readable.
+        # Hatched as on the map, so the ranked parcels underneath stay readable.
         return _document(
-            _single(_fill("0", "#d55e00", brush="no", outline="#d55e00", width=0.6)),
+            _single(_fill("0", "#67001f", brush="b_diagonal", outline="#67001f", width=0.5)),
             display_field=field("name"),
         )
     if name == "access" and kind == "line":

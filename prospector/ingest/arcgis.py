@@ -170,10 +170,11 @@ def query_features(
                 "inSR": "4326",
                 "spatialRel": "esriSpatialRelIntersects",
             }
+        plan = _Plan(params, size, max_pages)
         if info.supports_pagination:
-            properties, geometries = _query_by_offset(client, info, params, size, max_pages)
+            properties, geometries = _query_by_offset(client, info, plan)
         else:
-            properties, geometries = _query_by_ids(client, info, params, size, max_pages)
+            properties, geometries = _query_by_ids(client, info, plan)
     finally:
         if own_session:
             http.close()
@@ -337,14 +338,20 @@ class _Client:
         )
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What to ask the layer for: query parameters, records per request, request limit."""
+
+    params: dict[str, str]
+    size: int
+    max_pages: int
+
+
 def _query_by_offset(
-    client: _Client,
-    info: _LayerInfo,
-    params: dict[str, str],
-    size: int,
-    max_pages: int,
+    client: _Client, info: _LayerInfo, plan: _Plan
 ) -> tuple[list[dict[str, Any]], list[BaseGeometry | None]]:
     """Page with ``resultOffset``/``resultRecordCount`` until the end."""
+    params, size, max_pages = plan.params, plan.size, plan.max_pages
     properties: list[dict[str, Any]] = []
     geometries: list[BaseGeometry | None] = []
     query_url = f"{info.url}/query"
@@ -379,13 +386,10 @@ def _query_by_offset(
 
 
 def _query_by_ids(
-    client: _Client,
-    info: _LayerInfo,
-    params: dict[str, str],
-    size: int,
-    max_pages: int,
+    client: _Client, info: _LayerInfo, plan: _Plan
 ) -> tuple[list[dict[str, Any]], list[BaseGeometry | None]]:
     """Read a layer without pagination support: object ids, then batches."""
+    params, size, max_pages = plan.params, plan.size, plan.max_pages
     query_url = f"{info.url}/query"
     ids_body = client.get_json(
         query_url,

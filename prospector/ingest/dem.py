@@ -21,8 +21,8 @@ import rasterio
 import rasterio.merge
 import requests
 
+from prospector._runtime import atomic_output
 from prospector.errors import FetchError
-from prospector.export.atomic import atomic_output
 from prospector.ingest.download import fetch_file
 
 __all__ = ["export_image"]

@@ -20,11 +20,11 @@ import geopandas as gpd
 import pyogrio
 import pyproj
 
+from prospector._runtime import atomic_output
 from prospector.catalog import CatalogEntry, Region, find_entry, load_catalog, load_region
 from prospector.config import Config
 from prospector.crs import check_layer_crs, work_crs
 from prospector.errors import CatalogError, LayerReadError, OutputExistsError, SchemaError
-from prospector.export.atomic import atomic_output
 from prospector.ingest.read import read_vector
 from prospector.ingest.region import read_boundary, search_area, search_margin_m
 

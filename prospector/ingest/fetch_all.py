@@ -38,11 +38,11 @@ import geopandas as gpd
 import pyogrio
 import requests
 
+from prospector._runtime import atomic_output
 from prospector.catalog import CatalogEntry, load_catalog
 from prospector.catalog.regions import read_region_file
 from prospector.config import Config
 from prospector.errors import ArchiveError, CatalogError, ProspectorError
-from prospector.export.atomic import atomic_output
 from prospector.ingest.arcgis_stream import stream_layer
 from prospector.ingest.sources import expand_url, resolve_url
 

@@ -41,6 +41,7 @@ from prospector.ingest.normalize import LayerReport
 from prospector.ingest.read import raster_profile, read_vector
 from prospector.schema.columns import SCHEMAS
 from prospector.schema.commodities import CommodityVocabulary, load_vocabulary
+from prospector.schema.inputs import MISSING_ROLE_MESSAGES, VECTOR_ROLES, missing_inputs
 
 if TYPE_CHECKING:
     import rasterio.crs
@@ -55,20 +56,6 @@ __all__ = [
     "search_area",
     "search_margin_m",
 ]
-
-#: What each missing role means for the results, in words a user reads.
-MISSING_ROLE_MESSAGES: dict[str, str] = {
-    "land": (
-        "No land-ownership layer (BLM SMA / PAD-US): federal_frac and open_frac are unknown "
-        "and land outside withdrawals is 'ownership unknown', not federal."
-    ),
-    "claims": "No mining-claims layer (BLM MLRS): claimed_frac is unknown.",
-    "withdrawals": "No withdrawal layer: nothing is treated as closed to mineral entry.",
-    "deposits": "No deposit layer: mineral value is zero everywhere.",
-    "access": "No access layer: the access criterion is unavailable.",
-    "evidence": "No vector evidence layer: the evidence criterion uses rasters only.",
-    "raster": "No raster layer: no terrain or raster evidence criteria.",
-}
 
 
 @dataclass(frozen=True)
@@ -104,31 +91,9 @@ class RegionData:
 
     def missing(self) -> list[dict[str, str]]:
         """Roles without a layer, each with what that means for the results."""
-        present = {
-            "deposits": self.deposits,
-            "land": self.land,
-            "withdrawals": self.withdrawals,
-            "claims": self.claims,
-            "access": self.access,
-            "evidence": self.evidence,
-        }
-        out = [
-            {"role": role, "message": MISSING_ROLE_MESSAGES[role]}
-            for role, layer in present.items()
-            if layer is None
-        ]
-        if not self.rasters:
-            out.append({"role": "raster", "message": MISSING_ROLE_MESSAGES["raster"]})
-        if self.access is not None:
-            for kind in ("road", "rail", "power"):
-                if not (self.access["kind"] == kind).any():
-                    out.append(
-                        {
-                            "role": f"access:{kind}",
-                            "message": f"No {kind} layer: dist_{kind}_km is unknown.",
-                        }
-                    )
-        return out
+        present = {role: getattr(self, role) is not None for role in VECTOR_ROLES}
+        kinds = set(self.access["kind"].unique()) if self.access is not None else set()
+        return missing_inputs(present, kinds, rasters=bool(self.rasters))
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:

@@ -26,10 +26,10 @@ import geopandas as gpd
 import pyogrio
 import shapely
 
+from prospector._runtime import atomic_output
 from prospector.catalog import CatalogEntry, layers_dir, load_catalog
 from prospector.crs import check_layer_crs
 from prospector.errors import CatalogError, ConfigError, OutputExistsError, SchemaError
-from prospector.export.atomic import atomic_output
 from prospector.ingest.read import read_vector
 from prospector.ingest.sources import SOURCE_SETS, sources_for
 

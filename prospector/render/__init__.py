@@ -8,7 +8,8 @@ best ``detail_limit`` parcels also get vector outlines, popups, tooltips and sea
 
 from __future__ import annotations
 
+from prospector.render._scoring import Scoring
 from prospector.render.hillshade import hillshade_from_dem
 from prospector.render.map import BASEMAPS, build_map, write_map
 
-__all__ = ["BASEMAPS", "build_map", "hillshade_from_dem", "write_map"]
+__all__ = ["BASEMAPS", "Scoring", "build_map", "hillshade_from_dem", "write_map"]

@@ -14,7 +14,14 @@ __all__: list[str] = []
 
 #: Stylesheets and scripts, in load order (all in ``prospector/render/static``).
 CSS_FILES = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css", "prospector-map.css")
-JS_FILES = ("leaflet.js", "leaflet.markercluster.js", "prospector-map.js")
+JS_FILES = (
+    "leaflet.js",
+    "leaflet.markercluster.js",
+    "prospector-score.js",
+    "prospector-live.js",
+    "prospector-map.js",
+    "prospector-panel.js",
+)
 LICENCE_FILES = ("LICENSE-leaflet.txt", "LICENSE-leaflet.markercluster.txt", "README.md")
 
 

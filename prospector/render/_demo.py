@@ -134,6 +134,8 @@ def demo_layers(*, hostile: bool = True) -> dict[str, Any]:
         second = parcels.loc[parcels["rank"] == 2].geometry.iloc[0].centroid
         deposits.loc[1, "geometry"] = shapely.Point(second.x + 450, second.y - 450)
     inside = gpd.sjoin(deposits, parcels[["parcel_id", "geometry"]], predicate="within")
+    # As a ranking run annotates them: the parcel holding each site.
+    deposits["parcel_id"] = inside["parcel_id"].reindex(deposits.index).astype(object)
     counts = inside.groupby("parcel_id").size()
     critical = inside[inside["critical"]].groupby("parcel_id").size()
     parcels["n_deposits"] = parcels["parcel_id"].map(counts).fillna(0).astype("int64")

@@ -7,6 +7,7 @@ quantised to 5 decimals (about 1 m).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from typing import Any
@@ -56,6 +57,9 @@ _PARCEL_NUMBERS = (
     "dist_power_km",
     "dist_fault_km",
     "slope_mean_deg",
+    "prospectivity",
+    "prospectivity_lo",
+    "prospectivity_hi",
 )
 _PARCEL_INTS = ("rank", "n_active_claims", "n_deposits", "n_critical_deposits")
 
@@ -78,9 +82,14 @@ def geometry_json(geoms: gpd.GeoSeries, tolerance_m: float) -> list[Any]:
 
 
 def parcel_features(
-    parcels: gpd.GeoDataFrame, deposits_by_row: dict[int, list[dict[str, Any]]]
+    parcels: gpd.GeoDataFrame,
+    deposits_by_row: dict[int, list[dict[str, Any]]],
+    rows: np.ndarray,
 ) -> dict[str, Any]:
-    """Return the detailed parcels as GeoJSON (properties: the canonical columns)."""
+    """Return the detailed parcels as GeoJSON (properties: the canonical columns).
+
+    *rows* are the parcels' positions in the map's index (property ``row``).
+    """
     geoms = geometry_json(parcels.geometry, PARCEL_SIMPLIFY_M)
     columns: dict[str, list[Any]] = {}
     for name in _PARCEL_TEXT:
@@ -94,11 +103,18 @@ def parcel_features(
             columns[name] = [clean_int(v) for v in parcels[name]]
     contrib = [c for c in parcels.columns if str(c).startswith("contrib_")]
     values = [c for c in parcels.columns if str(c).startswith("value_")]
+    shap = [c for c in parcels.columns if str(c).startswith("shap_")]
     features = []
+    contrib_cols = {c[8:]: [clean_float(v, 4) for v in parcels[c]] for c in contrib}
+    shap_cols = {c[5:]: [clean_float(v, 4) for v in parcels[c]] for c in shap}
+    value_cols = {c[6:]: [clean_float(v, 4) for v in parcels[c]] for c in values}
     for i, geom in enumerate(geoms):
         props: dict[str, Any] = {name: col[i] for name, col in columns.items()}
-        props["contrib"] = {c[8:]: clean_float(parcels[c].iat[i], 4) for c in contrib}
-        props["value"] = {c[6:]: clean_float(parcels[c].iat[i], 4) for c in values}
+        props["row"] = int(rows[i])
+        props["contrib"] = {k: col[i] for k, col in contrib_cols.items()}
+        if shap:
+            props["shap"] = {k: col[i] for k, col in shap_cols.items()}
+        props["value"] = {k: col[i] for k, col in value_cols.items()}
         props["deposits"] = deposits_by_row.get(i, [])
         features.append({"type": "Feature", "geometry": geom, "properties": props})
     return {"type": "FeatureCollection", "features": features}
@@ -107,13 +123,23 @@ def parcel_features(
 def deposits_in_parcels(
     parcels: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame | None
 ) -> dict[int, list[dict[str, Any]]]:
-    """List the deposits inside each parcel row (most important first, capped)."""
-    if deposits is None or deposits.empty or parcels.empty:
+    """List the deposits inside each parcel row (most important first, capped).
+
+    A site belongs to the parcel its ``parcel_id`` names (a ranking run sets it); deposits
+    without that column are listed in no parcel.
+    """
+    if deposits is None or deposits.empty or parcels.empty or "parcel_id" not in deposits:
         return {}
-    pts = deposits.to_crs(parcels.crs) if deposits.crs != parcels.crs else deposits
-    idx_pt, idx_parcel = parcels.sindex.query(pts.geometry, predicate="intersects")
+    row_of = pd.Series(np.arange(len(parcels)), index=text_values(parcels, "parcel_id", ""))
+    row_of = row_of[~row_of.index.duplicated()]
+    owner = deposits["parcel_id"].to_numpy(dtype=object)
+    held = np.flatnonzero(pd.notna(owner))
+    rows = row_of.reindex(owner[held].astype(str)).to_numpy()
+    found = ~np.isnan(rows)
+    idx_pt, idx_parcel = held[found], rows[found].astype(np.int64)
     if idx_pt.size == 0:
         return {}
+    pts = deposits
     crit = bool_values(pts, "critical")
     status_order = {"producer": 0, "past_producer": 1, "prospect": 2, "occurrence": 3}
     status = text_values(pts, "dev_status", "unknown")
@@ -137,55 +163,97 @@ def deposits_in_parcels(
     return out
 
 
-def parcel_index(parcels: gpd.GeoDataFrame) -> dict[str, Any]:
-    """Return compact arrays of every parcel: id, rank, score, status and centroid (1e-4 deg).
+def parcel_index(
+    parcels: gpd.GeoDataFrame, groups: np.ndarray, *, with_scores: bool
+) -> dict[str, Any]:
+    """Return compact arrays of every parcel (base64 typed arrays, text dictionary-coded).
 
-    They let search and clicks find parcels outside the detailed set.
+    ``id`` (text), ``id_order`` (position in parcel-id order, for rank ties), ``status``
+    (index into ``status_keys``), ``lon``/``lat`` (representative point, 1e-5 degree
+    integers), commodity texts, ``groups`` (bit ``i`` set when a deposit of commodity
+    group ``group_keys[i]`` lies inside) and, with *with_scores*, the run's ``score``,
+    ``rank`` and ``score_*`` family columns (a map without live re-weighting colours by them).
     """
     pts = parcels.geometry.representative_point().to_crs(4326)
-    lon = np.round(pts.x.to_numpy() * 1e4).astype("int64")
-    lat = np.round(pts.y.to_numpy() * 1e4).astype("int64")
-    score = numeric(parcels, "score", np.nan)
+    lon = np.round(pts.x.to_numpy() * 1e5)
+    lat = np.round(pts.y.to_numpy() * 1e5)
     area = numeric(parcels, "area_km2", np.nan)
     status_keys = list(_style.LAND_STATUS)
     status = text_values(parcels, "land_status", "unknown")
     lookup = {k: i for i, k in enumerate(status_keys)}
-    return {
-        "id": [clean_text(v) for v in text_values(parcels, "parcel_id", "")],
-        "rank": [clean_int(v) for v in numeric(parcels, "rank", np.nan)],
-        "score": [None if not np.isfinite(v) else round(float(v), 3) for v in score],
-        "status": [lookup.get(s, lookup["unknown"]) for s in status],
+    ids = text_values(parcels, "parcel_id", "")
+    out: dict[str, Any] = {
+        "n": len(parcels),
+        "id": [clean_text(v) for v in ids],
+        "id_order": b64(id_order(parcels["parcel_id"].to_numpy()), "uint32"),
+        "status": b64(np.array([lookup.get(s, lookup["unknown"]) for s in status]), "uint8"),
         "status_keys": status_keys,
-        "lon": lon.tolist(),
-        "lat": lat.tolist(),
+        "lon": b64(lon, "int32"),
+        "lat": b64(lat, "int32"),
+        "groups": b64(groups, "uint16"),
+        "group_keys": list(DEPOSIT_GROUPS),
+        "text": {name: _dictionary(text_values(parcels, name, "")) for name in _INDEX_TEXT},
         "radius_km": float(np.sqrt(np.nanmedian(area))) if np.isfinite(area).any() else 1.0,
     }
+    if with_scores:
+        out["score"] = b64(numeric(parcels, "score", np.nan), "float64")
+        out["rank"] = b64(np.nan_to_num(numeric(parcels, "rank", 0), nan=0), "int32")
+        out["columns"] = {
+            key: b64(numeric(parcels, key, np.nan), "float32")
+            for key in _style.CRITERIA_LABELS
+            if key != "score" and key in parcels
+        }
+    return out
 
 
-def choropleths(parcels: gpd.GeoDataFrame, raster: ParcelRaster) -> list[dict[str, Any]]:
-    """Classify the score, land status and each criterion; rasterise each into a PNG."""
-    layers: list[dict[str, Any]] = []
+#: Text columns of every parcel carried in the index (shortlist, popups, downloads).
+_INDEX_TEXT = ("agency", "commodities", "critical_commodities")
+
+
+def _dictionary(values: np.ndarray) -> dict[str, Any]:
+    """Dictionary-code a text column: distinct ``values`` and one uint32 ``code`` per row."""
+    uniques, codes = np.unique(values.astype(str), return_inverse=True)
+    return {"values": [str(u) for u in uniques], "codes": b64(codes, "uint32")}
+
+
+def parcel_groups(parcels: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Bit mask per parcel of the commodity groups of the deposits inside it.
+
+    Uses the deposits' ``parcel_id`` (set by the ranking run) when present, else a
+    spatial join.
+    """
+    mask = np.zeros(len(parcels), dtype="uint16")
+    if deposits is None or deposits.empty or parcels.empty or "group" not in deposits:
+        return mask
+    bits = {g: 1 << i for i, g in enumerate(DEPOSIT_GROUPS)}
+    group_bits = np.array(
+        [bits.get(g, bits["none"]) for g in text_values(deposits, "group", "none")]
+    )
+    if "parcel_id" in deposits:
+        rows = pd.Index(parcels["parcel_id"]).get_indexer(deposits["parcel_id"])
+        hit = rows >= 0
+        np.bitwise_or.at(mask, rows[hit], group_bits[hit].astype("uint16"))
+        return mask
+    pts = deposits.to_crs(parcels.crs) if deposits.crs != parcels.crs else deposits
+    idx_pt, idx_parcel = parcels.sindex.query(pts.geometry, predicate="intersects")
+    np.bitwise_or.at(mask, idx_parcel, group_bits[idx_pt].astype("uint16"))
+    return mask
+
+
+def index_raster(raster: ParcelRaster) -> dict[str, Any]:
+    """Return the parcel-index raster as an RGB PNG (pixel = row + 1, 24 bits; 0 = no parcel)."""
+    return {"image": raster.index_png(), "bounds": raster.bounds}
+
+
+def choropleths(parcels: gpd.GeoDataFrame) -> list[dict[str, str]]:
+    """Return the switchable choropleths: score, land status and each family column present."""
+    layers = [{"key": "score", "title": _style.CRITERIA_LABELS["score"]}]
+    if "land_status" in parcels:
+        layers.append({"key": "land_status", "title": "Land status"})
     for key, title in _style.CRITERIA_LABELS.items():
-        if key not in parcels:
-            continue
-        classes, legend = _style.classify(numeric(parcels, key, np.nan), key=key, title=title)
-        layers.append(_layer(raster, classes, legend))
-        if key == "score" and "land_status" in parcels:
-            classes, legend = _style.land_status_classes(
-                text_values(parcels, "land_status", "unknown")
-            )
-            layers.append(_layer(raster, classes, legend))
+        if key != "score" and key in parcels:
+            layers.append({"key": key, "title": title})
     return layers
-
-
-def _layer(raster: ParcelRaster, classes: np.ndarray, legend: _style.Legend) -> dict[str, Any]:
-    return {
-        "key": legend.key,
-        "title": legend.title,
-        "image": raster.png(classes, legend.colors, _style.NODATA_COLOR),
-        "bounds": raster.bounds,
-        "legend": legend.to_dict(),
-    }
 
 
 def deposit_columns(deposits: gpd.GeoDataFrame) -> dict[str, Any]:
@@ -243,11 +311,43 @@ def to_script_json(payload: dict[str, Any]) -> str:
     )
 
 
+def b64(values: np.ndarray, dtype: str) -> str:
+    """Return *values* as base64 of little-endian *dtype* bytes (a JS typed array's buffer)."""
+    array = np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<"))
+    return base64.b64encode(array.tobytes()).decode("ascii")
+
+
+def id_order(ids: np.ndarray) -> np.ndarray:
+    """Position of each id in ascending id order, missing ids last (as ``rank_scores``)."""
+    raw = np.asarray(ids, dtype=object)
+    missing = pd.isna(raw)
+    text = np.where(missing, "", raw).astype(str)
+    order = np.lexsort((np.arange(len(raw)), text, missing))
+    pos = np.empty(len(raw), dtype="uint32")
+    pos[order] = np.arange(len(raw), dtype="uint32")
+    return pos
+
+
 def text_values(frame: pd.DataFrame, name: str, default: str) -> np.ndarray:
     if name not in frame:
         return np.full(len(frame), default, dtype=object)
     col = frame[name]
-    return np.array([default if _missing(v) else str(v) for v in col], dtype=object)
+    missing = col.isna().to_numpy()  # list cells are not missing
+    values = col.to_numpy(dtype=object)
+    return np.array(
+        [
+            default if m else (v if type(v) is str else as_text(v))
+            for v, m in zip(values, missing, strict=True)
+        ],
+        dtype=object,
+    )
+
+
+def as_text(value: Any) -> str:
+    """Text of a cell: lists (commodities) joined with ``", "``, never their Python repr."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(str(v) for v in value if not _missing(v))
+    return str(value)
 
 
 def numeric(frame: pd.DataFrame, name: str, default: float) -> np.ndarray:
@@ -265,6 +365,8 @@ def bool_values(frame: pd.DataFrame, name: str) -> np.ndarray:
 def _missing(value: Any) -> bool:
     if value is None:
         return True
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return False
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
@@ -272,7 +374,7 @@ def _missing(value: Any) -> bool:
 
 
 def clean_text(value: Any) -> str | None:
-    return None if _missing(value) else str(value)
+    return None if _missing(value) else as_text(value)
 
 
 def clean_float(value: Any, digits: int) -> float | None:
@@ -289,3 +391,70 @@ def clean_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return int(f) if math.isfinite(f) else None
+
+
+#: Zoom from which a place's name shows, by kind (bigger places earlier).
+_PLACE_MIN_ZOOM = {"city": 7, "town": 9, "village": 11}
+
+
+def context_layers(context: dict[str, gpd.GeoDataFrame]) -> dict[str, Any]:
+    """County outlines (with a label point) and place names for orientation."""
+    out: dict[str, Any] = {}
+    for name, frame in context.items():
+        if "source" in frame.attrs:
+            out[f"{name}_source"] = str(frame.attrs["source"])
+    counties = context.get("counties")
+    if counties is not None and len(counties):
+        geoms = geometry_json(counties.geometry.boundary, 0.0)
+        label = counties.geometry.to_crs(4326).representative_point()
+        names = text_values(counties, "name", "")
+        out["counties"] = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": g,
+                    "properties": {
+                        "name": clean_text(names[i]),
+                        "label_at": [round(label.iat[i].x, 4), round(label.iat[i].y, 4)],
+                    },
+                }
+                for i, g in enumerate(geoms)
+                if g is not None
+            ],
+        }
+    places = context.get("places")
+    if places is not None and len(places):
+        pts = places.to_crs(4326)
+        xy = shapely.get_coordinates(pts.geometry.to_numpy())
+        kinds = text_values(pts, "kind", "")
+        out["places"] = {
+            "name": [clean_text(v) for v in text_values(pts, "name", "")],
+            "kind": [str(k) for k in kinds],
+            "lon": np.round(xy[:, 0], COORD_DECIMALS).tolist(),
+            "lat": np.round(xy[:, 1], COORD_DECIMALS).tolist(),
+            "min_zoom": [_PLACE_MIN_ZOOM.get(str(k), 11) for k in kinds],
+        }
+    return out
+
+
+#: Columns of a targets table (prospector.analysis.targets) carried to the shortlist.
+_TARGET_TEXT = ("target_id", "best_parcel_id", "status_mix", "critical_commodities", "commodities")
+_TARGET_NUMBERS = ("rank", "n_cells", "area_km2", "best_score", "sum_score")
+
+
+def target_rows(targets: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Targets (clusters of high-scoring cells) as columns for the shortlist, in rank order."""
+    frame = targets[targets.geometry.notna() & ~targets.geometry.is_empty]
+    if "rank" in frame:
+        frame = frame.sort_values("rank", kind="stable")
+    pts = frame.geometry.representative_point().to_crs(4326)
+    out: dict[str, Any] = {
+        name: [clean_text(v) for v in text_values(frame, name, "")] for name in _TARGET_TEXT
+    }
+    for name in _TARGET_NUMBERS:
+        out[name] = [clean_float(v, 4) for v in numeric(frame, name, np.nan)]
+    out["lon"] = np.round(pts.x.to_numpy(), COORD_DECIMALS).tolist()
+    out["lat"] = np.round(pts.y.to_numpy(), COORD_DECIMALS).tolist()
+    out["outlines"] = area_features(frame, ("target_id",), AREA_SIMPLIFY_M)
+    return out

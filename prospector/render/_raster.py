@@ -33,12 +33,20 @@ class ParcelRaster:
     Parameters
     ----------
     parcels
-        Parcels in any CRS.
+        Parcels in any CRS; where they overlap, later ones cover earlier ones.
+    rows
+        Index value of each parcel minus one (default: its position).
     max_pixels
         Largest side of the raster.
     """
 
-    def __init__(self, parcels: gpd.GeoSeries, *, max_pixels: int = MAX_PIXELS) -> None:
+    def __init__(
+        self,
+        parcels: gpd.GeoSeries,
+        *,
+        rows: np.ndarray | None = None,
+        max_pixels: int = MAX_PIXELS,
+    ) -> None:
         merc = parcels.to_crs(3857)
         west, south, east, north = (float(v) for v in merc.total_bounds)
         span = max(east - west, north - south, 1.0)
@@ -55,7 +63,7 @@ class ParcelRaster:
         lon1, lat1 = to_lonlat.transform(east, north)
         #: (west, south, east, north) in lon/lat of the image's outer edges.
         self.bounds = (float(lon0), float(lat0), float(lon1), float(lat1))
-        order = np.arange(len(merc))
+        order = np.arange(len(merc)) if rows is None else np.asarray(rows)
         geoms = merc.geometry.to_numpy()
         valid = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
         shapes = ((g, int(i) + 1) for g, i in zip(geoms[valid], order[valid], strict=True))
@@ -65,6 +73,20 @@ class ParcelRaster:
             )
         else:
             self.index = np.zeros(self.shape, dtype="int32")
+
+    def index_png(self) -> str:
+        """Return the index raster as an RGB PNG ``data:`` URI: pixel value = ``R << 16 | G << 8 | B``.
+
+        The page decodes it once and recolours parcels itself (live re-weighting). The PNG
+        has no colour-space chunk, so browsers hand the bytes back unchanged.
+        """
+        index = self.index.astype("uint32")
+        if index.max(initial=0) >= 1 << 24:
+            raise ValueError("more than 16,777,215 parcels do not fit a 24-bit index image")
+        rgb = np.dstack([(index >> 16) & 255, (index >> 8) & 255, index & 255]).astype("uint8")
+        buf = io.BytesIO()
+        Image.fromarray(rgb, "RGB").save(buf, format="PNG", compress_level=6)
+        return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
     def png(self, classes: np.ndarray, colors: Sequence[str], nodata_color: str) -> str:
         """Colour the raster by per-parcel *classes* and return a PNG ``data:`` URI.

@@ -9,7 +9,7 @@ from typing import Any
 import mapclassify
 import numpy as np
 
-from prospector.palette import LAND_STATUS, LINES, NODATA_COLOR, VIRIDIS
+from prospector.palette import LAND_STATUS, LINES, NODATA_COLOR, RANK_CLASSES, VIRIDIS
 
 __all__: list[str] = []
 
@@ -48,6 +48,31 @@ CRITERIA_LABELS: dict[str, str] = {
     "score_access": "Criterion: access",
     "score_evidence": "Criterion: geological evidence",
 }
+
+
+def class_schemes() -> dict[str, Any]:
+    """Return the page's class schemes: rank percentiles (default) and quantiles of the values.
+
+    The browser classifies the current scores itself (they change with the weights):
+    ``rank`` puts a parcel of rank r among N in the first class with r <= ceil(N p / 100);
+    ``quantile`` uses ``N_CLASSES`` classes with breaks at the values of ranks
+    ceil(N k / N_CLASSES).
+    """
+    return {
+        "default": "rank",
+        "rank": {
+            "title": "Rank percentile",
+            "tops": [p for p, _, _ in RANK_CLASSES],
+            "colors": [c for _, c, _ in RANK_CLASSES],
+            "labels": [lab for _, _, lab in RANK_CLASSES],
+        },
+        "quantile": {
+            "title": f"Quantiles ({N_CLASSES} classes)",
+            "k": N_CLASSES,
+            "colors": list(VIRIDIS[N_CLASSES])[::-1],
+        },
+        "nodata": NODATA_COLOR,
+    }
 
 
 @dataclass

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +9,15 @@ import folium
 import geopandas as gpd
 import numpy as np
 
+from prospector._runtime import atomic_output
 from prospector.errors import OutputExistsError, SchemaError
 from prospector.palette import DEPOSIT_GROUPS
 from prospector.render import _payload, _style
 from prospector.render._assets import OfflinePage, copy_static
 from prospector.render._raster import ParcelRaster, encode_png_gray
+from prospector.render._scoring import Scoring, scoring_payload
 
-__all__ = ["BASEMAPS", "build_map", "write_map"]
+__all__ = ["BASEMAPS", "Scoring", "build_map", "write_map"]
 
 #: Online basemaps a user may opt into (the page then loads tiles from these servers).
 BASEMAPS: dict[str, dict[str, Any]] = {
@@ -63,6 +63,9 @@ def build_map(
     info: dict[str, Any] | None = None,
     basemap: str | None = None,
     detail_limit: int = 5000,
+    scoring: Scoring | None = None,
+    context: dict[str, gpd.GeoDataFrame] | None = None,
+    targets: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the interactive map of ranked parcels.
 
@@ -92,6 +95,18 @@ def build_map(
         ``None`` (default: no tiles, no network), or one of :data:`BASEMAPS`.
     detail_limit
         Most parcels drawn as vectors with popups.
+    scoring
+        The run's normalised criteria and weighting (:class:`Scoring`): the page then has
+        weight sliders and re-scores and re-ranks every parcel live, exactly as Python
+        would.  Without it the map shows the run's scores and ranks, fixed.
+    context
+        Orientation layers drawn under the parcels: ``counties`` (polygons, ``name``) and
+        ``places`` (points, ``name``, ``kind``), as returned by
+        :func:`prospector.catalog.context.load_context`.
+    targets
+        Clusters of high-scoring parcels (``target_id``, ``rank``, ``best_score``,
+        ``status_mix``, ``critical_commodities``, polygons), as the value step finds them:
+        the shortlist can then switch between targets (the run's, fixed) and cells.
 
     Returns
     -------
@@ -114,12 +129,12 @@ def build_map(
 
     # Paint the best parcels last so they sit on top where parcels overlap.
     rank = _payload.numeric(parcels, "rank", np.inf)
-    paint = parcels.iloc[np.argsort(-np.nan_to_num(rank, nan=np.inf), kind="stable")]
-    raster = ParcelRaster(paint.geometry)
+    paint = np.argsort(-np.nan_to_num(rank, nan=np.inf), kind="stable")
+    raster = ParcelRaster(parcels.geometry.iloc[paint], rows=paint)
     bounds = raster.bounds
 
     payload: dict[str, Any] = {
-        "version": 1,
+        "version": 2,
         "bounds": [[bounds[1], bounds[0]], [bounds[3], bounds[2]]],
         "n_parcels": len(parcels),
         "detail": {
@@ -127,9 +142,15 @@ def build_map(
             "count": len(detailed),
             "order": "open land first, then rank",
         },
-        "choropleths": _payload.choropleths(paint.reset_index(drop=True), raster),
-        "parcels": _payload.parcel_features(detailed, in_parcels),
-        "index": _payload.parcel_index(parcels),
+        "raster": _payload.index_raster(raster),
+        "choropleths": _payload.choropleths(parcels),
+        "classes": _style.class_schemes(),
+        "parcels": _payload.parcel_features(detailed, in_parcels, detail_rows),
+        "index": _payload.parcel_index(
+            parcels,
+            _payload.parcel_groups(parcels, deposits),
+            with_scores=scoring is None,
+        ),
         "land_status": {
             k: {"color": c, "label": lab} for k, (c, lab) in _style.LAND_STATUS.items()
         },
@@ -139,6 +160,8 @@ def build_map(
         "info": _clean_info(info),
         "basemap": BASEMAPS[basemap] if basemap else None,
     }
+    if scoring is not None:
+        payload["scoring"] = scoring_payload(scoring, parcels["parcel_id"].to_numpy())
     if deposits is not None and not deposits.empty:
         payload["deposits"] = _payload.deposit_columns(deposits)
     if withdrawals is not None and not withdrawals.empty:
@@ -149,6 +172,10 @@ def build_map(
         payload["access"] = _payload.area_features(
             access, ("kind", "class", "name"), _payload.LINE_SIMPLIFY_M
         )
+    if context:
+        payload["context"] = _payload.context_layers(context)
+    if targets is not None and not targets.empty:
+        payload["targets"] = _payload.target_rows(targets)
     if hillshade is not None:
         shade, (west, south, east, north) = hillshade
         shade = np.asarray(shade, dtype="uint8")
@@ -210,37 +237,12 @@ def write_map(
     finally:
         for page in pages:
             page.asset_dir = None
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not single_file:
+        path.parent.mkdir(parents=True, exist_ok=True)
         copy_static(path.parent / asset_dir)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_no_clobber(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
-
-
-def _link_no_clobber(tmp: Path, path: Path) -> None:
-    """Move *tmp* to *path* unless *path* appeared meanwhile (no window for a clobber)."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise OutputExistsError(
-            f"{path} was created while the map was being written; "
-            "pass overwrite=True to replace it."
-        ) from None
-    except OSError:  # file system without hard links
-        if path.exists():
-            raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it.") from None
-        os.replace(tmp, path)
 
 
 def _check_inputs(parcels: gpd.GeoDataFrame, basemap: str | None, detail_limit: int) -> None:

@@ -109,6 +109,8 @@
       detailCount: 0, activeChoropleth: null, errors: []
     };
     var info = data.info || {};
+    api.timings = [];
+    function mark(step) { api.timings.push([step, Math.round(performance.now() - t0)]); }
 
     // Without tile layers Leaflet knows no zoom range: set one.
     map.options.minZoom = 3;
@@ -126,6 +128,7 @@
     pane("prospectorHillshade", 320, "pm-pane-hillshade");
     pane("prospectorWithdrawals", 450, "pm-pane-withdrawals");
 
+    mark("basemap");
     /* -- basemap (opt-in, online) -- */
     var overlays = {};
     if (data.basemap) {
@@ -136,23 +139,26 @@
       api.layers.basemap = tiles;
     }
 
-    /* -- choropleths (images of every parcel) -- */
+    mark("choropleths");
+    /* -- choropleths: every parcel, coloured live from the parcel-index image -- */
     var baseLayers = {};
     var bounds = L.latLngBounds(data.bounds);
+    var live = new global.ProspectorLive.Live(api, data);
+    api.live = live;
     (data.choropleths || []).forEach(function (c) {
-      var b = [[c.bounds[1], c.bounds[0]], [c.bounds[3], c.bounds[2]]];
-      var img = L.imageOverlay(c.image, b, {
-        pane: "prospectorChoropleth", opacity: 0.8, className: "pm-raster", interactive: false
-      });
-      img.prospectorLegend = c.legend;
-      img.prospectorKey = c.key;
-      api.choropleths[c.key] = img;
-      baseLayers[c.title] = img;
+      var mode = new global.ProspectorLive.ChoroplethMode(live, c.key, c.title);
+      api.choropleths[c.key] = mode;
+      baseLayers[c.title] = mode;
     });
     var noChoropleth = L.layerGroup();
     noChoropleth.prospectorKey = null;
     baseLayers["No choropleth"] = noChoropleth;
 
+    mark("orientation");
+    /* -- orientation: county lines and town names (bundled, offline) -- */
+    if (data.context) contextLayers(api, data.context, overlays);
+
+    mark("hillshade");
     /* -- hillshade -- */
     if (data.hillshade) {
       var h = data.hillshade.bounds;
@@ -163,6 +169,7 @@
       api.layers.hillshade = shade;
     }
 
+    mark("withdrawals");
     /* -- withdrawals (hatched, SVG so the hatch pattern can be used) -- */
     if (data.withdrawals) {
       ensureHatchPattern();
@@ -194,6 +201,7 @@
       api.layers.withdrawals = withdrawals;
     }
 
+    mark("detailed parcels");
     /* -- detailed parcels (vectors, popups, tooltips) -- */
     var nTotal = data.n_parcels || 0;
     var parcelStyle = { color: "#1a1a1a", weight: 0.7, opacity: 0.6, fill: true, fillOpacity: 0 };
@@ -203,8 +211,8 @@
       onEachFeature: function (f, layer) {
         var p = f.properties || {};
         if (p.parcel_id !== null && p.parcel_id !== undefined) api.byId[String(p.parcel_id)] = layer;
-        layer.bindTooltip(function () { return parcelTooltip(p); }, { sticky: true, direction: "top" });
-        layer.bindPopup(function () { return parcelPopup(p, nTotal, data); }, {
+        layer.bindTooltip(function () { return parcelTooltip(api, p); }, { sticky: true, direction: "top" });
+        layer.bindPopup(function () { return parcelPopup(api, p, nTotal, data); }, {
           maxWidth: 360, minWidth: 260, autoPanPadding: [20, 20]
         });
         layer.on("mouseover", function () {
@@ -218,6 +226,7 @@
     var detailTitle = "Top " + api.detailCount + " parcels (outlines, popups)";
     overlays[detailTitle] = parcels;
 
+    mark("access lines");
     /* -- access lines (same canvas as the parcels, not interactive) -- */
     if (data.access) {
       var styles = data.access_style || {};
@@ -236,6 +245,7 @@
       });
     }
 
+    mark("deposits");
     /* -- deposits (clustered circle markers coloured by commodity group) -- */
     api.depositMarkers = [];
     if (data.deposits && L.markerClusterGroup) {
@@ -265,6 +275,7 @@
       api.layers.deposits = cluster;
     }
 
+    mark("while measuring or drawing, clicks on features are map clicks");
     /* -- while measuring or drawing, clicks on features are map clicks -- */
     function forwardWhileSketching(group) {
       group.on("click dblclick", function (e) {
@@ -277,13 +288,14 @@
     if (api.layers.deposits) forwardWhileSketching(api.layers.deposits);
     if (api.layers.withdrawals) forwardWhileSketching(api.layers.withdrawals);
 
+    mark("controls");
     /* -- controls -- */
     coordsControl().addTo(map);
     L.control.scale({ position: "bottomleft", metric: true, imperial: true }).addTo(map);
     var legend = legendControl(api, data);
     legend.addTo(map);
     headerControl(api, data, info).addTo(map);
-    var layerControl = L.control.layers(baseLayers, overlays, { collapsed: false, position: "topright" });
+    var layerControl = L.control.layers(baseLayers, overlays, { collapsed: true, position: "bottomright" });
     layerControl.addTo(map);
     api.layerControl = layerControl;
     searchControl(api, data).addTo(map);
@@ -291,18 +303,20 @@
 
     map.on("baselayerchange", function (e) {
       api.activeChoropleth = e.layer.prospectorKey || null;
-      legend.update(e.layer.prospectorLegend || null);
+      if (!api.activeChoropleth) legend.update(null);
     });
 
+    mark("click on a parcel outside the detailed set");
     /* -- click on a parcel outside the detailed set: identify it from the index -- */
     map.on("click", function (e) {
       if (api.sketch && api.sketch.active) return;
       identify(api, data, e.latlng);
     });
 
-    /* -- start: fit to the parcels, show the score choropleth -- */
+    mark("start");
+    /* -- start: fit to the parcels, decode the index image, show the score -- */
     map.fitBounds(bounds, { padding: [10, 10] });
-    var first = api.choropleths.score || api.choropleths[Object.keys(api.choropleths)[0]];
+    if (global.ProspectorPanel) global.ProspectorPanel.attach(api, data);
     function markReady() {
       if (api.ready) return;
       api.ready = true;
@@ -310,34 +324,155 @@
       api.initMs = api.readyMs - t0;
       document.documentElement.setAttribute("data-prospector-ready", "1");
     }
+    var first = api.choropleths.score || api.choropleths[Object.keys(api.choropleths)[0]];
+    live.load(function (err) {
+      if (err) api.errors.push(err);
+      global.requestAnimationFrame(markReady);
+    });
     if (first) {
-      first.once("load", function () { global.requestAnimationFrame(markReady); });
-      first.once("error", function () { api.errors.push("choropleth image failed"); markReady(); });
       first.addTo(map);
       api.activeChoropleth = first.prospectorKey;
-      legend.update(first.prospectorLegend);
     } else {
       noChoropleth.addTo(map);
-      global.requestAnimationFrame(markReady);
     }
     return api;
   }
 
+  /* ---------- orientation: counties and places ---------- */
+
+  function contextLayers(api, ctx, overlays) {
+    var map = api.map;
+    var p = map.createPane("prospectorContext");
+    p.style.zIndex = "330";
+    p.style.pointerEvents = "none";
+    var labels = map.createPane("prospectorLabels");
+    labels.style.zIndex = "460";
+    labels.style.pointerEvents = "none";
+    if (ctx.counties) {
+      var counties = L.geoJSON(ctx.counties, {
+        pane: "prospectorContext", interactive: false,
+        renderer: L.svg({ pane: "prospectorContext" }),
+        style: function () { return { color: "#3d3d3d", weight: 1.2, opacity: 0.8, fill: false, dashArray: "5 3" }; }
+      });
+      var names = L.layerGroup();
+      ctx.counties.features.forEach(function (f) {
+        var q = f.properties || {};
+        if (!q.label_at) return;
+        names.addLayer(L.marker([q.label_at[1], q.label_at[0]], {
+          pane: "prospectorLabels", interactive: false, keyboard: false,
+          icon: L.divIcon({ className: "pm-county-label", html: "", iconSize: null })
+        }).on("add", function (e) { e.target.getElement().textContent = q.name + " Co."; }));
+      });
+      var group = L.layerGroup([counties, names]).addTo(map);
+      overlays["Counties (" + (ctx.counties_source || "bundled") + ")"] = group;
+      api.layers.counties = group;
+    }
+    if (ctx.places) {
+      var pl = ctx.places, towns = L.layerGroup();
+      var markers = [];
+      for (var i = 0; i < pl.name.length; i++) {
+        (function (k) {
+          var m = L.marker([pl.lat[k], pl.lon[k]], {
+            pane: "prospectorLabels", interactive: false, keyboard: false,
+            icon: L.divIcon({ className: "pm-place", html: "", iconSize: null })
+          });
+          m.on("add", function (e) {
+            var node = e.target.getElement();
+            node.textContent = pl.name[k];
+            node.setAttribute("data-kind", pl.kind[k] || "");
+          });
+          m.prospectorMinZoom = pl.min_zoom[k];
+          markers.push(m);
+        })(i);
+      }
+      function refresh() {
+        var z = map.getZoom();
+        markers.forEach(function (m) {
+          var want = z >= m.prospectorMinZoom;
+          if (want && !towns.hasLayer(m)) towns.addLayer(m);
+          else if (!want && towns.hasLayer(m)) towns.removeLayer(m);
+        });
+      }
+      map.on("zoomend", refresh);
+      towns.addTo(map);
+      map.whenReady(refresh);
+      overlays["Towns (" + (ctx.places_source || "bundled") + ")"] = towns;
+      api.layers.places = towns;
+    }
+  }
+
   /* ---------- popups and tooltips ---------- */
 
-  function parcelTooltip(p) {
-    var d = el("div", "pm-tooltip");
-    add(d, el("strong", null, "#" + (p.rank === null || p.rank === undefined ? "?" : p.rank) + " · " + (p.parcel_id || "")));
-    add(d, el("div", null, "score " + fmt(p.score) + " · " + humanise(p.land_status || "unknown")));
+  function parcelTooltip(api, p) {
+    var d = el("div", "pm-tooltip"), r = api.live.rankOf(p.row);
+    add(d, el("strong", null, "#" + (r === null ? "?" : r) + " · " + (p.parcel_id || "")));
+    add(d, el("div", null, "score " + fmt(api.live.score[p.row]) + " · " + humanise(p.land_status || "unknown")));
     return d;
   }
 
-  function parcelPopup(p, nTotal, data) {
+  // Rank, score, family scores and contributions of parcel `n` under the current weights.
+  function liveSummary(api, d, n, runRank, runContrib) {
+    var live = api.live, data = api.data, r = live.rankOf(n);
+    var head = add(d, el("div", "pm-rank"));
+    add(head, el("span", "pm-rank-value", "Rank " + (r === null ? "–" : r)));
+    add(head, el("span", "pm-muted", " of " + live.ordering.nValid + " · score " + fmt(live.score[n], 3)));
+    if (live.scorer && live.changed && isNum(runRank)) add(d, el("div", "pm-muted", "Under the current weights (run: rank " + runRank + ")."));
+    var crit = add(d, el("table", "pm-table"));
+    (data.choropleths || []).forEach(function (c) {
+      if (c.key === "score" || c.key === "land_status") return;
+      var col = live.valuesOf(c.key);
+      if (!col) return;
+      var cell = el("span");
+      add(cell, bar(col[n]));
+      add(cell, el("span", "pm-num", fmt(col[n])));
+      row(crit, c.title.replace(/^Criterion: /, ""), cell);
+    });
+    var contrib = live.contributions(n) || runContrib || {};
+    var labels = {};
+    ((data.scoring || {}).criteria || []).forEach(function (c) { labels[c.key] = c.label; });
+    var keys = Object.keys(contrib);
+    if (!keys.length) return;
+    add(d, el("h4", null, "Contribution to the score"));
+    var ct = add(d, el("table", "pm-table pm-contrib"));
+    var maxc = 0;
+    keys = keys.filter(function (k) { return isNum(contrib[k]); });
+    keys.forEach(function (k) { maxc = Math.max(maxc, Math.abs(contrib[k])); });
+    keys.sort(function (a, b) { return contrib[b] - contrib[a]; });
+    keys.forEach(function (k) {
+      var cell = el("span");
+      add(cell, bar(maxc > 0 ? contrib[k] / maxc : 0, "#21918c"));
+      add(cell, el("span", "pm-num", fmt(contrib[k], 3)));
+      row(ct, labels[k] || humanise(k), cell);
+    });
+  }
+
+  function modelSection(d, p) {
+    if (!isNum(p.prospectivity)) return;
+    add(d, el("h4", null, "Learned prospectivity"));
+    var t = add(d, el("table", "pm-table"));
+    var cell = el("span");
+    add(cell, bar(p.prospectivity, "#cc79a7"));
+    add(cell, el("span", "pm-num", fmt(p.prospectivity)));
+    row(t, "Model", cell);
+    if (isNum(p.prospectivity_lo) && isNum(p.prospectivity_hi)) {
+      row(t, "Band", fmt(p.prospectivity_lo) + " – " + fmt(p.prospectivity_hi));
+    }
+    var shap = p.shap || {};
+    var keys = Object.keys(shap).filter(function (k) { return isNum(shap[k]); });
+    keys.sort(function (a, b) { return Math.abs(shap[b]) - Math.abs(shap[a]); });
+    if (keys.length) {
+      var tops = add(d, el("table", "pm-table pm-contrib"));
+      keys.slice(0, 5).forEach(function (k) {
+        row(tops, humanise(k), (shap[k] >= 0 ? "+" : "") + shap[k].toFixed(3));
+      });
+      add(d, el("div", "pm-muted", "Top feature contributions (SHAP, log-odds)."));
+    }
+  }
+
+  function parcelPopup(api, p, nTotal, data) {
     var d = el("div", "pm-popup");
     add(d, el("h3", null, "Parcel " + (p.parcel_id || "?")));
-    var head = add(d, el("div", "pm-rank"));
-    add(head, el("span", "pm-rank-value", "Rank " + (p.rank === null || p.rank === undefined ? "–" : p.rank)));
-    add(head, el("span", "pm-muted", " of " + nTotal + " · score " + fmt(p.score)));
+    liveSummary(api, d, p.row, p.rank, p.contrib);
 
     var status = (data.land_status || {})[p.land_status] || { color: "#999999", label: p.land_status || "unknown" };
     var st = add(d, el("div", "pm-status"));
@@ -345,33 +480,8 @@
     add(st, el("strong", null, status.label));
     if (p.status_reason) add(st, el("span", "pm-muted", " — " + p.status_reason));
 
-    if (p.why) add(d, el("p", "pm-why", p.why));
-
-    var crit = add(d, el("table", "pm-table"));
-    [["score_value", "Mineral value"], ["score_access", "Access"], ["score_evidence", "Geological evidence"]]
-      .forEach(function (c) {
-        if (!(c[0] in p)) return;
-        var cell = el("span");
-        add(cell, bar(p[c[0]]));
-        add(cell, el("span", "pm-num", fmt(p[c[0]])));
-        row(crit, c[1], cell);
-      });
-
-    var contrib = p.contrib || {};
-    var keys = Object.keys(contrib);
-    if (keys.length) {
-      add(d, el("h4", null, "Contribution to the score"));
-      var ct = add(d, el("table", "pm-table pm-contrib"));
-      var maxc = 0;
-      keys.forEach(function (k) { if (isNum(contrib[k])) maxc = Math.max(maxc, Math.abs(contrib[k])); });
-      keys.sort(function (a, b) { return (contrib[b] || 0) - (contrib[a] || 0); });
-      keys.forEach(function (k) {
-        var cell = el("span");
-        add(cell, bar(maxc > 0 && isNum(contrib[k]) ? contrib[k] / maxc : 0, "#21918c"));
-        add(cell, el("span", "pm-num", fmt(contrib[k], 3)));
-        row(ct, humanise(k), cell);
-      });
-    }
+    if (p.why) add(d, el("p", "pm-why", p.why + (api.live.changed ? " (written for the run's weights)" : "")));
+    modelSection(d, p);
 
     var t = add(d, el("table", "pm-table"));
     row(t, "Agency", p.agency);
@@ -422,39 +532,29 @@
 
   /* ---------- identify parcels outside the detailed set ---------- */
 
-  function indexLookup(api, data) {
-    if (api._index) return api._index;
-    var idx = data.index || { id: [] };
-    var byId = new Map();
-    for (var i = 0; i < idx.id.length; i++) if (idx.id[i] !== null) byId.set(String(idx.id[i]), i);
-    api._index = { byId: byId, grid: null };
-    return api._index;
-  }
-
-  function nearestParcel(api, data, latlng) {
-    var idx = data.index;
-    if (!idx || !idx.id.length) return -1;
-    var look = indexLookup(api, data);
+  function nearestParcel(api, latlng) {
+    var idx = api.live.idx;
+    if (!idx.n) return -1;
     var cell = 0.05; // degrees
-    if (!look.grid) {
+    if (!api._grid) {
       var grid = new Map();
-      for (var i = 0; i < idx.lon.length; i++) {
-        var key = Math.floor(idx.lon[i] / 1e4 / cell) + ":" + Math.floor(idx.lat[i] / 1e4 / cell);
+      for (var i = 0; i < idx.n; i++) {
+        var key = Math.floor(idx.lon[i] / 1e5 / cell) + ":" + Math.floor(idx.lat[i] / 1e5 / cell);
         var bucket = grid.get(key);
         if (!bucket) grid.set(key, (bucket = []));
         bucket.push(i);
       }
-      look.grid = grid;
+      api._grid = grid;
     }
     var cx = Math.floor(latlng.lng / cell), cy = Math.floor(latlng.lat / cell);
     var best = -1, bestD = Infinity;
     for (var dx = -1; dx <= 1; dx++) {
       for (var dy = -1; dy <= 1; dy++) {
-        var b = look.grid.get((cx + dx) + ":" + (cy + dy));
+        var b = api._grid.get((cx + dx) + ":" + (cy + dy));
         if (!b) continue;
         for (var j = 0; j < b.length; j++) {
           var n = b[j];
-          var d = api.map.distance(latlng, [idx.lat[n] / 1e4, idx.lon[n] / 1e4]);
+          var d = api.map.distance(latlng, latLngOf(api, n));
           if (d < bestD) { bestD = d; best = n; }
         }
       }
@@ -463,29 +563,48 @@
     return bestD <= limit ? best : -1;
   }
 
+  function latLngOf(api, n) {
+    return [api.live.idx.lat[n] / 1e5, api.live.idx.lon[n] / 1e5];
+  }
+
   function indexPopup(api, data, n, note) {
-    var idx = data.index;
+    var live = api.live, idx = live.idx;
     var d = el("div", "pm-popup");
     add(d, el("h3", null, "Parcel " + idx.id[n]));
-    var head = add(d, el("div", "pm-rank"));
-    add(head, el("span", "pm-rank-value", "Rank " + (idx.rank[n] === null ? "–" : idx.rank[n])));
-    add(head, el("span", "pm-muted", " of " + data.n_parcels + " · score " + fmt(idx.score[n])));
+    liveSummary(api, d, n, null);
     var key = idx.status_keys[idx.status[n]];
     var status = (data.land_status || {})[key] || { color: "#999999", label: key };
     var st = add(d, el("div", "pm-status"));
     add(st, swatch(status.color));
     add(st, el("strong", null, status.label));
+    var t = add(d, el("table", "pm-table"));
+    row(t, "Agency", live.text("agency", n));
+    row(t, "Commodities", live.text("commodities", n));
+    if (live.text("critical_commodities", n)) row(t, "Critical", live.text("critical_commodities", n));
     add(d, el("p", "pm-note", note));
     return d;
   }
 
-  function identify(api, data, latlng) {
-    var n = nearestParcel(api, data, latlng);
-    if (n < 0) return;
-    var id = String(data.index.id[n]);
-    if (api.byId[id]) return; // detailed parcels answer their own clicks
-    L.popup({ maxWidth: 300 }).setLatLng([data.index.lat[n] / 1e4, data.index.lon[n] / 1e4])
+  // Open parcel `n`'s popup: its vector's when detailed, else one from the index.
+  function openParcel(api, n, fly) {
+    var data = api.data, id = String(api.live.idx.id[n]), layer = api.byId[id];
+    if (layer) {
+      if (fly) api.map.fitBounds(layer.getBounds(), { maxZoom: 13, padding: [40, 40] });
+      layer.openPopup(layer.getBounds().getCenter());
+      return true;
+    }
+    var ll = latLngOf(api, n);
+    if (fly) api.map.setView(ll, Math.max(api.map.getZoom(), 12));
+    L.popup({ maxWidth: 320 }).setLatLng(ll)
       .setContent(indexPopup(api, data, n, outsideNote(data))).openOn(api.map);
+    return false;
+  }
+
+  function identify(api, data, latlng) {
+    var n = nearestParcel(api, latlng);
+    if (n < 0) return;
+    if (api.byId[String(api.live.idx.id[n])]) return; // detailed parcels answer their own clicks
+    openParcel(api, n, false);
   }
 
   function outsideNote(data) {
@@ -498,18 +617,9 @@
   function search(api, data, query) {
     var q = String(query || "").trim();
     if (!q) return { found: false, message: "Type a parcel id or a deposit name." };
-    var layer = api.byId[q];
-    if (layer) {
-      api.map.fitBounds(layer.getBounds(), { maxZoom: 13, padding: [40, 40] });
-      layer.openPopup(layer.getBounds().getCenter());
-      return { found: true, kind: "parcel", detailed: true, message: "Parcel " + q };
-    }
-    var look = indexLookup(api, data);
-    if (look.byId.has(q)) {
-      var n = look.byId.get(q), ll = [data.index.lat[n] / 1e4, data.index.lon[n] / 1e4];
-      api.map.setView(ll, Math.max(api.map.getZoom(), 11));
-      L.popup({ maxWidth: 300 }).setLatLng(ll)
-        .setContent(indexPopup(api, data, n, outsideNote(data))).openOn(api.map);
+    if (api.live.id2row.has(q)) {
+      var n = api.live.id2row.get(q);
+      if (openParcel(api, n, true)) return { found: true, kind: "parcel", detailed: true, message: "Parcel " + q };
       return {
         found: true, kind: "parcel", detailed: false,
         message: "Parcel " + q + " is not in the detailed set (top " + data.detail.count + ")."
@@ -624,9 +734,20 @@
       body.textContent = "";
       if (!lg) { add(body, el("div", "pm-muted", "No choropleth shown.")); return; }
       add(body, el("h4", null, lg.title));
+      if (lg.kind === "classes") {
+        var pick = add(body, el("select", "pm-scheme"));
+        pick.setAttribute("aria-label", "Class scheme");
+        var schemes = data.classes || {};
+        ["rank", "quantile"].forEach(function (k) {
+          if (!schemes[k]) return;
+          var o = add(pick, el("option", null, schemes[k].title));
+          o.value = k;
+        });
+        pick.value = lg.scheme;
+        pick.addEventListener("change", function () { api.setClassScheme(pick.value); });
+      }
       var ul = add(body, el("ul", "pm-legend-list pm-classes"));
-      ul.setAttribute("data-breaks", JSON.stringify(lg.breaks || []));
-      for (var i = lg.labels.length - 1; i >= 0; i--) {
+      for (var i = 0; i < lg.labels.length; i++) {
         var li = add(ul, el("li"));
         add(li, swatch(lg.colors[i]));
         add(li, el("span", null, lg.labels[i]));
@@ -634,9 +755,14 @@
       var nd = add(ul, el("li"));
       add(nd, swatch(lg.nodata));
       add(nd, el("span", null, "No data"));
-      if (lg.scheme && lg.kind === "classes") add(body, el("div", "pm-muted", "Classes: " + lg.scheme + " (mapclassify)"));
+      if (lg.note) add(body, el("div", "pm-muted", lg.note));
     };
     api.legend = ctl;
+    api.setClassScheme = function (scheme) {
+      api.live.scheme = scheme;
+      api.live.orderings = {};
+      api.live.paint();
+    };
     return ctl;
   }
 
@@ -656,7 +782,8 @@
         var warn = add(box, el("div", "pm-missing"));
         warn.setAttribute("role", "alert");
         add(warn, el("strong", null, "⚠ " + missing.length + " layer" + (missing.length > 1 ? "s" : "") + " missing — results are incomplete"));
-        var ul = add(warn, el("ul"));
+        add(warn, el("span", "pm-muted", " (" + missing.map(function (m) { return m.role; }).join(", ") + ")"));
+        var ul = add(warn, el("ul", "pm-missing-list"));
         missing.forEach(function (m) {
           var li = add(ul, el("li"));
           add(li, el("strong", null, m.role + ": "));
@@ -701,6 +828,8 @@
       function setOpen(v) {
         open = v;
         details.style.display = open ? "" : "none";
+        var list = box.querySelector(".pm-missing-list");
+        if (list) list.style.display = open ? "" : "none";
         toggle.textContent = open ? "hide" : "details";
         toggle.setAttribute("aria-expanded", open ? "true" : "false");
       }
@@ -878,5 +1007,9 @@
     document.body.appendChild(svg);
   }
 
-  global.ProspectorMap = { init: init, version: "1" };
+  global.ProspectorMap = {
+    init: init, version: "2",
+    dom: { el: el, add: add, fmt: fmt, swatch: swatch, bar: bar, humanise: humanise },
+    openParcel: openParcel, latLngOf: latLngOf
+  };
 })(window);

@@ -1,7 +1,7 @@
 import numpy as np
 import shapely
 
-from prospector.analysis._parallel import chunked, n_threads
+from prospector._runtime import chunked, n_threads
 
 
 def test_chunked_equals_direct(monkeypatch):
@@ -24,7 +24,7 @@ def test_single_thread_small_input(monkeypatch):
 
 
 def test_query_pairs_equals_one_query(monkeypatch):
-    from prospector.analysis._parallel import query_pairs
+    from prospector._runtime import query_pairs
 
     monkeypatch.setenv("PROSPECTOR_THREADS", "4")
     rng = np.random.default_rng(1)

@@ -1,0 +1,136 @@
+"""Options, consoles and printing shared by every ``prospector`` command.
+
+Choices come from the library's own definitions (the config's ``Literal`` types, the
+ranking engines), so the CLI can never offer a value the library refuses.  Command
+modules import this module only; nothing here imports a command.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar, get_args, get_type_hints
+
+import click
+
+from prospector.cli._console import err, out, print_warnings
+from prospector.config import ScoreConfig
+
+__all__ = [
+    "command_line",
+    "config_option",
+    "engine_options",
+    "err",
+    "method_option",
+    "out",
+    "overwrite_option",
+    "print_warnings",
+    "recorded_warnings",
+    "region_option",
+    "seed_option",
+    "status_option",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _choices(cls: type, name: str) -> list[str]:
+    return [str(c) for c in get_args(get_type_hints(cls)[name])]
+
+
+region_option = click.option(
+    "--region",
+    "-r",
+    required=True,
+    metavar="REGION",
+    help="Region name in layers/regions/ (e.g. utah-sample) or path of a region .toml file.",
+)
+config_option = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML configuration file (weights, radii, methods).",
+)
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+seed_option = click.option(
+    "--seed", type=int, default=None, help="Random seed (default: the configuration's `seed`)."
+)
+status_option = click.option(
+    "--status",
+    type=click.Choice(_choices(ScoreConfig, "status")),
+    default=None,
+    help="Rank all parcels, only open/partly open ones, or all but closed ones "
+    "(default from config: not_closed).",
+)
+method_option = click.option(
+    "--method",
+    type=click.Choice(_choices(ScoreConfig, "method")),
+    default=None,
+    help="Scoring method (default from config: wlc).",
+)
+
+
+def engine_options(func: F) -> F:
+    """Add ``--engine``, ``--workers``, ``--tile-km`` and ``--scheduler``."""
+    from prospector.ranking import ENGINES
+
+    for option in reversed(
+        [
+            click.option(
+                "--engine",
+                type=click.Choice(list(ENGINES)),
+                default="auto",
+                show_default=True,
+                help="auto: memory unless the run would not fit, then stream; memory: one "
+                "pass; local: spatial tiles on worker processes; dask: tiles on "
+                "dask.distributed; stream: bounded memory through GeoParquet.",
+            ),
+            click.option(
+                "--workers", type=click.IntRange(1), default=None, help="Worker processes."
+            ),
+            click.option(
+                "--tile-km",
+                type=click.FloatRange(min=1.0),
+                default=150.0,
+                show_default=True,
+                help="Tile size (local/dask/stream).",
+            ),
+            click.option(
+                "--scheduler",
+                default=None,
+                metavar="ADDRESS",
+                help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (dask only).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+class recorded_warnings:
+    """Record warnings inside the block; print them (once each) when it ends."""
+
+    def __enter__(self) -> list[warnings.WarningMessage]:
+        self._catch = warnings.catch_warnings(record=True)
+        self.caught = self._catch.__enter__()
+        assert self.caught is not None
+        warnings.simplefilter("always")
+        return self.caught
+
+    def __exit__(self, *exc: object) -> None:
+        self._catch.__exit__(*exc)  # type: ignore[arg-type]
+        print_warnings(self.caught)
+
+
+def command_line() -> str:
+    """Return the invoked command with its effective options, for the manifest."""
+    ctx = click.get_current_context()
+    parts = [ctx.command_path]
+    for name, value in sorted(ctx.params.items()):
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-").removesuffix("-path")
+        parts.append(flag if value is True else f"{flag} {value}")
+    return " ".join(parts)

@@ -1,0 +1,60 @@
+"""The ranking spine: every ranking run — CLI, notebooks, validation, benchmarks — goes here.
+
+``rank(region_or_data, config, engine=...)`` composes the steps once: make parcels →
+measure (in one pass, or tile by tile on processes or a dask cluster, or streamed from
+GeoParquet with bounded memory) → global scores → finish, and returns a
+:class:`RankResult`.  :func:`write_run` writes its standard outputs.
+
+Modules: :mod:`~prospector.ranking.sources` (where layers are read, and which inputs
+exist), :mod:`~prospector.ranking.rasters` (rasters prepared once per run),
+:mod:`~prospector.ranking.steps` (the steps), :mod:`~prospector.ranking.tiles`,
+:mod:`~prospector.ranking.executors`, :mod:`~prospector.ranking.streamed`,
+:mod:`~prospector.ranking.run` (:func:`rank`), :mod:`~prospector.ranking.result` and
+:mod:`~prospector.ranking.outputs`.
+"""
+
+from prospector.ranking.outputs import RUN_FILES, map_info, map_lines, result_layers, write_run
+from prospector.ranking.result import RankResult, read_streamed
+from prospector.ranking.run import ENGINES, Engine, estimated_bytes, rank
+from prospector.ranking.sources import (
+    LayerSource,
+    MemoryLayers,
+    ParquetLayers,
+    access_features,
+    available_inputs,
+    missing_inputs,
+    sort_spatially,
+)
+from prospector.ranking.steps import (
+    finish,
+    global_scores,
+    make_parcels,
+    measure_parcels,
+    with_scores,
+)
+
+__all__ = [
+    "ENGINES",
+    "RUN_FILES",
+    "Engine",
+    "LayerSource",
+    "MemoryLayers",
+    "ParquetLayers",
+    "RankResult",
+    "access_features",
+    "available_inputs",
+    "estimated_bytes",
+    "finish",
+    "global_scores",
+    "make_parcels",
+    "map_info",
+    "map_lines",
+    "measure_parcels",
+    "missing_inputs",
+    "rank",
+    "read_streamed",
+    "result_layers",
+    "sort_spatially",
+    "with_scores",
+    "write_run",
+]

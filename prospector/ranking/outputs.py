@@ -1,0 +1,310 @@
+"""A run's output folder: write it atomically, re-render its map, look up its parcels.
+
+:func:`write_run` writes ``prospects.gpkg`` (every layer, the manifest embedded),
+``prospects.html`` (the offline map) and ``manifest.json``.  :func:`write_run_map` renders
+the map again from a GeoPackage alone; :func:`parcel_status` finds a parcel in one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from prospector._runtime import atomic_outputs
+from prospector.analysis.criteria import build_criteria, criterion_shares
+from prospector.config import Config
+from prospector.errors import ProspectorError, ProspectorWarning
+from prospector.export import read_manifest, read_ranked, write_gpkg, write_json
+from prospector.ingest import file_sha256
+from prospector.ranking.result import RankResult
+from prospector.render import Scoring
+
+__all__ = [
+    "RUN_FILES",
+    "manifest_scoring",
+    "map_context",
+    "map_info",
+    "map_lines",
+    "map_scoring",
+    "parcel_status",
+    "result_layers",
+    "write_run",
+    "write_run_map",
+]
+
+#: File names written into a run's output folder.
+RUN_FILES = {"gpkg": "prospects.gpkg", "map": "prospects.html", "manifest": "manifest.json"}
+
+
+def result_layers(result: RankResult) -> dict[str, gpd.GeoDataFrame]:
+    """Return the layers a run writes to its GeoPackage, in order (empty ones skipped)."""
+    data = result.data
+    layers: dict[str, gpd.GeoDataFrame | None] = {
+        "parcels": result.parcels,
+        "excluded_parcels": result.excluded,
+        "deposits": result.deposits,
+        "withdrawals": data.withdrawals,
+        "land": data.land,
+        "claims": data.claims,
+        "access": data.access,
+        "evidence": data.evidence,
+        "boundary": data.boundary,
+    }
+    return {k: v for k, v in layers.items() if v is not None and len(v)}
+
+
+def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
+    """Build the map's header panel (region, layers used and missing, weights) from a manifest.
+
+    The same function serves a fresh run and ``prospector map`` re-rendering a GeoPackage,
+    whose embedded manifest is all that is left of the run.
+    """
+    weights = manifest.get("weights") or {}
+    layers = [
+        f"{x['name']} ({x['role']}, {x['n_kept']} features)" for x in manifest.get("layers", [])
+    ]
+    layers += [
+        f"{x['name']} (raster)" for x in manifest.get("inputs", []) if x.get("role") == "raster"
+    ]
+    return {
+        "region": (manifest.get("region") or {}).get("title", region),
+        "layers_used": layers,
+        "layers_missing": manifest.get("layers_missing", []),
+        "weights": {k: round(v, 4) for k, v in (weights.get("effective") or {}).items()},
+        "weights_configured": weights.get("configured", {}),
+        "weights_redistributed": weights.get("redistributed", {}),
+        "created": manifest.get("created", ""),
+        "manifest": "manifest.json",
+        "list_year": (manifest.get("config") or {}).get("list_year", 2025),
+        "notes": manifest.get("notes", []),
+    }
+
+
+def map_lines(
+    access: gpd.GeoDataFrame | None, evidence: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame | None:
+    """Access lines plus line evidence (faults), as the map's line layers (kind, class, name)."""
+    frames = []
+    if access is not None and len(access):
+        frames.append(access.reindex(columns=["kind", "class", "name", "geometry"]))
+    if evidence is not None and len(evidence):
+        lines = evidence[evidence.geom_type.isin(["LineString", "MultiLineString"])]
+        frames.append(lines.reindex(columns=["kind", "class", "name", "geometry"]))
+    if not frames:
+        return None
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+
+
+def map_scoring(parcels: pd.DataFrame, config: Config, available: dict[str, bool]) -> Scoring:
+    """Return the run's criteria and weighting for the map's live re-weighting.
+
+    Parameters
+    ----------
+    parcels
+        Every parcel the run normalised over (ranked and excluded) with its measured
+        columns, e.g. ``result.all_parcels``.
+    config
+        The run's configuration.
+    available
+        Which inputs the region supplied (``result.available``).
+    """
+    criteria, weights = build_criteria(parcels, config, have=available)
+    criteria.index = pd.Index(parcels["parcel_id"].to_numpy())
+    return Scoring(
+        criteria=criteria,
+        family_weights=dict(config.score.weights),
+        shares=criterion_shares(list(criteria.columns), config),
+        available={k: k not in weights.unavailable for k in criteria.columns},
+        reasons=dict(weights.unavailable),
+        method=config.score.method,
+        gamma=config.score.gamma,
+    )
+
+
+def manifest_scoring(
+    layers: dict[str, gpd.GeoDataFrame], manifest: dict[str, Any]
+) -> Scoring | None:
+    """Rebuild a run's map scoring from its GeoPackage layers and manifest, if it can.
+
+    Needs the manifest's ``config`` and ``available`` (written since the map re-weights)
+    and the ``parcels`` (plus ``excluded_parcels``) layers with their measured columns;
+    returns None for older runs, whose map then shows the run's scores, fixed.
+    """
+    from prospector.config import load_config
+    from prospector.errors import ProspectorError
+
+    if "config" not in manifest or "available" not in manifest or "parcels" not in layers:
+        return None
+    frames = [layers["parcels"]]
+    if "excluded_parcels" in layers:
+        frames.append(layers["excluded_parcels"])
+    parcels = pd.concat(frames, ignore_index=True)
+    try:
+        config = load_config(manifest["config"])
+        return map_scoring(parcels, config, dict(manifest["available"]))
+    except (ProspectorError, KeyError, ValueError):
+        return None
+
+
+def map_context(parcels: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame] | None:
+    """Return the bundled county lines and towns around *parcels* (None when not bundled)."""
+    from prospector.catalog.context import ContextMissing, load_context
+
+    if parcels.empty:
+        return None
+    west, south, east, north = parcels.to_crs(4326).total_bounds
+    try:
+        return load_context((west, south, east, north))
+    except ContextMissing:
+        return None
+
+
+def write_run(
+    result: RankResult,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    make_map: bool = True,
+    command: str | None = None,
+    map_options: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write ``prospects.gpkg``, ``prospects.html`` and ``manifest.json`` into *out_dir*.
+
+    All files are first written into a hidden staging folder inside *out_dir* and moved
+    into place only when every one of them succeeded, so a failure (or a refused
+    overwrite) leaves the folder exactly as it was: never a GeoPackage without its map
+    and manifest, never a mix of two runs.
+    """
+    out_dir = Path(out_dir)
+    paths = {key: out_dir / name for key, name in RUN_FILES.items()}
+    if not make_map:
+        paths.pop("map")
+    with atomic_outputs(paths, overwrite=overwrite) as staged:
+        manifest = result.manifest(command=command)
+        write_gpkg(result_layers(result), staged["gpkg"], metadata=manifest)
+        if make_map:
+            from prospector.render import build_map, hillshade_from_dem, write_map
+
+            dems = [r for r in result.data.rasters if r.kind == "dem"]
+            hillshade = hillshade_from_dem(dems[0].path) if dems else None
+            fmap = build_map(
+                result.parcels,
+                deposits=result.deposits,
+                withdrawals=result.data.withdrawals,
+                access=map_lines(result.data.access, result.data.evidence),
+                hillshade=hillshade,
+                info=map_info(manifest),
+                scoring=map_scoring(result.all_parcels, result.config, result.available),
+                context=map_context(result.parcels),
+                **(map_options or {}),
+            )
+            write_map(fmap, staged["map"])
+        manifest["outputs"] = [
+            {"path": p.name, "sha256": file_sha256(p), "bytes": p.stat().st_size}
+            for key, p in staged.items()
+            if key != "manifest"
+        ]
+        write_json(manifest, staged["manifest"])
+    return paths
+
+
+def _manifest_hillshade(manifest: dict[str, Any]) -> Any:
+    """Hillshade from the run's DEM when it is still where the manifest says, unchanged."""
+    from prospector.catalog import load_catalog
+    from prospector.render import hillshade_from_dem
+
+    catalog = load_catalog()
+    for item in manifest.get("inputs", []):
+        entry = catalog.get(str(item.get("name")))
+        path = Path(str(item.get("path", "")))
+        if item.get("role") != "raster" or entry is None or entry.raster.get("kind") != "dem":
+            continue
+        if path.is_file() and file_sha256(path) == item.get("sha256"):
+            return hillshade_from_dem(path)
+        warnings.warn(
+            f"the run's DEM {path} is missing or changed: no hillshade.",
+            ProspectorWarning,
+            stacklevel=3,
+        )
+    return None
+
+
+def write_run_map(
+    ranked: str | Path,
+    output: str | Path,
+    *,
+    basemap: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Render a run's GeoPackage (``prospects.gpkg``) as the offline HTML map *output*.
+
+    The embedded manifest gives the header panel; the run's DEM gives the hillshade when
+    it is still where the manifest says, unchanged (else a warning, and no hillshade).
+    """
+    from prospector.render import build_map, write_map
+
+    layers = read_ranked(ranked)
+    if "parcels" not in layers:
+        raise ProspectorError(
+            f"{ranked} has no 'parcels' layer; pass a prospects.gpkg written by `prospector rank`."
+        )
+    manifest = read_manifest(ranked) or {}
+    fmap = build_map(
+        layers["parcels"],
+        deposits=layers.get("deposits"),
+        withdrawals=layers.get("withdrawals"),
+        access=map_lines(layers.get("access"), layers.get("evidence")),
+        hillshade=_manifest_hillshade(manifest),
+        info=map_info(manifest, region=Path(ranked).stem),
+        basemap=basemap,
+        scoring=manifest_scoring(layers, manifest),
+        context=map_context(layers["parcels"]),
+    )
+    return write_map(fmap, output, overwrite=overwrite)
+
+
+def parcel_status(
+    ranked: str | Path,
+    *,
+    point: tuple[float, float] | None = None,
+    parcel_id: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Find the parcels of a run's GeoPackage at a point (lon, lat in EPSG:4326) or with an id.
+
+    Ranked and excluded parcels, with every measured column (land status, fractions,
+    withdrawals, claims): nothing is recomputed.  Raises :class:`ProspectorError` when
+    nothing matches.
+    """
+    import shapely
+
+    from prospector.analysis.land import status_at
+
+    if (point is None) == (parcel_id is None):
+        raise ValueError("give exactly one of point or parcel_id")
+    layers = read_ranked(ranked)
+    frames = [layers[k] for k in ("parcels", "excluded_parcels") if k in layers]
+    if not frames:
+        raise ProspectorError(
+            f"{ranked} has no parcels layer; pass a prospects.gpkg from `prospector rank`."
+        )
+    parcels = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+    if parcel_id is not None:
+        hits = parcels[parcels["parcel_id"] == parcel_id]
+        if hits.empty:
+            example = parcels["parcel_id"].iloc[0]
+            raise ProspectorError(
+                f"no parcel {parcel_id!r} in {ranked}; parcel ids look like {example!r}."
+            )
+        return hits
+    assert point is not None
+    where = gpd.GeoSeries([shapely.Point(point)], crs="EPSG:4326").to_crs(parcels.crs).iloc[0]
+    hits = status_at(parcels, where)
+    if hits.empty:
+        raise ProspectorError(
+            f"the point {point[0]}, {point[1]} (lon, lat) is outside every parcel of {ranked}."
+        )
+    return hits
