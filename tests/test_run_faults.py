@@ -215,7 +215,190 @@ def test_claims_unknown_without_a_claims_layer(tiny_region, tmp_path, km_config)
     assert lines["claimed_frac"] == "unknown"
 
 
-# --------------------------------------------------------------------------- fetch cache
+# --------------------------------------------------------------------------- full disks
+
+
+def stages(folder: Path) -> list[Path]:
+    """Hidden staging folders (and anything else hidden but the lock) left in *folder*."""
+    if not folder.exists():
+        return []
+    return [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_disk_full_during_run_outputs_leaves_nothing(tiny_region, tmp_path, km_config):
+    # Every file the process writes is capped at 200 kB (writes beyond fail with EFBIG, the
+    # way a full disk fails them with ENOSPC): the GeoPackage cannot be written.
+    out = tmp_path / "new" / "run"
+    args = ["rank", "--region", str(tiny_region()), "--out", str(out), "--config", str(km_config)]
+    done = cli(tmp_path, args, fsize=200_000)
+    assert done.returncode == 2, done.stderr
+    err = " ".join(done.stderr.split())
+    assert "cannot write" in err and "prospects.gpkg" in err
+    assert "The partial output was removed" in err
+    no_traceback(done.stderr)
+    assert not (tmp_path / "new").exists()  # no empty folders left behind
+
+
+def test_disk_full_keeps_the_previous_run(tiny_region, tmp_path, km_config):
+    out = tmp_path / "run"
+    region = str(tiny_region())
+    args = ["rank", "--region", region, "--out", str(out), "--config", str(km_config)]
+    code, _, err = run(args)
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    done = cli(tmp_path, [*args, "--overwrite"], fsize=200_000)
+    assert done.returncode == 2, done.stderr
+    no_traceback(done.stderr)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 600 kB tmpfs (needs the privilege to mount; skipped elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)],
+                          capture_output=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_real_full_disk(tiny_region, tmp_path, km_config, small_disk):
+    out = small_disk / "run"
+    args = ["rank", "--region", str(tiny_region()), "--out", str(out), "--config", str(km_config)]
+    code, _, err = run(args)
+    assert code == 2, err
+    err = " ".join(err.split())
+    assert f"the disk holding {out} is full" in err and "Free some space" in err
+    no_traceback(err)
+    assert list(small_disk.iterdir()) == []
+
+
+def test_read_only_output_refused_before_any_work(tiny_region, tmp_path, small_disk):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    region = tiny_region()
+    region.write_text(region.read_text().replace('path = "deposits.gpkg"\n',
+                                                 'path = "deposits.gpkg"\nwhere = "x = = 1"\n'))  # fmt: skip
+    code, _, err = run(["rank", "--region", str(region), "--out", str(small_disk / "run")])
+    assert code == 2
+    assert f"cannot write {small_disk / 'run'}" in err and "read-only file system" in err
+    assert "where" not in err  # refused before the region was read
+    no_traceback(err)
+
+
+def test_export_and_map_on_a_full_disk(tiny_region, tmp_path, km_config):
+    out = tmp_path / "run"
+    args = ["rank", "--region", str(tiny_region()), "--out", str(out), "--no-map"]
+    code, _, err = run([*args, "--config", str(km_config)])
+    assert code == 0, err
+    gpkg = str(out / "prospects.gpkg")
+    for command in (
+        ["export", gpkg, "-f", "gpkg", "-o", str(tmp_path / "x" / "copy.gpkg")],
+        ["export", gpkg, "-f", "shp", "-o", str(tmp_path / "x" / "shp")],
+        ["map", gpkg, "-o", str(tmp_path / "x" / "map.html")],
+    ):
+        done = cli(tmp_path, command, fsize=4_000)
+        assert done.returncode == 2, (command, done.stderr)
+        assert "cannot write" in " ".join(done.stderr.split()), done.stderr
+        no_traceback(done.stderr)
+        assert not (tmp_path / "x").exists(), command
+
+
+# --------------------------------------------------------------------------- killed and concurrent
+
+
+def test_killed_run_debris_is_cleaned_by_the_next_run(tiny_region, tmp_path, km_config):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = ["rank", "--region", str(tiny_region()), "--out", str(out), "--config", str(km_config)]
+    for _ in range(5):  # catch the run while it writes its staged outputs
+        proc = cli(tmp_path, args, wait=False)
+        while proc.poll() is None and not any(p.suffix == ".tmp" for p in stages(out)):
+            time.sleep(0.002)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+            break
+        proc.communicate()
+        import shutil
+
+        shutil.rmtree(out)
+    else:
+        pytest.skip("the run finished before it could be killed mid-write")
+    assert any(p.suffix == ".tmp" for p in stages(out))  # the killed run's debris
+    code, _, err = run([*args, "--overwrite"])
+    assert code == 0, err
+    assert stages(out) == []
+    assert {p.name for p in out.iterdir()} == {"prospects.gpkg", "prospects.html", "manifest.json"}
+
+
+def test_concurrent_runs_one_wins_the_other_exits_2(tiny_region, tmp_path, km_config):
+    import json
+    import time
+
+    from prospector.ingest import file_sha256
+
+    out = tmp_path / "run"
+    args = ["rank", "--region", str(tiny_region()), "--out", str(out), "--config", str(km_config)]
+    first = cli(tmp_path, args, wait=False)
+    lock = out / ".prospector.lock"
+    while first.poll() is None and not (lock.exists() and lock.read_text().strip()):
+        time.sleep(0.01)
+    assert first.poll() is None, first.communicate()
+    code, _, err = run(args)
+    assert code == 2
+    assert f"another Prospector run (PID {first.pid} on " in err and str(out) in err
+    no_traceback(err)
+    _, first_err = first.communicate(timeout=600)
+    assert first.returncode == 0, first_err
+    manifest = json.loads((out / "manifest.json").read_text())
+    for item in manifest["outputs"]:
+        assert file_sha256(out / item["path"]) == item["sha256"]
+    assert stages(out) == []
+
+
+def test_outputs_checked_before_any_work(tiny_region, tmp_path, km_config):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "prospects.gpkg").write_bytes(b"an earlier run")
+    region = tiny_region()
+    region.write_text(region.read_text().replace('path = "deposits.gpkg"\n',
+                                                 'path = "deposits.gpkg"\nwhere = "x = = 1"\n'))  # fmt: skip
+    code, _, err = run(["rank", "--region", str(region), "--out", str(out)])
+    assert code == 2
+    assert "already exists" in err and "--overwrite" in err and "where" not in err
+    # `map` checks its output before reading the GeoPackage (here not one at all).
+    html = tmp_path / "map.html"
+    html.write_text("mine")
+    code, _, err = run(["map", str(out / "prospects.gpkg"), "-o", str(html)])
+    assert code == 2 and "already exists" in err
+    assert html.read_text() == "mine"
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def test_progress_shows_library_steps_on_a_terminal():
+    import io
+    import logging
+
+    from rich.console import Console
+
+    from prospector.cli.options import progress
+
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with progress(terminal):
+        logging.getLogger("prospector.ranking.run").info("measuring %s parcels", "1,234")
+    assert "measuring 1,234 parcels" in terminal.file.getvalue()
+    assert logging.getLogger("prospector").handlers == []  # removed again
+    pipe = Console(file=io.StringIO(), force_terminal=False)
+    with progress(pipe):
+        logging.getLogger("prospector.ranking.run").info("measuring")
+    assert pipe.file.getvalue() == ""
 
 
 def test_download_into_a_full_cache_is_reported_and_removed(tmp_path):

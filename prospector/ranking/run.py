@@ -17,6 +17,7 @@ local processes or, with ``engine="dask"``, on a cluster.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -59,6 +60,8 @@ from prospector.ranking.tiles import (
 )
 
 __all__ = ["ENGINES", "Engine", "estimated_bytes", "rank"]
+
+_log = logging.getLogger(__name__)
 
 Engine = Literal["auto", "memory", "local", "dask", "stream"]
 #: The engines :func:`rank` accepts.
@@ -143,18 +146,22 @@ def rank(
     if isinstance(region_or_data, RegionData):
         data = region_or_data
     else:
+        _log.info("reading the region's layers")
         data = load_region_data(region_or_data, config)  # type: ignore[arg-type]
     if engine == "auto":
         engine = "stream" if estimated_bytes(data, config) > _available_bytes() else "memory"
+    _log.info("making parcels")
     t0 = time.perf_counter()
     parcels = make_parcels(data, config, engine="memory" if engine == "memory" else "streamed")
     timings["plan_s"] = time.perf_counter() - t0
+    _log.info("measuring %s parcels (%s engine)", f"{len(parcels):,}", engine)
     if engine == "memory":
         t0 = time.perf_counter()
         table, deposits = measure_parcels(parcels, data, config)
         del parcels
         release_memory()
         timings["measure_s"] = time.perf_counter() - t0
+        _log.info("scoring and ranking")
         t0 = time.perf_counter()
         result = finish(table, deposits, data, config, consume=True)
         timings["finish_s"] = time.perf_counter() - t0
