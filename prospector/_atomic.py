@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
+import hashlib
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -72,7 +74,8 @@ def check_writable(path: str | Path, *, overwrite: bool) -> Path:
     folder = _existing_ancestor(path.parent if str(path.parent) else Path("."))
     if not folder.is_dir():
         raise OutputWriteError(
-            f"cannot write {path}: {folder} is a file, not a folder. Choose another output path."
+            f"cannot create the output folder for {path}: {folder} is a file, not a folder. "
+            "Choose another output path."
         )
     try:
         fd, probe = tempfile.mkstemp(prefix=".prospector-probe-", dir=folder)
@@ -126,7 +129,9 @@ def atomic_outputs(
             clean_stale_stages(path.parent)
         for key, path in final.items():
             current = path
-            stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+            stage = Path(
+                tempfile.mkdtemp(prefix=_stage_prefix(path), suffix=".tmp", dir=path.parent)
+            )
             stages.append(stage)
             _mark(stage)
             staged[key] = stage / path.name
@@ -280,7 +285,11 @@ def clean_stale_stages(folder: str | Path) -> list[Path]:
             owner = (stage / STAGE_MARKER).read_text(encoding="utf-8").split()
             made_by, pid = owner[0], int(owner[1])
         except (OSError, ValueError, IndexError):
-            continue
+            # Killed between creating the stage and marking it: its name says who made it.
+            named = _STAGE_NAME.search(stage.name)
+            if named is None or named["host"] != _host_tag(host):
+                continue
+            made_by, pid = host, int(named["pid"])
         if made_by == host and not _pid_alive(pid):
             shutil.rmtree(stage, ignore_errors=True)
             removed.append(stage)
@@ -295,6 +304,18 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:  # someone else's live process
         return True
     return True
+
+
+_STAGE_NAME = re.compile(r"\.~(?P<host>[0-9a-f]{8})-(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def _host_tag(host: str) -> str:
+    return hashlib.sha256(host.encode()).hexdigest()[:8]
+
+
+def _stage_prefix(path: Path) -> str:
+    """Stage names carry host and PID, so a run killed before marking its stage is known."""
+    return f".{path.name}.~{_host_tag(socket.gethostname())}-{os.getpid()}."
 
 
 def _mark(stage: Path) -> None:
