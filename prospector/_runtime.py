@@ -10,12 +10,12 @@ Threads
     every core between them).
 
 Atomic output
-    :func:`atomic_outputs` stages one or several files (or folders) beside their final
-    paths and moves them into place only when every one was written; on any error nothing
-    is left behind and existing files are untouched.  :func:`atomic_output` is the one-path
-    form.  Run outputs, maps, exports and downloads all go through them.
+    :func:`atomic_outputs`, :func:`atomic_output`, :func:`check_writable`,
+    :func:`output_lock` and :func:`clean_stale_stages` live in :mod:`prospector._atomic`
+    and are re-exported here: run outputs, maps, exports and downloads all go through them.
 
-This module uses nothing of Prospector's but :mod:`prospector.errors`.
+This module uses nothing of Prospector's but :mod:`prospector._atomic` and
+:mod:`prospector.errors`.
 """
 
 from __future__ import annotations
@@ -23,26 +23,31 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import shutil
 import sys
-import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import shapely
 
-from prospector.errors import OutputExistsError, ProspectorError
+from prospector._atomic import (
+    atomic_output,
+    atomic_outputs,
+    check_writable,
+    clean_stale_stages,
+    output_lock,
+)
 
 __all__ = [
     "atomic_output",
     "atomic_outputs",
     "check_writable",
     "chunked",
+    "clean_stale_stages",
     "n_threads",
+    "output_lock",
     "query_pairs",
     "quiet",
     "release_memory",
@@ -190,124 +195,3 @@ def _libc() -> Any:
 
 
 _LIBC = _libc()
-
-
-# --------------------------------------------------------------------------------------
-# Atomic output
-# --------------------------------------------------------------------------------------
-
-
-def check_writable(path: str | Path, *, overwrite: bool) -> Path:
-    """Check that *path* may be written (creating its folder); raise a clear error otherwise."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{path} already exists; pass --overwrite (overwrite=True) to replace it, or "
-            "choose another output path."
-        )
-    parent = path.parent if str(path.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ProspectorError(f"cannot create the output folder {parent}: {exc}") from exc
-    if not os.access(parent, os.W_OK):
-        raise ProspectorError(
-            f"cannot write to {parent}: permission denied. Choose a writable output folder."
-        )
-    return path
-
-
-@contextlib.contextmanager
-def atomic_outputs(
-    paths: Mapping[str, str | Path],
-    *,
-    overwrite: bool = False,
-    directories: frozenset[str] | set[str] = frozenset(),
-) -> Iterator[dict[str, Path]]:
-    """Yield staged paths for several outputs; move them all into place on success.
-
-    Every output is checked first (:func:`check_writable`), then written by the caller to
-    its staged path (a temporary folder beside it, on the same file system).  Only when the
-    block finished are they moved, in order, to their final paths: never a GeoPackage
-    without its map and manifest, never a mix of two runs.  Without *overwrite*, a file
-    that appeared meanwhile is not clobbered (hard link, which fails if the name exists).
-
-    Parameters
-    ----------
-    paths
-        Key → final path.
-    overwrite
-        Replace existing outputs.
-    directories
-        Keys whose output is a folder (created empty for the caller to fill).
-    """
-    final = {key: check_writable(p, overwrite=overwrite) for key, p in paths.items()}
-    stages: list[Path] = []
-    try:
-        staged: dict[str, Path] = {}
-        for key, path in final.items():
-            stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-            stages.append(stage)
-            staged[key] = stage / path.name
-            if key in directories:
-                staged[key].mkdir()
-        yield staged
-        for key, path in final.items():
-            if not staged[key].exists():
-                raise ProspectorError(f"internal error: nothing was written for {path}")
-        for key, path in final.items():
-            _move(staged[key], path, overwrite=overwrite, directory=key in directories)
-    finally:
-        for stage in stages:
-            shutil.rmtree(stage, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def atomic_output(
-    path: str | Path, *, overwrite: bool = False, directory: bool = False
-) -> Iterator[Path]:
-    """Yield a temporary path beside *path*; on success move it into place.
-
-    On any exception the temporary file (or folder) is removed and *path* is left exactly
-    as it was.
-
-    Parameters
-    ----------
-    path
-        Final output path.
-    overwrite
-        Replace an existing output.
-    directory
-        Yield a temporary directory instead of a file path.
-    """
-    dirs = frozenset({"out"}) if directory else frozenset()
-    with atomic_outputs({"out": path}, overwrite=overwrite, directories=dirs) as staged:
-        yield staged["out"]
-
-
-def _move(tmp: Path, path: Path, *, overwrite: bool, directory: bool) -> None:
-    if directory:
-        if path.exists():
-            if not overwrite:
-                raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it.")
-            backup = path.with_name(f".{path.name}.old")
-            shutil.rmtree(backup, ignore_errors=True)
-            os.replace(path, backup)
-            os.replace(tmp, path)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-        return
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    try:  # no clobber: link fails if the name appeared meanwhile
-        os.link(tmp, path)
-    except FileExistsError:
-        raise OutputExistsError(
-            f"{path} was created while it was being written; pass overwrite=True to replace it."
-        ) from None
-    except OSError:  # file system without hard links
-        if path.exists():
-            raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it.") from None
-        os.replace(tmp, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import difflib
 import os
@@ -23,6 +24,36 @@ def check_keys(given: Iterable[str], allowed: Iterable[str], *, where: str) -> l
         for key in given
         if key not in allowed
     ]
+
+
+def available_memory_bytes() -> int | None:
+    """Return the memory this process can still use, in bytes.
+
+    Linux ``MemAvailable`` capped by a cgroup v2 limit, else the free physical pages; None
+    when the system does not say.
+    """
+    available: int | None = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        pass
+    if available is None:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as fh:
+            limit = fh.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current", encoding="ascii") as fh:
+                room = int(limit) - int(fh.read().strip())
+            available = room if available is None else min(available, room)
+    except (OSError, ValueError):
+        pass
+    return available
 
 
 def run_time() -> _dt.datetime:

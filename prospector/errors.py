@@ -18,8 +18,11 @@ __all__ = [
     "LayerReadError",
     "MissingLayerWarning",
     "OutputExistsError",
+    "OutputLockedError",
+    "OutputWriteError",
     "ProspectorError",
     "ProspectorWarning",
+    "RunTooLargeError",
     "SchemaError",
     "UnmappedCodeWarning",
 ]
@@ -63,6 +66,18 @@ class LandStatusUnknownError(ProspectorError, ValueError):
 
 class OutputExistsError(ProspectorError, FileExistsError):
     """An output file exists and overwriting was not requested."""
+
+
+class RunTooLargeError(ProspectorError, MemoryError):
+    """A run would need more parcels or memory than allowed; nothing was allocated."""
+
+
+class OutputWriteError(ProspectorError, OSError):
+    """Writing an output failed (disk full, permission, read-only...); partial files removed."""
+
+
+class OutputLockedError(ProspectorError, BlockingIOError):
+    """Another Prospector run is writing into the same output folder."""
 
 
 class ProspectorWarning(UserWarning):

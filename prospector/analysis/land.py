@@ -262,7 +262,7 @@ def land_status(
         Indexed like *parcels*: ``area_km2, federal_frac, withdrawn_frac, claimed_frac,
         open_frac, land_status, status_reason, agency, withdrawals, n_active_claims``.
         ``federal_frac``/``open_frac`` are NaN without a land layer, ``claimed_frac`` NaN
-        without a claims layer.
+        and ``n_active_claims`` <NA> without a claims layer.
     """
     for name, layer in (("land", land), ("withdrawals", withdrawals), ("claims", claims)):
         if layer is not None and layer.crs != parcels.crs:
@@ -329,7 +329,8 @@ def land_status(
         out["n_active_claims"] = np.bincount(pi, minlength=n).astype("int64")
     else:
         out["claimed_frac"] = np.nan
-        out["n_active_claims"] = 0
+        # Unknown without a claims layer: <NA>, not 0 (which would say "no claims").
+        out["n_active_claims"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
 
     out["agency"] = ""
     if land is not None:

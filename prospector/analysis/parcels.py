@@ -2,13 +2,149 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Literal
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
-__all__ = ["grid_parcels", "split_parcels"]
+from prospector.errors import RunTooLargeError
+
+__all__ = [
+    "BYTES_PER_PARCEL",
+    "ParcelEstimate",
+    "check_run_size",
+    "estimate_parcels",
+    "grid_parcels",
+    "split_parcels",
+]
+
+#: Peak memory per ranked parcel, measured (docs/scale.md): in memory ~2.8 KB at 1M parcels;
+#: the streamed engine ~0.7 KB (4M parcels in 2.8 GB).  Rounded up.
+BYTES_PER_PARCEL: dict[str, int] = {"memory": 3_000, "streamed": 800}
+#: Memory per cell of the bounding grid built before clipping (polygon + ids).
+BYTES_PER_GRID_CELL = 600
+#: Share of the available memory a run may plan to use.
+MEMORY_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class ParcelEstimate:
+    """How many parcels a tessellation makes, estimated before building any of them."""
+
+    n_parcels: int
+    """Parcels expected: cells inside the region plus those along its edge."""
+    n_grid_cells: int
+    """Cells of the region's bounding grid, which the tessellation builds before clipping."""
+    area_km2: float
+    """Area to tessellate."""
+    cell_m: float
+
+
+def estimate_parcels(
+    boundary: gpd.GeoDataFrame,
+    *,
+    cell_m: float,
+    shape: Literal["square", "hex"] = "square",
+    parcels: gpd.GeoDataFrame | None = None,
+) -> ParcelEstimate:
+    """Estimate the parcels of a run from the region's area and bounds (no allocation).
+
+    With *parcels* (a given parcel layer), those larger than four cells are counted as
+    the cells :func:`split_parcels` cuts them into.  Cheap: areas, lengths and bounds only.
+    """
+    if not (math.isfinite(cell_m) and cell_m > 0):
+        raise ValueError(f"cell_m must be a positive number; got {cell_m!r}")
+    cell_area = cell_m * cell_m
+    geoms = boundary.geometry.to_numpy()
+    area = float(shapely.area(geoms).sum())
+    xmin, ymin, xmax, ymax = boundary.total_bounds
+    if parcels is not None:
+        sizes = shapely.area(parcels.geometry.to_numpy())
+        big = sizes > 4.0 * cell_area
+        n = int((~big).sum()) + math.ceil(float(sizes[big].sum()) / cell_area)
+        n += math.ceil(float(shapely.length(parcels.geometry.to_numpy()[big]).sum()) / cell_m)
+        grid = 0
+    else:
+        edge = float(shapely.length(geoms).sum())
+        n = math.ceil(area / cell_area + edge / cell_m)
+        if shape == "hex":
+            radius = math.sqrt(2.0 * cell_area / (3.0 * math.sqrt(3.0)))
+            dx, dy = 1.5 * radius, math.sqrt(3.0) * radius
+            grid = math.ceil((xmax - xmin) / dx + 3) * math.ceil((ymax - ymin) / dy + 3)
+        else:
+            grid = math.ceil((xmax - xmin) / cell_m + 1) * math.ceil((ymax - ymin) / cell_m + 1)
+    return ParcelEstimate(
+        n_parcels=n, n_grid_cells=max(grid, 0), area_km2=area / 1e6, cell_m=float(cell_m)
+    )
+
+
+def check_run_size(
+    estimate: ParcelEstimate,
+    *,
+    max_parcels: int = 0,
+    available_bytes: int | None = None,
+    engine: Literal["memory", "streamed"] = "memory",
+) -> None:
+    """Refuse a run that would not fit, before anything is allocated.
+
+    Parameters
+    ----------
+    estimate
+        From :func:`estimate_parcels`.
+    max_parcels
+        Explicit limit on the parcel count (``parcels.max_parcels``); 0 lets the memory
+        decide.
+    available_bytes
+        Memory available to the run (None: unknown, no memory check).
+    engine
+        ``"memory"`` keeps every measured parcel in memory; ``"streamed"`` measures and
+        writes tile by tile (both build the parcel grid first).
+
+    Raises
+    ------
+    prospector.errors.RunTooLargeError
+        With the numbers and the ways round (larger cells, a smaller area, the streamed
+        engine, ``parcels.max_parcels``).
+    """
+    grid = estimate.n_grid_cells  # every engine builds the grid before it splits the work
+    need = grid * BYTES_PER_GRID_CELL + estimate.n_parcels * BYTES_PER_PARCEL[engine]
+    ways = []
+    if max_parcels > 0:
+        if estimate.n_parcels <= max_parcels:
+            return
+        ratio = estimate.n_parcels / max_parcels
+        why = f"more than parcels.max_parcels = {max_parcels:,}"
+        force = "raise parcels.max_parcels"
+    else:
+        if available_bytes is None or need <= MEMORY_SHARE * available_bytes:
+            return
+        ratio = need / max(MEMORY_SHARE * available_bytes, 1.0)
+        kind = "in-memory" if engine == "memory" else "streamed"
+        why = (
+            f"needing about {_gb(need)} of memory with the {kind} engine while "
+            f"{_gb(available_bytes)} is available"
+        )
+        size = 10 ** math.ceil(math.log10(estimate.n_parcels))
+        force = f"set parcels.max_parcels (e.g. {size:,}) to run anyway"
+        if engine == "memory":
+            ways.append("the streamed engine (about 0.8 KB per parcel; docs/scale.md)")
+    # The parcel count scales with 1 / cell²: the cell size that fits, to two digits.
+    fit = estimate.cell_m * math.sqrt(ratio)
+    step = 10.0 ** (math.floor(math.log10(fit)) - 1)
+    fit = math.ceil(fit / step) * step
+    ways = [f"larger cells (parcels.cell_m = {fit:,.4g} or more)", "a smaller region", *ways]
+    raise RunTooLargeError(
+        f"the run would make about {estimate.n_parcels:,} parcels (cells of "
+        f"{estimate.cell_m:,.4g} m over {estimate.area_km2:,.1f} km²), {why}. Nothing was "
+        f"built. Ways round: {'; '.join(ways)}; or {force}."
+    )
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.0f} MB"
 
 
 def grid_parcels(

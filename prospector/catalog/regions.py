@@ -189,12 +189,61 @@ def read_region_file(region: str | Path) -> tuple[Path, dict[str, Any]]:
                 f"unknown region {str(region)!r}.{did_you_mean(str(region), known)} "
                 f"Known regions: {', '.join(known) or 'none'}; or pass the path of a region file."
             )
+    if path.is_dir():
+        raise CatalogError(
+            f"region {path} is a folder; give the path of a region .toml file (or a region "
+            "name such as utah-sample)."
+        )
     try:
-        return path, tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise CatalogError(f"region file not found: {path}") from exc
+    except OSError as exc:
+        raise CatalogError(f"cannot read region file {path}: {exc.strerror or exc}.") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            f"{path} is not a region file: byte {exc.start} is not UTF-8 text (a binary file?). "
+            "Give a region .toml file (layers/regions/utah-sample.toml shows the format)."
+        ) from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
+    return path, data
+
+
+def _type_problems(data: dict[str, Any], path: Path) -> list[str]:
+    """Values of the wrong type in a region file (tables, text, lists), one problem each."""
+    problems = []
+    for key in ("name", "title", "description", "work_crs"):
+        if key in data and not isinstance(data[key], str):
+            problems.append(f"{path}: `{key}` must be text; got {data[key]!r}.")
+    if "notes" in data and not (
+        isinstance(data["notes"], list) and all(isinstance(n, str) for n in data["notes"])
+    ):
+        problems.append(f"{path}: `notes` must be a list of text; got {data['notes']!r}.")
+    boundary = data.get("boundary")
+    if boundary is not None and not isinstance(boundary, dict):
+        problems.append(f"{path}: `boundary` must be a table ([boundary]); got {boundary!r}.")
+    elif isinstance(boundary, dict):
+        for key in ("path", "layer", "where", "name"):
+            if key in boundary and not isinstance(boundary[key], str):
+                problems.append(f"{path} [boundary]: `{key}` must be text; got {boundary[key]!r}.")
+    layers = data.get("layers", [])
+    if not isinstance(layers, list):
+        problems.append(f"{path}: `layers` must be [[layers]] tables; got {layers!r}.")
+        return problems
+    for i, spec in enumerate(layers, start=1):
+        where = f"{path} [[layers]] #{i}"
+        if not isinstance(spec, dict):
+            problems.append(f"{where}: must be a table with a `path`; got {spec!r}.")
+            continue
+        for key in ("path", "source", "role", "layer", "where", "name"):
+            if key in spec and not isinstance(spec[key], str):
+                problems.append(f"{where}: `{key}` must be text; got {spec[key]!r}.")
+    return problems
 
 
 def load_region(
@@ -222,18 +271,26 @@ def load_region(
     catalog = catalog if catalog is not None else load_catalog()
     base = path.parent
     problems = check_keys(data, _REGION_KEYS, where=str(path))
+    problems += _type_problems(data, path)
     boundary = data.get("boundary")
-    if not isinstance(boundary, dict) or "path" not in boundary:
+    if not isinstance(boundary, dict) or not isinstance(boundary.get("path"), str):
         problems.append(f"{path}: missing [boundary] table with a `path`.")
         boundary = {"path": ""}
     else:
         problems += check_keys(boundary, _BOUNDARY_KEYS, where=f"{path} [boundary]")
     refs: list[LayerRef] = []
-    for i, spec in enumerate(data.get("layers", []), start=1):
+    layer_specs = data.get("layers", [])
+    for i, spec in enumerate(layer_specs if isinstance(layer_specs, list) else [], start=1):
         where = f"{path} [[layers]] #{i}"
+        if not isinstance(spec, dict):
+            continue  # reported by _type_problems
         problems += check_keys(spec, _LAYER_KEYS, where=where)
-        if "path" not in spec:
-            problems.append(f"{where}: missing `path`.")
+        if not spec.get("path"):
+            problems.append(f"{where}: missing `path` (the file, relative to the region file).")
+            continue
+        if any(not isinstance(spec.get(k, ""), str) for k in ("path", "source", "role", "layer")):
+            continue  # reported by _type_problems
+        if not isinstance(spec.get("where", ""), str):
             continue
         file = (base / spec["path"]).resolve()
         if require_files and not file.exists():

@@ -61,9 +61,11 @@ def export_cmd(
     ranked: str, fmt: str | None, output: str, layer_names: tuple[str, ...], overwrite: bool
 ) -> None:
     """Export RANKED (a prospects.gpkg) to another GIS format."""
+    from prospector._runtime import check_writable
     from prospector._util import did_you_mean
-    from prospector.export import export_layers, holds_one_layer, read_ranked
+    from prospector.export import export_layers, holds_one_layer, read_manifest, read_ranked
 
+    check_writable(output, overwrite=overwrite)  # before any work
     layers = read_ranked(ranked)
     if not layer_names and holds_one_layer(output, fmt):
         layer_names = ("parcels",)
@@ -76,7 +78,9 @@ def export_cmd(
                 f"Layers: {', '.join(layers)}."
             )
         layers = {n: layers[n] for n in layer_names}
-    written = export_layers(layers, output, fmt=fmt, overwrite=overwrite)
+    written = export_layers(
+        layers, output, fmt=fmt, overwrite=overwrite, metadata=read_manifest(ranked)
+    )
     for path in written:
         console.print(f"wrote {path}")
 

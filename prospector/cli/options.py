@@ -7,11 +7,15 @@ modules import this module only; nothing here imports a command.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, get_args, get_type_hints
 
 import click
+from rich.console import Console
 
 from prospector.cli._console import err, out, print_warnings
 from prospector.config import ScoreConfig
@@ -27,6 +31,7 @@ __all__ = [
     "out",
     "overwrite_option",
     "print_warnings",
+    "progress",
     "recorded_warnings",
     "region_option",
     "seed_option",
@@ -152,3 +157,39 @@ def command_line() -> str:
         flag = "--" + name.replace("_", "-").removesuffix("-path")
         parts.append(flag if value is True else f"{flag} {value}")
     return " ".join(parts)
+
+
+class _StatusHandler(logging.Handler):
+    """Shows each progress message of the library on a rich status line."""
+
+    def __init__(self, status: Any) -> None:
+        super().__init__(logging.INFO)
+        self.status = status
+        self.started = time.perf_counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.status.update(f"{record.getMessage()} [dim]({elapsed:.0f} s)[/]")
+
+
+@contextlib.contextmanager
+def progress(console: Console = err) -> Iterator[None]:
+    """Show the library's progress (logger ``prospector``, INFO) on a terminal.
+
+    A spinner line names the running step (reading layers, measuring N parcels, writing
+    the map...) with the time so far; nothing is printed when stderr is not a terminal.
+    """
+    if not console.is_terminal:
+        yield
+        return
+    logger = logging.getLogger("prospector")
+    level = logger.level
+    with console.status("starting…", spinner="dots") as status:
+        handler = _StatusHandler(status)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)

@@ -16,6 +16,7 @@ from prospector.cli.options import (
     group_option,
     method_option,
     overwrite_option,
+    progress,
     recorded_warnings,
     region_option,
     status_option,
@@ -83,14 +84,19 @@ def _rank_and_write(
     focus: tuple[str | None, str | None] = (None, None),
     **engine: Any,
 ) -> None:
+    from prospector._runtime import output_lock
     from prospector.config import load_config, with_focus, with_overrides
     from prospector.ranking import rank, write_run
+    from prospector.ranking.outputs import check_run_outputs
 
     overrides = {k: v for k, v in {"status": status, "method": method}.items() if v}
     config = with_focus(load_config(config_path), *focus)
     if overrides:
         config = with_overrides(config, {"score": overrides})
-    with recorded_warnings():
+    check_run_outputs(out_dir, overwrite=overwrite, make_map=make_map)
+    # The folder is locked from here: a second run into it stops at once, not after its work.
+    with output_lock(out_dir), recorded_warnings(), progress():
+        check_run_outputs(out_dir, overwrite=overwrite, make_map=make_map)
         result = rank(region, config, **engine)
         paths = write_run(
             result, out_dir, overwrite=overwrite, command=command_line(), make_map=make_map

@@ -68,6 +68,9 @@ def config_problems(config: Config) -> list[str]:
 
     _positive(config.parcels.cell_m, "parcels.cell_m", problems)
     _non_negative(config.parcels.min_sliver_m2, "parcels.min_sliver_m2", problems)
+    if isinstance(config.parcels.max_parcels, int) and config.parcels.max_parcels < 0:
+        p(f"parcels.max_parcels must be 0 (automatic) or a positive whole number; "
+          f"got {config.parcels.max_parcels!r}.")  # fmt: skip
 
     value = config.value
     _positive(value.radius_km, "value.radius_km", problems)

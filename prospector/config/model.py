@@ -71,6 +71,10 @@ class ParcelConfig:
     """Grid cells: squares of side ``cell_m`` or hexagons of the same area."""
     min_sliver_m2: float = 1000.0
     """Intersections smaller than this (m²) are ignored (slivers from generalised layers)."""
+    max_parcels: int = 0
+    """Refuse a run estimated (from the region's area, before anything is built) to make more
+    parcels than this; 0: as many as fit in the memory available. Set it to run a larger
+    grid anyway."""
 
 
 @dataclass

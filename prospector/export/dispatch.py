@@ -130,7 +130,8 @@ def export_layers(
         Replace an existing output.  An existing folder is only replaced when it holds
         nothing but files an export writes.
     metadata
-        Run manifest; defaults to ``attrs["prospector_manifest"]`` of the layers (set by
+        Run manifest (:func:`~prospector.export.read_manifest`); else
+        ``attrs["prospector_manifest"]`` of a layer when a caller set it (formerly set by
         :func:`~prospector.export.read_ranked`).  Stored in the GeoPackage metadata or as
         ``manifest.json`` beside folder outputs.
     csv_wkt

@@ -17,6 +17,7 @@ Nothing touches the network at import time.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import logging
@@ -33,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 import pooch
 import requests
 
-from prospector.errors import ConfigError, FetchError
+from prospector.errors import ConfigError, FetchError, OutputWriteError
 from prospector.ingest._http import describe_failure, is_retryable_status, retry_after_s
 
 __all__ = ["CACHE_ENV_VAR", "default_cache_dir", "fetch_file"]
@@ -327,6 +328,13 @@ class _ResumableDownloader:
                         bar.update(len(chunk))
                     if report is not None:
                         report(received, total)
+        except requests.exceptions.RequestException:  # the network (an OSError too)
+            if received == 0:
+                self.part_path.unlink(missing_ok=True)
+            raise
+        except OSError as exc:  # writing failed: the disk, not the network
+            self.part_path.unlink(missing_ok=True)
+            raise _cache_write_error(exc, self.part_path) from exc
         except BaseException:
             if received == 0:  # nothing worth resuming from
                 self.part_path.unlink(missing_ok=True)
@@ -348,6 +356,19 @@ class _ResumableDownloader:
         with open(self.part_path, "rb") as source:
             shutil.copyfileobj(source, output_file, _CHUNK_BYTES)
         self.part_path.unlink()
+
+
+def _cache_write_error(exc: OSError, part_path: Path) -> OutputWriteError:
+    """Build the clear error for a download that could not be written into the cache."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    what = "the disk is full (or the file grew beyond the size this system allows)"
+    if not full:
+        what = os.strerror(exc.errno) if exc.errno else str(exc)
+    return OutputWriteError(
+        f"cannot write the download to {part_path}: {what} ({exc.strerror or exc}). The "
+        "partial download was removed. Free some space, or choose another cache folder "
+        f"(--cache, or ${CACHE_ENV_VAR})."
+    )
 
 
 def _check_url(url: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import struct
 import warnings
 from collections.abc import Iterator, Mapping
@@ -273,7 +274,12 @@ def read_vector(
             )
         except (OSError, ValueError) as exc:
             raise LayerReadError(_read_message(path, exc)) from exc
-        return gdf.query(where) if where else gdf
+        if not where:
+            return gdf
+        try:
+            return gdf.query(where)
+        except Exception as exc:  # pandas raises many kinds for a bad expression
+            raise LayerReadError(_where_message(path, where, exc)) from exc
     shapefile = path.suffix.lower() == ".shp"
     kwargs: dict[str, Any] = {"layer": layer, "where": where, "columns": columns, "bbox": bbox}
     try:
@@ -300,6 +306,8 @@ def read_vector(
                     stacklevel=2,
                 )
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        if where and _is_sql_error(exc):
+            raise LayerReadError(_where_message(path, where, exc)) from exc
         raise LayerReadError(_read_message(path, exc, layer)) from exc
     except pyogrio.errors.FieldError as exc:
         raise LayerReadError(
@@ -312,6 +320,36 @@ def read_vector(
             "with x/y/crs in the region file); convert other tables to CSV."
         )
     return gdf
+
+
+def _is_sql_error(exc: Exception) -> bool:
+    """Whether GDAL refused the attribute filter (rather than the file)."""
+    text = str(exc).lower()
+    return any(
+        s in text
+        for s in (
+            "sql",
+            "syntax error",
+            "no such column",
+            "unrecognized token",
+            "where clause",
+            "not recognised as an available field",
+        )
+    )
+
+
+def _where_message(path: Path, where: str, exc: Exception) -> str:
+    text = str(exc)
+    found = re.search(
+        r"(near \S+: .*|no such column.*|unrecognized token.*|'.*' not recognised.*)$", text
+    )
+    detail = found.group(1) if found else (text.rsplit(": ", 1)[-1].strip() or type(exc).__name__)
+    return (
+        f"cannot read {path}: its `where` filter {where!r} is not a valid attribute filter "
+        f"({detail}). Fix `where` for this file in the region file ([boundary] or its "
+        "[[layers]] table): OGR SQL such as \"state = 'UT'\" or \"GAP_Sts IN ('1', '2')\", "
+        "with field names of the file."
+    )
 
 
 def raster_profile(path: str | Path) -> dict[str, object]:

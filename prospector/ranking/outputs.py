@@ -7,6 +7,7 @@ the map again from a GeoPackage alone; :func:`parcel_status` finds a parcel in o
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from prospector._runtime import atomic_outputs
+from prospector._runtime import atomic_outputs, check_writable, output_lock
 from prospector.analysis.criteria import build_criteria, criterion_shares
 from prospector.config import Config
 from prospector.errors import ProspectorError, ProspectorWarning
@@ -25,6 +26,7 @@ from prospector.render import Scoring
 
 __all__ = [
     "RUN_FILES",
+    "check_run_outputs",
     "manifest_scoring",
     "map_context",
     "map_info",
@@ -32,10 +34,13 @@ __all__ = [
     "map_scoring",
     "parcel_status",
     "result_layers",
+    "run_paths",
     "write_run",
     "write_run_map",
     "write_targets_csv",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: File names written into a run's output folder.
 RUN_FILES = {
@@ -174,6 +179,21 @@ def map_context(parcels: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame] | None
         return None
 
 
+def run_paths(out_dir: str | Path, *, make_map: bool = True) -> dict[str, Path]:
+    """Return the files a run writes into *out_dir* (key → path)."""
+    out_dir = Path(out_dir)
+    return {k: out_dir / n for k, n in RUN_FILES.items() if make_map or k != "map"}
+
+
+def check_run_outputs(out_dir: str | Path, *, overwrite: bool, make_map: bool = True) -> None:
+    """Refuse a run whose outputs exist (without *overwrite*) or cannot be written.
+
+    Called before any work, so a run cannot fail there after minutes of ranking.
+    """
+    for path in run_paths(out_dir, make_map=make_map).values():
+        check_writable(path, overwrite=overwrite)
+
+
 def write_run(
     result: RankResult,
     out_dir: str | Path,
@@ -188,22 +208,22 @@ def write_run(
     All files are first written into a hidden staging folder inside *out_dir* and moved
     into place only when every one of them succeeded, so a failure (or a refused
     overwrite) leaves the folder exactly as it was: never a GeoPackage without its map
-    and manifest, never a mix of two runs.
+    and manifest, never a mix of two runs.  The folder's lock
+    (:func:`~prospector._runtime.output_lock`) keeps a second run out meanwhile.
     """
-    out_dir = Path(out_dir)
-    paths = {key: out_dir / name for key, name in RUN_FILES.items()}
-    if not make_map:
-        paths.pop("map")
+    paths = run_paths(out_dir, make_map=make_map)
     if result.targets is None:
         paths.pop("targets")
-    with atomic_outputs(paths, overwrite=overwrite) as staged:
+    with output_lock(out_dir), atomic_outputs(paths, overwrite=overwrite) as staged:
         manifest = result.manifest(command=command)
+        _log.info("writing %s", paths["gpkg"])
         write_gpkg(result_layers(result), staged["gpkg"], metadata=manifest)
         if result.targets is not None:
             write_targets_csv(result.targets, staged["targets"])
         if make_map:
             from prospector.render import build_map, hillshade_from_dem, write_map
 
+            _log.info("drawing the map %s", paths["map"])
             dems = [r for r in result.data.rasters if r.kind == "dem"]
             hillshade = hillshade_from_dem(dems[0].path) if dems else None
             fmap = build_map(
@@ -273,6 +293,7 @@ def write_run_map(
     """
     from prospector.render import build_map, write_map
 
+    check_writable(output, overwrite=overwrite)  # before any work
     layers = read_ranked(ranked)
     if "parcels" not in layers:
         raise ProspectorError(

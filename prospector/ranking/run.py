@@ -17,6 +17,7 @@ local processes or, with ``engine="dask"``, on a cluster.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from prospector._runtime import release_memory
+from prospector._util import available_memory_bytes
 from prospector.catalog import Region
 from prospector.config import Config, load_config
 from prospector.ingest import RegionData, load_region_data
@@ -59,6 +61,8 @@ from prospector.ranking.tiles import (
 )
 
 __all__ = ["ENGINES", "Engine", "estimated_bytes", "rank"]
+
+_log = logging.getLogger(__name__)
 
 Engine = Literal["auto", "memory", "local", "dask", "stream"]
 #: The engines :func:`rank` accepts.
@@ -143,19 +147,23 @@ def rank(
     if isinstance(region_or_data, RegionData):
         data = region_or_data
     else:
+        _log.info("reading the region's layers")
         data = load_region_data(region_or_data, config)  # type: ignore[arg-type]
     data = with_sites(data, config)
     if engine == "auto":
         engine = "stream" if estimated_bytes(data, config) > _available_bytes() else "memory"
+    _log.info("making parcels")
     t0 = time.perf_counter()
-    parcels = make_parcels(data, config)
+    parcels = make_parcels(data, config, engine="memory" if engine == "memory" else "streamed")
     timings["plan_s"] = time.perf_counter() - t0
+    _log.info("measuring %s parcels (%s engine)", f"{len(parcels):,}", engine)
     if engine == "memory":
         t0 = time.perf_counter()
         table, deposits = measure_parcels(parcels, data, config)
         del parcels
         release_memory()
         timings["measure_s"] = time.perf_counter() - t0
+        _log.info("scoring and ranking")
         t0 = time.perf_counter()
         result = finish(table, deposits, data, config, consume=True)
         timings["finish_s"] = time.perf_counter() - t0
@@ -180,18 +188,8 @@ def estimated_bytes(data: RegionData, config: Config) -> int:
 
 def _available_bytes() -> int:
     """Memory an in-memory run may plan to use: a share of what is available now."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(int(line.split()[1]) * 1024 * _MEMORY_SHARE)
-    except OSError:
-        pass
-    try:
-        pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        return int(pages * _MEMORY_SHARE)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
-        return 1 << 62
+    available = available_memory_bytes()
+    return 1 << 62 if available is None else int(available * _MEMORY_SHARE)
 
 
 def _rank_tiled(

@@ -11,20 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from prospector._runtime import n_threads, release_memory
+from prospector._util import available_memory_bytes
 from prospector.analysis.access import nearest_distance_km
 from prospector.analysis.criteria import build_criteria
 from prospector.analysis.evidence import line_density
 from prospector.analysis.explain import explain
 from prospector.analysis.index import ParcelIndex
 from prospector.analysis.land import land_status
-from prospector.analysis.parcels import grid_parcels, split_parcels
+from prospector.analysis.parcels import (
+    check_run_size,
+    estimate_parcels,
+    grid_parcels,
+    split_parcels,
+)
 from prospector.analysis.score import Weights, combine, rank_scores
 from prospector.analysis.targets import find_targets
 from prospector.analysis.value import deposit_weights, deposits_in_parcels, parcel_value
@@ -94,16 +100,32 @@ _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(
 # --------------------------------------------------------------------------------------
 
 
-def make_parcels(data: RegionData, config: Config) -> gpd.GeoDataFrame:
-    """Parcels to rank: the region's parcel layer (large ones split) or an aligned grid."""
-    if data.parcels is not None:
-        parcels = split_parcels(
-            data.parcels[["parcel_id", "geometry"]], cell_m=config.parcels.cell_m
-        )
+def make_parcels(
+    data: RegionData, config: Config, *, engine: Literal["memory", "streamed"] = "memory"
+) -> gpd.GeoDataFrame:
+    """Parcels to rank: the region's parcel layer (large ones split) or an aligned grid.
+
+    The parcel count is estimated first and a run that would not fit the *engine* that
+    will measure it is refused (:func:`~prospector.analysis.parcels.check_run_size`)
+    before anything is built.
+    """
+    cell_m = config.parcels.cell_m
+    given = None if data.parcels is None else data.parcels[["parcel_id", "geometry"]]
+    estimate = estimate_parcels(
+        data.boundary, cell_m=cell_m, shape=config.parcels.shape, parcels=given
+    )
+    check_run_size(
+        estimate,
+        max_parcels=config.parcels.max_parcels,
+        available_bytes=available_memory_bytes(),
+        engine=engine,
+    )
+    if given is not None:
+        parcels = split_parcels(given, cell_m=cell_m)
     else:
         parcels = grid_parcels(
             data.boundary,
-            cell_m=config.parcels.cell_m,
+            cell_m=cell_m,
             min_area_m2=config.parcels.min_sliver_m2,
             shape=config.parcels.shape,
         )

@@ -226,7 +226,7 @@ PARCEL_COLUMNS: dict[str, str] = {
     "status_reason": "Why the status is what it is (e.g. which layer is missing).",
     "agency": "Majority managing agency by area ('' when unknown).",
     "withdrawals": "Names of withdrawn areas touching the parcel, '; '-joined.",
-    "n_active_claims": "Active or filed claims touching the parcel.",
+    "n_active_claims": "Active or filed claims touching the parcel (empty: no claims layer, unknown).",
     "n_deposits": "Known sites inside the parcel.",
     "n_critical_deposits": "Sites inside the parcel with at least one critical commodity.",
     "commodities": "Canonical commodities of the sites inside, '; '-joined, sorted.",
