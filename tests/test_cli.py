@@ -168,6 +168,9 @@ def test_demo_end_to_end(tmp_path):
     html = (out / "prospects.html").read_text(encoding="utf-8")
     assert "No land-ownership layer" in html
     assert "Faults (evidence)" in html  # the NSHM fault sections are drawn as evidence lines
+    # the shortlist can switch to the run's targets: the first target of targets.csv is in the page
+    first_target = targets[1].split(",")[0]
+    assert '"targets"' in html and f'"{first_target}"' in html
     assert '<script src="http' not in html and "https://cdn" not in html
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["region"]["name"] == "utah-sample"

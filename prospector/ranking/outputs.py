@@ -235,6 +235,7 @@ def write_run(
                 info=map_info(manifest),
                 scoring=map_scoring(result.all_parcels, result.config, result.available),
                 context=map_context(result.parcels),
+                targets=result.targets,
                 **(map_options or {}),
             )
             write_map(fmap, staged["map"])
@@ -310,6 +311,7 @@ def write_run_map(
         basemap=basemap,
         scoring=manifest_scoring(layers, manifest),
         context=map_context(layers["parcels"]),
+        targets=layers.get("targets"),
     )
     return write_map(fmap, output, overwrite=overwrite)
 
