@@ -333,7 +333,12 @@ def test_killed_run_debris_is_cleaned_by_the_next_run(tiny_region, tmp_path, km_
     code, _, err = run([*args, "--overwrite"])
     assert code == 0, err
     assert stages(out) == []
-    assert {p.name for p in out.iterdir()} == {"prospects.gpkg", "prospects.html", "manifest.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "prospects.gpkg",
+        "prospects.html",
+        "targets.csv",
+        "manifest.json",
+    }
 
 
 def test_concurrent_runs_one_wins_the_other_exits_2(tiny_region, tmp_path, km_config):
