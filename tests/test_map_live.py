@@ -91,7 +91,7 @@ def open_page(browser, path: Path, *, hash_: str = ""):
 
 @pytest.fixture(scope="module")
 def utah_map(utah_result, tmp_path_factory) -> Path:
-    scoring = map_scoring(utah_result.all_parcels, utah_result.config, utah_result.available)
+    scoring = map_scoring(utah_result)
     m = build_map(
         utah_result.parcels, deposits=utah_result.deposits, scoring=scoring, detail_limit=200
     )

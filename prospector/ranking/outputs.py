@@ -17,6 +17,7 @@ import pandas as pd
 
 from prospector._runtime import atomic_outputs, check_writable, output_lock
 from prospector.analysis.criteria import build_criteria, criterion_shares
+from prospector.analysis.score import Weights
 from prospector.config import Config
 from prospector.errors import ProspectorError, ProspectorWarning
 from prospector.export import read_manifest, read_ranked, write_gpkg, write_json
@@ -115,21 +116,25 @@ def map_lines(
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
 
 
-def map_scoring(parcels: pd.DataFrame, config: Config, available: dict[str, bool]) -> Scoring:
-    """Return the run's criteria and weighting for the map's live re-weighting.
+def map_scoring(result: RankResult) -> Scoring:
+    """Return a run's criteria and weighting for the map's live re-weighting.
 
-    Parameters
-    ----------
-    parcels
-        Every parcel the run normalised over (ranked and excluded) with its measured
-        columns, e.g. ``result.all_parcels``.
-    config
-        The run's configuration.
-    available
-        Which inputs the region supplied (``result.available``).
+    Uses the normalised criteria the run scored with (``result.criteria``); a streamed
+    run, which does not keep them, has them rebuilt from its parcels.
     """
+    if result.criteria is None:
+        return _scoring(result.all_parcels, result.config, result.available)
+    return _scoring_from(result.criteria, result.weights, result.config)
+
+
+def _scoring(parcels: pd.DataFrame, config: Config, available: dict[str, bool]) -> Scoring:
+    """Scoring rebuilt from every parcel's measured columns (ranked and excluded)."""
     criteria, weights = build_criteria(parcels, config, have=available)
     criteria.index = pd.Index(parcels["parcel_id"].to_numpy())
+    return _scoring_from(criteria, weights, config)
+
+
+def _scoring_from(criteria: pd.DataFrame, weights: Weights, config: Config) -> Scoring:
     return Scoring(
         criteria=criteria,
         family_weights=dict(config.score.weights),
@@ -161,7 +166,7 @@ def manifest_scoring(
     parcels = pd.concat(frames, ignore_index=True)
     try:
         config = load_config(manifest["config"])
-        return map_scoring(parcels, config, dict(manifest["available"]))
+        return _scoring(parcels, config, dict(manifest["available"]))
     except (ProspectorError, KeyError, ValueError):
         return None
 
@@ -233,7 +238,7 @@ def write_run(
                 access=map_lines(result.data.access, result.data.evidence),
                 hillshade=hillshade,
                 info=map_info(manifest),
-                scoring=map_scoring(result.all_parcels, result.config, result.available),
+                scoring=map_scoring(result),
                 context=map_context(result.parcels),
                 targets=result.targets,
                 **(map_options or {}),
