@@ -7,12 +7,14 @@ GeoParquet with bounded memory) → global scores → finish, and returns a
 
 Modules: :mod:`~prospector.ranking.sources` (where layers are read, and which inputs
 exist), :mod:`~prospector.ranking.rasters` (rasters prepared once per run),
-:mod:`~prospector.ranking.steps` (the steps), :mod:`~prospector.ranking.tiles`,
+:mod:`~prospector.ranking.steps` (make parcels, measure),
+:mod:`~prospector.ranking.assemble` (global scores, finish), :mod:`~prospector.ranking.tiles`,
 :mod:`~prospector.ranking.executors`, :mod:`~prospector.ranking.streamed`,
 :mod:`~prospector.ranking.run` (:func:`rank`), :mod:`~prospector.ranking.result` and
 :mod:`~prospector.ranking.outputs`.
 """
 
+from prospector.ranking.assemble import finish, global_scores, with_scores
 from prospector.ranking.outputs import RUN_FILES, map_info, map_lines, result_layers, write_run
 from prospector.ranking.result import RankResult, read_streamed
 from prospector.ranking.run import ENGINES, Engine, estimated_bytes, rank
@@ -25,13 +27,7 @@ from prospector.ranking.sources import (
     missing_inputs,
     sort_spatially,
 )
-from prospector.ranking.steps import (
-    finish,
-    global_scores,
-    make_parcels,
-    measure_parcels,
-    with_scores,
-)
+from prospector.ranking.steps import make_parcels, measure_parcels
 
 __all__ = [
     "ENGINES",

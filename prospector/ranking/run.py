@@ -34,6 +34,7 @@ from prospector._util import available_memory_bytes
 from prospector.catalog import Region
 from prospector.config import Config, load_config
 from prospector.ingest import RegionData, load_region_data
+from prospector.ranking.assemble import finish
 from prospector.ranking.executors import make_executor
 from prospector.ranking.result import RankResult
 from prospector.ranking.sites import with_sites
@@ -46,7 +47,6 @@ from prospector.ranking.sources import (
 )
 from prospector.ranking.steps import (
     empty_deposits,
-    finish,
     make_parcels,
     measure_parcels,
     prepare,

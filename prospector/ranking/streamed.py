@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from prospector.config import Config
 from prospector.export.geoparquet import write_geoparquet
+from prospector.ranking.assemble import global_scores, redistribution_notes, with_scores
 from prospector.ranking.executors import make_executor
 from prospector.ranking.rasters import RasterGrid, prepare_rasters
 from prospector.ranking.result import RankResult
@@ -30,12 +31,7 @@ from prospector.ranking.sources import (
     available_inputs,
     missing_inputs,
 )
-from prospector.ranking.steps import (
-    global_scores,
-    redistribution_notes,
-    scoring_columns,
-    with_scores,
-)
+from prospector.ranking.steps import scoring_columns
 from prospector.ranking.tiles import Tile, TileContext, measure_task, read_tile_parcels, tile_keys
 
 __all__ = ["parcel_tiles", "rank_streamed"]
