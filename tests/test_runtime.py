@@ -34,3 +34,15 @@ def test_query_pairs_equals_one_query(monkeypatch):
     got = query_pairs(tree, geoms, "dwithin", distance=2.0)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_import_leaves_map_classification_unloaded():
+    # mapclassify pulls in scipy.stats, scikit-learn, numba and matplotlib (~0.2 GB
+    # resident): a ranking that draws no map must not pay for them.
+    import subprocess
+    import sys
+
+    heavy = ("mapclassify", "sklearn", "numba", "matplotlib", "scipy.stats")
+    code = f"import sys, prospector; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -41,6 +41,19 @@ def test_discounted_sums_best_first():
     np.testing.assert_allclose(discounted_sums(parcel, terms, 3, 0.0)[0], [0.8, 0.5, 0.0])
 
 
+def test_discounted_sums_ties_for_best_go_to_the_smallest_tiebreak_then_the_first():
+    parcel = np.array([0, 0, 0, 1, 1, 2])
+    terms = np.array([0.5, 0.8, 0.8, 0.3, 0.3, 0.25])
+    tiebreak = np.array([0, 5, 2, 1, 1, 9])
+    sums, best = discounted_sums(parcel, terms, 4, 0.5, tiebreak=tiebreak)
+    # Parcel 0: 0.8 + 0.8/2 + 0.5/4; parcel 1: 0.3 + 0.3/2; parcel 2: 0.25.
+    np.testing.assert_allclose(sums, [1.325, 0.45, 0.25, 0.0])
+    # Parcel 0: the two 0.8 tie, tiebreak 2 < 5; parcel 1: equal tiebreaks, first row.
+    assert best.tolist() == [2, 3, 5, -1]
+    # Without a tiebreak, the first of the tied rows.
+    assert discounted_sums(parcel, terms, 4, 0.5)[1].tolist() == [1, 3, 5, -1]
+
+
 def test_one_significant_deposit_outweighs_a_camp_of_records():
     # Parcel A holds 100 UMOS-like records of one copper camp; parcel B one PP 1802 site.
     parcels = gpd.GeoDataFrame(

@@ -273,15 +273,52 @@ def discounted_sums(
     best = np.full(n, -1, dtype=np.int64)
     if len(terms) == 0:
         return out, best
-    key = np.arange(len(terms)) if tiebreak is None else tiebreak
-    order = np.lexsort((np.arange(len(terms)), key, -terms, parcel))
-    p = parcel[order]
+    # Each parcel's terms, largest first (NaN last).  Equal terms give equal products
+    # whatever their order, so the sums do not depend on how ties fall; only the best term
+    # does (found below).  The terms are ranked by one unstable sort, then (parcel, rank)
+    # pairs, packed into one integer each (n × len(terms) < 2**63 for any run that fits in
+    # memory), are sorted by value: much faster than a stable multi-key sort.
+    m = len(terms)
+    by_term = np.argsort(-terms)
+    rank = np.empty(m, dtype=np.int64)
+    rank[by_term] = np.arange(m)
+    packed = parcel.astype(np.int64) * m + rank
+    del rank
+    packed.sort()
+    order = by_term[packed % m]
+    del by_term
+    p = packed // m
+    del packed
     starts = np.r_[True, p[1:] != p[:-1]]
     group_start = np.flatnonzero(starts)
-    k = np.arange(len(p)) - np.repeat(group_start, np.diff(np.r_[group_start, len(p)]))
+    del starts
+    size = np.diff(np.r_[group_start, len(p)])
+    k = np.arange(len(p)) - np.repeat(group_start, size)
     factor = np.power(discount, k.astype(float)) if discount != 1.0 else np.ones(len(p))
-    sums: np.ndarray = np.bincount(p, weights=terms[order] * factor, minlength=n)
-    best[p[group_start]] = order[group_start]
+    del k
+    ordered = terms[order]
+    sums: np.ndarray = np.bincount(p, weights=ordered * factor, minlength=n)
+    del factor
+    # The best term: among the terms equal to the parcel's largest (a prefix of its run),
+    # the one with the smallest tiebreak, then the first in input order.
+    top = np.repeat(ordered[group_start], size)
+    tied = (ordered == top) | (np.isnan(ordered) & np.isnan(top))
+    del top
+    ties = np.flatnonzero(tied)
+    del tied
+    tie_parcel, tie_rows = p[ties], order[ties]
+    # Most parcels have one largest term: only those with several are sorted.
+    lone = (
+        np.r_[True, tie_parcel[1:] != tie_parcel[:-1]]
+        & np.r_[tie_parcel[1:] != tie_parcel[:-1], True]
+    )
+    best[tie_parcel[lone]] = tie_rows[lone]
+    tie_parcel, tie_rows = tie_parcel[~lone], tie_rows[~lone]
+    if len(tie_rows):
+        key = tie_rows if tiebreak is None else tiebreak[tie_rows]
+        first = np.lexsort((tie_rows, key, tie_parcel))
+        lead = np.r_[True, tie_parcel[first][1:] != tie_parcel[first][:-1]]
+        best[tie_parcel[first][lead]] = tie_rows[first][lead]
     return sums, best
 
 
@@ -346,7 +383,7 @@ def parcel_value(
             # of extension, worth ``nearby_factor`` (default 0.3) of their kernel weight.
             bk = np.where(distance > 0, bk * config.nearby_factor, bk)
         keep = bk != 0  # NaN is kept: it must reach the sum
-        site_rows.append(bi[keep])
+        site_rows.append(bi[keep].astype(np.int32 if len(deposits) < 2**31 else np.int64))
         parcel_rows.append(bp[keep].astype(np.int32 if n < 2**31 else np.int64))
         kept.append(bk[keep])
         del bi, bp, bk, keep, distance
@@ -363,27 +400,37 @@ def parcel_value(
     # Equal contributions are ordered by site id (the same in every partition), else position.
     if "site_id" in deposits:
         site_key = np.unique(deposits["site_id"].astype(str).to_numpy(), return_inverse=True)[1]
-        pair_key = site_key.reshape(-1)[di]
+        site_key = site_key.reshape(-1)
     else:
-        pair_key = di
+        site_key = np.arange(len(deposits))
     if config.aggregate == "sum":
         indptr = np.r_[0, np.cumsum(np.bincount(di, minlength=len(deposits)))]
         pairs = scipy.sparse.csc_matrix((k, pi, indptr), shape=(n, len(deposits)))
         sums = np.asarray(pairs @ site_w)
-        _, top = discounted_sums(pi, k * site_w[di, 0], n, 0.0, tiebreak=pair_key)
+        _, top = discounted_sums(pi, k * site_w[di, 0], n, 0.0, tiebreak=site_key[di])
     else:
         # Best first per parcel (ties in site order, which tiles keep): the same terms in
         # the same order whatever the partition, so sums are reproducible to the last bit.
         sums = np.zeros((n, len(columns)))
         top = np.full(n, -1, dtype=np.int64)
         for j in range(len(columns)):
-            terms = k * site_w[di, j]
+            # Only pairs of sites weighted in this column can be positive (most sites count
+            # in one or two groups): the products are taken for those alone.
+            rows = np.flatnonzero((site_w[:, j] > 0)[di])
+            terms = k[rows] * site_w[di[rows], j]
             live = terms > 0
+            rows, terms = rows[live], terms[live]
+            del live
             sums[:, j], best = discounted_sums(
-                pi[live], terms[live], n, config.discount, tiebreak=pair_key[live]
+                pi[rows],
+                terms,
+                n,
+                config.discount,
+                tiebreak=site_key[di[rows]] if j == 0 else None,
             )
-            if j == 0:
-                top = np.where(best >= 0, np.flatnonzero(live)[np.maximum(best, 0)], -1)
+            if j == 0:  # the best term of the total value names the parcel's top site
+                top = np.where(best >= 0, rows[np.maximum(best, 0)], -1)
+            del rows, terms, best
     out["value_raw"] = sums[:, 0]
     for j, g in enumerate(COMMODITY_GROUPS, start=1):
         out[f"value_{g}"] = sums[:, j]

@@ -150,6 +150,9 @@ def rank(
         _log.info("reading the region's layers")
         data = load_region_data(region_or_data, config)  # type: ignore[arg-type]
     data = with_sites(data, config)
+    # Hand back what reading the layers and merging the sites freed (Arrow's pool, glibc's
+    # free lists) before the run's own peak: at 1M parcels about 0.2 GB.
+    release_memory()
     if engine == "auto":
         engine = "stream" if estimated_bytes(data, config) > _available_bytes() else "memory"
     _log.info("making parcels")

@@ -6,7 +6,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import mapclassify
 import numpy as np
 
 from prospector.palette import LAND_STATUS, LINES, NODATA_COLOR, RANK_CLASSES, VIRIDIS
@@ -131,6 +130,10 @@ def classify(values: np.ndarray, *, key: str, title: str) -> tuple[np.ndarray, L
         return classes, Legend(
             key, title, "classes", [f"{value:.2f}"], list(VIRIDIS[1]), [value], "single value"
         )
+    # Imported here, not with the module: mapclassify loads scipy.stats, scikit-learn, numba
+    # and matplotlib (~0.2 GB resident) that a run which draws no map never needs.
+    import mapclassify
+
     with warnings.catch_warnings():
         # mapclassify lowers k itself when quantiles coincide; we report the breaks it used.
         warnings.filterwarnings("ignore", message="Not enough unique values", category=UserWarning)
