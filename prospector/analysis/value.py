@@ -57,6 +57,8 @@ __all__ = [
 
 _SITE_BLOCK = 1 << 15
 """Sites whose kernel pairs are found at once (~50 candidate parcels a site: ~40 MB)."""
+_PARCEL_BLOCK = 1 << 18
+"""Parcels whose discounted sums are sorted at once (~6 pairs a parcel: ~100 MB)."""
 
 
 def kernel(distance_m: np.ndarray, radius_m: float, kind: str = "biweight") -> np.ndarray:
@@ -413,24 +415,31 @@ def parcel_value(
         # the same order whatever the partition, so sums are reproducible to the last bit.
         sums = np.zeros((n, len(columns)))
         top = np.full(n, -1, dtype=np.int64)
-        for j in range(len(columns)):
-            # Only pairs of sites weighted in this column can be positive (most sites count
-            # in one or two groups): the products are taken for those alone.
-            rows = np.flatnonzero((site_w[:, j] > 0)[di])
-            terms = k[rows] * site_w[di[rows], j]
-            live = terms > 0
-            rows, terms = rows[live], terms[live]
-            del live
-            sums[:, j], best = discounted_sums(
-                pi[rows],
-                terms,
-                n,
-                config.discount,
-                tiebreak=site_key[di[rows]] if j == 0 else None,
-            )
-            if j == 0:  # the best term of the total value names the parcel's top site
-                top = np.where(best >= 0, rows[np.maximum(best, 0)], -1)
-            del rows, terms, best
+        weighted = site_w > 0
+        # Parcels in blocks: a parcel's sum needs only its own pairs, so each block's are
+        # sorted alone (the sort's temporaries scale with the block, not the region).
+        for lo in range(0, n, _PARCEL_BLOCK):
+            hi = min(lo + _PARCEL_BLOCK, n)
+            block = np.flatnonzero((pi >= lo) & (pi < hi))
+            for j in range(len(columns)):
+                # Only pairs of sites weighted in this column can be positive (most sites
+                # count in one or two groups): the products are taken for those alone.
+                rows = block[weighted[di[block], j]]
+                terms = k[rows] * site_w[di[rows], j]
+                live = terms > 0
+                rows, terms = rows[live], terms[live]
+                del live
+                sums[lo:hi, j], best = discounted_sums(
+                    pi[rows] - lo,
+                    terms,
+                    hi - lo,
+                    config.discount,
+                    tiebreak=site_key[di[rows]] if j == 0 else None,
+                )
+                if j == 0:  # the best term of the total value names the parcel's top site
+                    top[lo:hi] = np.where(best >= 0, rows[np.maximum(best, 0)], -1)
+                del rows, terms, best
+            del block
     out["value_raw"] = sums[:, 0]
     for j, g in enumerate(COMMODITY_GROUPS, start=1):
         out[f"value_{g}"] = sums[:, j]

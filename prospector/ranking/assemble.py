@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from prospector._runtime import n_threads
+from prospector._runtime import n_threads, release_memory
 from prospector.analysis.criteria import build_criteria
 from prospector.analysis.explain import explain
 from prospector.analysis.score import Weights, combine, rank_scores
@@ -211,6 +211,7 @@ def finish(
     source = MemoryLayers(data)
     have = available_inputs(source, config) if have is None else have
     scores, weights, criteria = global_scores(table, config, have=have)
+    release_memory()
     rank = scores["rank"].to_numpy(dtype=float, na_value=np.nan)
     eligible = np.flatnonzero(~np.isnan(rank))
     if len(eligible) == 0:
@@ -227,12 +228,13 @@ def finish(
     excluded_rows = np.flatnonzero(np.isnan(rank))
     crs, geometry_name = table.crs, table.geometry.name
     arrays = _columns(table, scores)
-    ids = table["parcel_id"].to_numpy()
+    ids = table["parcel_id"].array  # not to_numpy(): a million Python strings for str ids
     if consume:  # the arrays are the only references left: each is freed once gathered
         for name in list(table.columns):
             del table[name]
     del scores
     ranked_cols, excluded_cols = _gather(arrays, [ranked_rows, excluded_rows])
+    release_memory()
     del excluded_cols["rank"]
     geometry = ranked_cols.pop(geometry_name)
     ranked = _assemble(ranked_cols, geometry, pd.RangeIndex(len(ranked_rows)), crs, config)
@@ -240,6 +242,7 @@ def finish(
     geometry = excluded_cols.pop(geometry_name)
     excluded = _assemble(excluded_cols, geometry, pd.RangeIndex(len(excluded_rows)), crs, config)
     criteria.index = pd.Index(ids, name="parcel_id")
+    release_memory()
     return RankResult(
         parcels=ranked,
         excluded=excluded,
