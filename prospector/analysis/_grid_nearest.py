@@ -46,9 +46,13 @@ class _Edges:
 
     def __init__(self, lattice: _Lattice, lines: np.ndarray):
         coords, line = shapely.get_coordinates(lines, return_index=True)
-        same = line[1:] == line[:-1]
-        a, b = coords[:-1][same], coords[1:][same]
-        self.xy = np.column_stack([a, b])  # (m, 4): ax, ay, bx, by
+        same = np.flatnonzero(line[1:] == line[:-1])
+        del line
+        self.xy = np.empty((len(same), 4))  # (m, 4): ax, ay, bx, by
+        self.xy[:, :2] = coords[same]
+        self.xy[:, 2:] = coords[same + 1]
+        del coords, same
+        a, b = self.xy[:, :2], self.xy[:, 2:]  # views
         ny, nx = lattice.cells.shape
         self.nx, self.ny = nx + 2 * PAD, ny + 2 * PAD
         self.ok = bool(len(a)) and bool(np.isfinite(self.xy).all())
@@ -61,6 +65,7 @@ class _Edges:
         i_hi = np.floor((hi[:, 0] - lattice.x0 + tol) / lattice.dx) + PAD
         j_lo = np.floor((lo[:, 1] - lattice.y0 - tol) / lattice.dy) + PAD
         j_hi = np.floor((hi[:, 1] - lattice.y0 + tol) / lattice.dy) + PAD
+        del lo, hi
         keep = (i_hi >= 0) & (i_lo < self.nx) & (j_hi >= 0) & (j_lo < self.ny)
         i_lo, i_hi = np.clip(i_lo[keep], 0, self.nx - 1), np.clip(i_hi[keep], 0, self.nx - 1)
         j_lo, j_hi = np.clip(j_lo[keep], 0, self.ny - 1), np.clip(j_hi[keep], 0, self.ny - 1)
@@ -75,9 +80,12 @@ class _Edges:
         cell = (j_lo.astype(np.int64)[local] + k // n_i[local]) * self.nx + (
             i_lo.astype(np.int64)[local] + k % n_i[local]
         )
+        del local, k, n_i, n_j, count, keep, i_lo, i_hi, j_lo, j_hi
         order = np.argsort(cell, kind="stable")
         self.edge = edge[order]
+        del edge, order
         per_cell = np.bincount(cell, minlength=self.nx * self.ny)
+        del cell
         self.start = np.r_[0, np.cumsum(per_cell)]
         # Rings from each cell to the nearest cell holding an edge (chessboard metric).
         self.rings = ndimage.distance_transform_cdt(

@@ -54,6 +54,19 @@ TARGET_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Columns of the ranked parcels a target summarises.
+_CELL_COLUMNS = (
+    "parcel_id",
+    "rank",
+    "score",
+    "area_km2",
+    "n_deposits",
+    "commodities",
+    "critical_commodities",
+    "land_status",
+)
+
+
 def _high_scoring(ranked: pd.DataFrame, config: TargetConfig) -> np.ndarray:
     """Positions of the high-scoring cells among *ranked*, best first."""
     rank = pd.to_numeric(ranked["rank"]).to_numpy(dtype=float, na_value=np.nan)
@@ -152,7 +165,10 @@ def find_targets(ranked: gpd.GeoDataFrame, config: TargetConfig | None = None) -
     if problems:
         raise ConfigError("cannot build targets:\n  " + "\n  ".join(problems))
     pos = _high_scoring(ranked, config)
-    cells = ranked.iloc[pos]
+    # Only the columns summarised are taken (not the sentences: taking rows of a chunked
+    # Arrow column first joins its chunks, a copy of the whole column).
+    used = [c for c in (*_CELL_COLUMNS, ranked.geometry.name) if c in ranked.columns]
+    cells = ranked[used].iloc[pos]
     geoms = cells.geometry.to_numpy()
     labels = _components(geoms, config)
     k = int(labels.max()) + 1 if len(labels) else 0

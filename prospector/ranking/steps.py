@@ -260,7 +260,9 @@ def _deposit_columns(
         out["critical_commodities"] = ""
         return out, empty_deposits(data.crs)
     weights_d = deposit_weights(deposits, data.vocabulary, config.value)
+    release_memory()  # the other lane runs on: give back what each step freed at once
     value = parcel_value(parcels, deposits, weights_d, config.value, index=index)
+    release_memory()
     inside, owner = deposits_in_parcels(
         parcels,
         deposits,
@@ -284,6 +286,7 @@ def _distance_columns(
             max_km=config.access.search_km,
             index=index,
         )
+        release_memory()
     out["evidence_density"] = line_density(
         parcels, data.evidence, radius_km=config.evidence.density_radius_km
     )
