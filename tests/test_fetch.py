@@ -24,7 +24,8 @@ import pytest
 import shapely
 
 from prospector.errors import ConfigError, FetchError
-from prospector.ingest.arcgis import _esri_geometry, query_features
+from prospector.ingest._esri_json import esri_geometry
+from prospector.ingest.arcgis import query_features
 from prospector.ingest.download import CACHE_ENV_VAR, default_cache_dir, fetch_file
 
 # --------------------------------------------------------------------------- server
@@ -554,7 +555,7 @@ def test_query_features_esri_json_fallback(server: Server) -> None:
     ],
 )
 def test_esri_geometry_conversion(esri: dict[str, Any], expected: Any) -> None:
-    result = _esri_geometry(esri, None)
+    result = esri_geometry(esri, None)
     if expected is None:
         assert result is None
     else:
