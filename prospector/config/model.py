@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prospector.schema.columns import ACCESS_KINDS
+from prospector.config.ahp import weights_from_judgements
+from prospector.config.checks import config_problems, raise_problems
+from prospector.config.families import ACCESS_CRITERIA, SCORE_FAMILIES
+from prospector.config.overrides import apply_overrides
 from prospector.schema.commodities import DEFAULT_GROUP_WEIGHTS
 
 __all__ = [
@@ -29,12 +32,6 @@ __all__ = [
 ]
 
 MILE_M = 1609.344
-
-#: Criterion families weighted by ``score.weights`` (and judged by ``score.ahp``).
-SCORE_FAMILIES: tuple[str, ...] = ("value", "access", "evidence")
-
-#: Access criteria sharing the access weight (``score.access_weights``).
-ACCESS_CRITERIA: tuple[str, ...] = (*ACCESS_KINDS, "terrain", "travel")
 
 
 def _status_weights() -> dict[str, float]:
@@ -220,8 +217,6 @@ class ScoreConfig:
         """
         if not self.ahp:
             return dict(self.weights)
-        from prospector.config.ahp import weights_from_judgements
-
         result = weights_from_judgements(self.ahp, SCORE_FAMILIES, force=self.ahp_force)
         return {k: float(v) for k, v in result.weights.items()}
 
@@ -325,8 +320,6 @@ class Config:
         prospector.errors.ConfigError
             Listing every problem at once.
         """
-        from prospector.config.checks import config_problems, raise_problems
-
         raise_problems(config_problems(self))
         return self
 
@@ -341,6 +334,4 @@ class Config:
         prospector.errors.ConfigError
             Naming unknown keys (with a suggestion) and every invalid value.
         """
-        from prospector.config.load import apply_overrides
-
         return apply_overrides(self, overrides)
