@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from prospector._compat import tomllib
+from prospector._util import read_toml
 from prospector.config.checks import config_problems, raise_problems
 from prospector.config.model import Config
 from prospector.config.overrides import apply_overrides, build
@@ -42,7 +42,7 @@ def load_config(source: str | Path | Mapping[str, Any] | None = None) -> Config:
     else:
         path = Path(source)
         where = str(path)
-        data = _read_toml(path)
+        data = read_toml(path, what="config", give="give a TOML config file", error=ConfigError)
     problems: list[str] = []
     score = data.get("score")
     if isinstance(score, Mapping) and score.get("ahp") and "weights" in score:
@@ -53,27 +53,6 @@ def load_config(source: str | Path | Mapping[str, Any] | None = None) -> Config:
     config = build(Config, data, Config(), "", problems)
     raise_problems(problems + config_problems(config), where)
     return config
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    if path.is_dir():
-        raise ConfigError(f"config {path} is a directory; give a TOML file.")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file not found: {path}") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}.") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not a text file (byte {exc.start} is not UTF-8); give a TOML config."
-        ) from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
