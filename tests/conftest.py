@@ -29,6 +29,18 @@ def utah_result():
         return rank("utah-sample")
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (tests/browser.py), shared by the browser tests."""
+    from tests.browser import launch
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = launch(pw)
+        yield b
+        b.close()
+
+
 def write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str | None = None) -> Path:
     gdf.to_file(path, layer=layer or path.stem, driver="GPKG", engine="pyogrio")
     return path
