@@ -41,6 +41,15 @@ def browser():
         b.close()
 
 
+@pytest.fixture
+def server():
+    """A local HTTP server answering the routes a test registers (tests/httpd.py)."""
+    from tests.httpd import serve
+
+    with serve() as running:
+        yield running
+
+
 def write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str | None = None) -> Path:
     gdf.to_file(path, layer=layer or path.stem, driver="GPKG", engine="pyogrio")
     return path
