@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from prospector._util import did_you_mean
@@ -116,6 +116,19 @@ class _Bad:
 _BAD = _Bad()
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: Scalar field types: the test a value must pass and what the message says is expected.
+_SCALARS: dict[type, tuple[Callable[[Any], bool], str]] = {
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    float: (_is_number, "a number"),
+    str: (lambda v: isinstance(v, str), "text"),
+}
+
+
 def _check_type(value: Any, hint: Any, name: str, problems: list[str]) -> Any:
     """*value* checked against the type *hint* (numbers as float where float is wanted)."""
     origin, args = get_origin(hint), get_args(hint)
@@ -141,9 +154,7 @@ def _check_type(value: Any, hint: Any, name: str, problems: list[str]) -> Any:
             return {str(k): _as_float(v) for k, v in value.items()}
         return {str(k): v for k, v in value.items()}  # values are checked by validate()
     if origin is list and args and args[0] is float:
-        if not isinstance(value, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
-        ):
+        if not isinstance(value, list) or not all(_is_number(v) for v in value):
             problems.append(f"{name} must be a list of numbers; got {value!r}.")
             return _BAD
         return [float(v) for v in value]
@@ -152,24 +163,10 @@ def _check_type(value: Any, hint: Any, name: str, problems: list[str]) -> Any:
             problems.append(f"{name} must be a list of names (strings); got {value!r}.")
             return _BAD
         return list(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            problems.append(f"{name} must be true or false; got {value!r}.")
+    if hint in _SCALARS:
+        accepts, expected = _SCALARS[hint]
+        if not accepts(value):
+            problems.append(f"{name} must be {expected}; got {value!r}.")
             return _BAD
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"{name} must be a whole number; got {value!r}.")
-            return _BAD
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.append(f"{name} must be a number; got {value!r}.")
-            return _BAD
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            problems.append(f"{name} must be text; got {value!r}.")
-            return _BAD
-        return value
+        return float(value) if hint is float else value
     return value  # pragma: no cover - every field type is handled above
