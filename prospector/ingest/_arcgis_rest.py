@@ -8,10 +8,11 @@ the image-service look-up in :mod:`prospector.ingest.dem`.  Every failure is a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,10 +31,12 @@ __all__ = [
     "FIX_BROKEN_REPLY",
     "FIX_REQUEST",
     "ArcGISClient",
+    "Layer",
     "LayerInfo",
     "bbox_params",
     "check_bbox",
     "normalise_layer_url",
+    "open_layer",
     "out_fields_param",
     "query_params",
 ]
@@ -215,6 +218,43 @@ class ArcGISClient:
         return FetchError(
             f"ArcGIS query of {self.layer_url} failed while {context}: {reason}. {fix}"
         )
+
+
+@dataclass(frozen=True)
+class Layer:
+    """An open layer: the client that queries it, its metadata and the raw ``?f=json``."""
+
+    client: ArcGISClient
+    info: LayerInfo
+    meta: dict[str, Any]
+
+
+@contextlib.contextmanager
+def open_layer(
+    url: str,
+    session: requests.Session | None,
+    *,
+    user_agent: str,
+    timeout_s: float,
+    retries: int,
+    backoff_s: float,
+) -> Iterator[Layer]:
+    """Read the metadata of the layer at *url* (normalised) and yield it with its client.
+
+    Without *session* a private one (sending *user_agent*) is made and closed afterwards;
+    a given session is used as it is and not closed.
+    """
+    own = session is None
+    http = requests.Session() if session is None else session
+    if own:
+        http.headers["User-Agent"] = user_agent
+    try:
+        client = ArcGISClient(http, url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s)
+        meta = client.get_json(url, {"f": "json"}, context="reading the layer metadata")
+        yield Layer(client, LayerInfo.from_metadata(meta, url), meta)
+    finally:
+        if own:
+            http.close()
 
 
 def normalise_layer_url(layer_url: str) -> str:

@@ -30,6 +30,7 @@ from prospector.ingest._arcgis_rest import (
     bbox_params,
     check_bbox,
     normalise_layer_url,
+    open_layer,
     query_params,
 )
 from prospector.ingest._esri_json import parse_page
@@ -128,18 +129,11 @@ def query_features(
             f"timeout_s={timeout_s!r}, retries={retries!r}, backoff_s={backoff_s!r}."
         )
 
-    own_session = session is None
-    http = requests.Session() if session is None else session
-    if own_session:
-        http.headers["User-Agent"] = _USER_AGENT
-    try:
-        client = ArcGISClient(
-            http, layer_url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s
-        )
-        info = LayerInfo.from_metadata(
-            client.get_json(layer_url, {"f": "json"}, context="reading the layer metadata"),
-            layer_url,
-        )
+    with open_layer(
+        layer_url, session, user_agent=_USER_AGENT, timeout_s=timeout_s, retries=retries,
+        backoff_s=backoff_s,
+    ) as layer:  # fmt: skip
+        client, info = layer.client, layer.info
         size = min(page_size or info.max_record_count, info.max_record_count)
         params = query_params(info, where, out_fields)
         if envelope is not None:
@@ -149,9 +143,6 @@ def query_features(
             properties, geometries = _query_by_offset(client, info, plan)
         else:
             properties, geometries = _query_by_ids(client, info, plan)
-    finally:
-        if own_session:
-            http.close()
     return _to_frame(properties, geometries, info)
 
 

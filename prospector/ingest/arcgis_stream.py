@@ -37,11 +37,11 @@ import requests
 
 from prospector.ingest._arcgis_rest import (
     FIX_BROKEN_REPLY,
-    ArcGISClient,
-    LayerInfo,
+    Layer,
     bbox_params,
     check_bbox,
     normalise_layer_url,
+    open_layer,
     query_params,
 )
 from prospector.ingest._esri_json import parse_page
@@ -147,29 +147,26 @@ def stream_layer(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.part.gpkg")
     tmp.unlink(missing_ok=True)
-    own = session is None
-    http = requests.Session() if session is None else session
-    if own:
-        http.headers["User-Agent"] = _USER_AGENT
-    client = ArcGISClient(http, url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s)
     writer = _PageWriter(tmp, layer_name, dict(dataset_metadata or {}))
     try:
-        meta = client.get_json(url, {"f": "json"}, context="reading the layer metadata")
-        info = LayerInfo.from_metadata(meta, url)
-        dtypes = _field_dtypes(meta)
-        writer.dtypes = dtypes
-        writer.geometry_type = _ogr_geometry_type(info.geometry_type)
-        limit = max_features_per_query if info.supports_pagination else info.max_record_count
-        base = query_params(info, where, out_fields)
-        tiles = list(_plan_tiles(client, info, base, area, limit, min_tile_deg))
-        expected = sum(count for _, count in tiles)
-        seen: set[Any] = set()
-        requests_made = 1 + len(tiles)
-        for tile, _count in tiles:
-            requests_made += _page_tile(
-                client, info, base, tile, writer, seen, max_pages,
-                lambda: progress(writer.n_written, expected) if progress else None,
-            )  # fmt: skip
+        with open_layer(
+            url, session, user_agent=_USER_AGENT, timeout_s=timeout_s, retries=retries,
+            backoff_s=backoff_s,
+        ) as layer:  # fmt: skip
+            info = layer.info
+            writer.dtypes = _field_dtypes(layer.meta)
+            writer.geometry_type = _ogr_geometry_type(info.geometry_type)
+            limit = max_features_per_query if info.supports_pagination else info.max_record_count
+            base = query_params(info, where, out_fields)
+            tiles = list(_plan_tiles(layer, base, area, limit, min_tile_deg))
+            expected = sum(count for _, count in tiles)
+            seen: set[Any] = set()
+            requests_made = 1 + len(tiles)
+            for tile, _count in tiles:
+                requests_made += _page_tile(
+                    layer, base, tile, writer, seen, max_pages,
+                    lambda: progress(writer.n_written, expected) if progress else None,
+                )  # fmt: skip
         writer.finish()
         os.replace(tmp, out_path)
         return StreamResult(
@@ -177,8 +174,6 @@ def stream_layer(
         )
     finally:
         tmp.unlink(missing_ok=True)
-        if own:
-            http.close()
 
 
 def _field_dtypes(meta: Mapping[str, Any]) -> dict[str, str]:
@@ -192,7 +187,8 @@ def _field_dtypes(meta: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _count(client: ArcGISClient, info: LayerInfo, base: dict[str, str], tile: Any) -> int:
+def _count(layer: Layer, base: dict[str, str], tile: Any) -> int:
+    client, info = layer.client, layer.info
     body = client.get_json(
         f"{info.url}/query",
         {"where": base["where"], "returnCountOnly": "true", "f": "json"} | bbox_params(tile),
@@ -209,8 +205,7 @@ def _count(client: ArcGISClient, info: LayerInfo, base: dict[str, str], tile: An
 
 
 def _plan_tiles(
-    client: ArcGISClient,
-    info: LayerInfo,
+    layer: Layer,
     base: dict[str, str],
     area: tuple[float, float, float, float],
     limit: int,
@@ -220,7 +215,7 @@ def _plan_tiles(
     stack = [area]
     while stack:
         tile = stack.pop()
-        count = _count(client, info, base, tile)
+        count = _count(layer, base, tile)
         if count == 0:
             continue
         west, south, east, north = tile
@@ -233,8 +228,7 @@ def _plan_tiles(
 
 
 def _page_tile(
-    client: ArcGISClient,
-    info: LayerInfo,
+    layer: Layer,
     base: dict[str, str],
     tile: tuple[float, float, float, float],
     writer: _PageWriter,
@@ -243,6 +237,7 @@ def _page_tile(
     on_page: Callable[[], None],
 ) -> int:
     """Page through one tile; return the number of requests made."""
+    client, info = layer.client, layer.info
     params = base | bbox_params(tile)
     oid = info.object_id_field
     if oid:
