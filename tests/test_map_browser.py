@@ -6,28 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from prospector.render import build_map, write_map
-from prospector.render._demo import HOSTILE, demo_layers
+from prospector.render._demo import HOSTILE
 from tests.browser import BROWSER_MARKS, open_page
 
 ARTIFACTS = Path(__file__).parents[1] / "out" / "test-artifacts"
-DETAIL_LIMIT = 20
+DETAIL_LIMIT = 20  # the demo_map fixture's (conftest.py)
 
 pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
-def map_file(tmp_path_factory) -> Path:
-    demo = demo_layers(hostile=True)
-    m = build_map(
-        demo["parcels"],
-        deposits=demo["deposits"],
-        withdrawals=demo["withdrawals"],
-        access=demo["access"],
-        info=demo["info"],
-        detail_limit=DETAIL_LIMIT,
-    )
-    return write_map(m, tmp_path_factory.mktemp("browser") / "prospects.html")
+def map_file(demo_map) -> Path:
+    return demo_map
 
 
 @pytest.fixture
