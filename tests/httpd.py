@@ -126,6 +126,16 @@ def send_json(handler: BaseHTTPRequestHandler, payload: Any, status: int = 200) 
     send(handler, status, json.dumps(payload).encode(), content_type="application/json")
 
 
+def send_cut(handler: BaseHTTPRequestHandler, data: bytes, sent: int) -> None:
+    """Promise all of *data* (Content-Length), send its first *sent* bytes, then hang up."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data[:sent])
+    handler.wfile.flush()
+    handler.close_connection = True
+
+
 def send_ranged(handler: BaseHTTPRequestHandler, request: Request, data: bytes) -> None:
     """Serve ``data``, honouring ``Range: bytes=N-``."""
     spec = request.headers.get("range", "")

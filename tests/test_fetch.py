@@ -20,7 +20,7 @@ from prospector.errors import ConfigError, FetchError
 from prospector.ingest._esri_json import esri_geometry
 from prospector.ingest.arcgis import query_features
 from prospector.ingest.download import CACHE_ENV_VAR, default_cache_dir, fetch_file
-from tests.httpd import Handler, Request, Server, send, send_json, send_ranged
+from tests.httpd import Handler, Request, Server, send, send_cut, send_json, send_ranged
 
 # --------------------------------------------------------------------------- server
 
@@ -108,13 +108,7 @@ def test_fetch_resumes_dropped_connection_with_range(server: Server, tmp_path: P
         if "range" in request.headers:
             send_ranged(handler, request, PAYLOAD)
             return
-        # Promise the whole file, send half of it, then hang up.
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(PAYLOAD)))
-        handler.end_headers()
-        handler.wfile.write(PAYLOAD[:half])
-        handler.wfile.flush()
-        handler.close_connection = True
+        send_cut(handler, PAYLOAD, half)
 
     path = fetch(server, "/drop.bin", tmp_path, sha256=PAYLOAD_SHA, retries=2)
 
@@ -135,11 +129,7 @@ def test_fetch_keeps_partial_download_for_the_next_call(server: Server, tmp_path
         if server.app.hits["/cut.bin"] > 1:
             send_ranged(handler, request, PAYLOAD)
             return
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(PAYLOAD)))
-        handler.end_headers()
-        handler.wfile.write(PAYLOAD[:cut])
-        handler.close_connection = True
+        send_cut(handler, PAYLOAD, cut)
 
     with pytest.raises(FetchError, match="connection dropped") as info:
         fetch(server, "/cut.bin", tmp_path, filename="cut.bin", retries=0)
