@@ -124,21 +124,19 @@ def report(source: Path | str = ROOT, *, markdown: bool = False) -> str:
     n_edges = sum(len(targets) for targets in graph.values())
     lines = []
     if markdown:
+
+        def listed(found: list[list[str]]) -> str:
+            return "; ".join(" ↔ ".join(f"`{m}`" for m in c) for c in found)
+
         lines += ["| package | imports |", "| --- | --- |"]
         lines += [f"| `{a}` | {', '.join(sorted(edges[a]))} |" for a in sorted(edges)]
         lines += [
             "",
-            f"{len(graph)} modules, {n_edges} module-level imports, "
-            f"**{len(cycles)} module-level cycle(s)**"
-            + (
-                ": " + "; ".join(" ↔ ".join(f"`{m}`" for m in c) for c in cycles) if cycles else "."
-            ),
-            f"**{len(package_cycles)} package-level cycle(s)**"
-            + (
-                ": " + "; ".join(" ↔ ".join(f"`{m}`" for m in c) for c in package_cycles)
-                if package_cycles
-                else "."
-            ),
+            f"- {len(graph)} modules, {n_edges} module-level imports",
+            f"- **{len(cycles)} module-level cycle(s)**"
+            + (f": {listed(cycles)}" if cycles else ""),
+            f"- **{len(package_cycles)} package-level cycle(s)**"
+            + (f": {listed(package_cycles)}" if package_cycles else ""),
         ]
     else:
         lines += [f"{a:12s} -> {', '.join(sorted(edges[a]))}" for a in sorted(edges)]
