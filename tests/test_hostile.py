@@ -122,10 +122,20 @@ def write_shp(gdf: gpd.GeoDataFrame, path: Path, **kwargs: Any) -> Path:
 # --------------------------------------------------------------- `layers check` cases
 
 
-def _missing_crs(tmp: Path) -> Path:
-    path = write_shp(areas_frame(), tmp / "nocrs.shp")
-    path.with_suffix(".prj").unlink()
-    return path
+def _shapefile_without(part: str, name: str) -> Callable[[Path], Path]:
+    """A case: the shapefile *name* written whole, then its *part* (``.prj``...) removed."""
+
+    def build(tmp: Path) -> Path:
+        path = write_shp(areas_frame(), tmp / name)
+        path.with_suffix(part).unlink()
+        return path
+
+    return build
+
+
+_missing_crs = _shapefile_without(".prj", "nocrs.shp")
+_missing_shx = _shapefile_without(".shx", "noshx.shp")
+_missing_dbf = _shapefile_without(".dbf", "nodbf.shp")
 
 
 def _swapped(tmp: Path) -> Path:
@@ -166,18 +176,6 @@ def _duplicate_ids(tmp: Path) -> Path:
 
 def _missing_field(tmp: Path) -> Path:
     return write_gpkg(deposits_frame(lonlat_points()).drop(columns="dev_status"), tmp / "nf.gpkg")
-
-
-def _missing_shx(tmp: Path) -> Path:
-    path = write_shp(areas_frame(), tmp / "noshx.shp")
-    path.with_suffix(".shx").unlink()
-    return path
-
-
-def _missing_dbf(tmp: Path) -> Path:
-    path = write_shp(areas_frame(), tmp / "nodbf.shp")
-    path.with_suffix(".dbf").unlink()
-    return path
 
 
 def _truncated_shp(tmp: Path) -> Path:
