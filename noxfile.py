@@ -10,6 +10,7 @@ from __future__ import annotations
 import nox
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+LINTED = ["prospector", "tests", "benchmarks", "tools", "noxfile.py"]
 
 nox.options.sessions = [*(f"tests-{v}" for v in PYTHONS), "lint"]
 nox.options.reuse_existing_virtualenvs = True
@@ -26,7 +27,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff (lint and format), mypy and the import contracts."""
     session.install("-e", ".[test]")
-    session.run("ruff", "check", "prospector", "tests", "benchmarks", "tools", "noxfile.py")
-    session.run("ruff", "format", "--check", "prospector", "tests", "benchmarks", "tools")
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
     session.run("mypy")
     session.run("lint-imports")
