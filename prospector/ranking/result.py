@@ -68,7 +68,8 @@ class RankResult:
         Run time (UTC, ISO seconds).
     targets
         Target areas: contiguous high-scoring parcels merged and ranked
-        (:func:`~prospector.analysis.targets.find_targets`; None for a streamed run).
+        (:func:`~prospector.analysis.targets.find_targets`; a streamed run reads its best
+        rows back from the dataset for them).
     """
 
     def __init__(
