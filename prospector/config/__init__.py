@@ -16,6 +16,7 @@ from prospector.config.load import config_to_dict, load_config, with_focus, with
 from prospector.config.model import (
     ACCESS_CRITERIA,
     MILE_M,
+    MODEL_FAMILIES,
     SCORE_FAMILIES,
     AccessConfig,
     Config,
@@ -31,6 +32,7 @@ from prospector.config.render import config_reference, config_to_toml
 __all__ = [
     "ACCESS_CRITERIA",
     "MILE_M",
+    "MODEL_FAMILIES",
     "SCORE_FAMILIES",
     "AccessConfig",
     "Config",
