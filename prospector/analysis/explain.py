@@ -111,7 +111,9 @@ def _prospectivity_text(parcels: pd.DataFrame) -> pa.Array:
         col = parcels.get(name)
         v = np.full(size, np.nan) if col is None else pd.to_numeric(col).to_numpy(dtype=float)
         hundredths = np.rint(np.clip(np.nan_to_num(v), 0.0, 1.0) * 100).astype(np.int64)
-        text = _concat(_int_text(hundredths // 100), ".", pc.utf8_lpad(_int_text(hundredths % 100), 2, "0"))
+        text = _concat(
+            _int_text(hundredths // 100), ".", pc.utf8_lpad(_int_text(hundredths % 100), 2, "0")
+        )
         return pa.array(np.where(np.isfinite(v), text, None), type=pa.string())
 
     p, lo, hi = fixed("prospectivity"), fixed("prospectivity_lo"), fixed("prospectivity_hi")

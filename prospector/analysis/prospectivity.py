@@ -30,25 +30,26 @@ the region's deposits and is flagged.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from prospector.analysis.baselines import brownfields_features
 from prospector.analysis.model import (
+    ProspectivityModel,
     evidence_features,
     fit_prospectivity,
-    predict_prospectivity,
     top_reasons,
 )
 from prospector.analysis.rates import PredictionRate, area_positions, capture_key
 from prospector.analysis.score import Weights, effective_weights, normalise
-from prospector.analysis.validate import block_folds
 from prospector.config import Config
-from prospector.errors import ConfigError
 from prospector.schema.commodities import CommodityVocabulary, resolve_focus
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "evidence_skill",
     "learning_sites",
     "model_note",
+    "parcel_folds",
     "run_model",
     "skill_notes",
 ]
@@ -85,7 +87,9 @@ OUTPUT_MEANING = (
 _ACCESS_KEYS = ("road", "rail", "power", "terrain", "travel")
 
 
-def learning_sites(deposits: pd.DataFrame, vocabulary: CommodityVocabulary, config: Config) -> np.ndarray:
+def learning_sites(
+    deposits: pd.DataFrame, vocabulary: CommodityVocabulary, config: Config
+) -> np.ndarray:
     """Sites the model learns from (and the skill check counts): a boolean mask.
 
     The sites of the commodity focus (``value.focus_commodities`` / ``focus_groups``) when
@@ -119,6 +123,7 @@ def run_model(
     config: Config,
     *,
     threads: int = 1,
+    timings: dict[str, float] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Fit the prospectivity model on a run's parcels and known sites; predict every parcel.
 
@@ -137,19 +142,26 @@ def run_model(
         ``model`` settings and ``seed``.
     threads
         LightGBM threads (results do not depend on it).
+    timings
+        A dict filled with seconds per stage (``blocks_s``, ``fit_s``, ``predict_s``,
+        ``reasons_s``).
 
     Returns
     -------
     (pandas.DataFrame, dict)
         Indexed like *table*: ``prospectivity``, ``prospectivity_lo``, ``prospectivity_hi``,
         ``shap_<feature>`` (float32) and ``prospectivity_why`` (the two features that raise
-        it most, in words); and the model card.
+        it most, in words; band, contributions and reasons only for the
+        ``model.explain_parcels`` parcels of highest prospectivity, NaN / "" elsewhere);
+        and the model card.
 
     Raises
     ------
     ConfigError
         No evidence feature, or no parcel holding a training site.
     """
+    timings = timings if timings is not None else {}
+    clock = time.perf_counter()
     owner = np.asarray(owner, dtype=np.int64)
     use = np.asarray(learn, dtype=bool) & (owner >= 0)
     positive = np.bincount(owner[use], minlength=len(table))
@@ -157,23 +169,30 @@ def run_model(
     if config.model.brownfields:
         extra = brownfields_features(table, sites, owner, radii_km=config.model.brownfields_km)
         features = pd.concat([features, extra], axis=1)
-    blocks: np.ndarray | None
-    try:
-        blocks, _ = block_folds(
-            table, sites, owner, block_km=config.model.block_km, n_folds=config.model.folds,
-            seed=config.seed,
-        )  # fmt: skip
-        skipped = ""
-    except ConfigError as exc:  # a region smaller than model.folds blocks
-        blocks, skipped = None, str(exc)
+    blocks = parcel_folds(
+        table.geometry.to_numpy(), block_km=config.model.block_km, n_folds=config.model.folds,
+        seed=config.seed,
+    )  # fmt: skip
+    clock = _lap(timings, "blocks_s", clock)
+    # One LightGBM thread per model: its OpenMP threads spin-wait, and on shared cores
+    # two threads trained 10-17x slower than one (docs/model.md); results do not depend on it.
     model = fit_prospectivity(
         features, positive, key=table["parcel_id"].to_numpy(), config=config.model,
-        seed=config.seed, blocks=blocks, threads=threads,
+        seed=config.seed, blocks=blocks, threads=1,
     )  # fmt: skip
-    out = predict_prospectivity(model, features, threads=threads)
-    shap_cols = [c for c in out.columns if c.startswith("shap_")]
-    out["prospectivity_why"] = top_reasons(out[shap_cols], features[model.features])
-    out[shap_cols] = out[shap_cols].astype(np.float32)
+    clock = _lap(timings, "fit_s", clock)
+    out, explained = _predict(model, features, config.model.explain_parcels, threads)
+    clock = _lap(timings, "predict_s", clock)
+    shap_cols = [f"shap_{f}" for f in model.features]
+    why = np.full(len(out), "", dtype=object)
+    if len(explained):
+        why[explained] = top_reasons(
+            out[shap_cols].iloc[explained],
+            features[model.features].iloc[explained],
+            medians=np.nanmedian(features[model.features].to_numpy(dtype=float), axis=0),
+        )
+    out["prospectivity_why"] = why
+    _lap(timings, "reasons_s", clock)
     card = dict(model.card)
     card["output"] = OUTPUT_MEANING
     card["training_sites"] = int(use.sum())
@@ -188,11 +207,95 @@ def run_model(
     }
     card["decision_weights"] = dict(config.model.weights)
     if blocks is None or model.oof is None:
-        card["cv"] = {"skipped": skipped or "no fold model could be trained"}
+        card["cv"] = {
+            "skipped": f"the parcels span fewer than model.folds = {config.model.folds} blocks "
+            f"of model.block_km = {config.model.block_km:g} km; use smaller blocks or fewer folds"
+            if blocks is None
+            else "no fold model could be trained"
+        }
     else:
         area = _area(table)
         card["cv"] = _oof_summary(model.oof, blocks, area, owner[use], config)
     return out, card
+
+
+def parcel_folds(
+    geometry: np.ndarray, *, block_km: float, n_folds: int, seed: int
+) -> np.ndarray | None:
+    """Fold of every parcel: square blocks of *block_km* dealt at random into *n_folds*.
+
+    A parcel belongs to the block holding the centre of its bounding box (blocks aligned
+    to multiples of *block_km* from the CRS origin); the blocks are shuffled with *seed*
+    and numbered modulo *n_folds*, so fold sizes differ by at most one block.  None when
+    fewer blocks than folds hold parcels.
+    """
+    if len(geometry) == 0:
+        return None
+    bounds = shapely.bounds(geometry)
+    cell = np.floor(
+        np.c_[bounds[:, 0] + bounds[:, 2], bounds[:, 1] + bounds[:, 3]] / (2000.0 * block_km)
+    ).astype(np.int64)
+    cell -= cell.min(axis=0)
+    key = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
+    blocks, inverse = np.unique(key, return_inverse=True)
+    if len(blocks) < n_folds:
+        return None
+    fold_of_block = np.random.default_rng(seed).permutation(len(blocks)) % n_folds
+    return fold_of_block[inverse.reshape(-1)].astype(np.int64)
+
+
+def _predict(
+    model: ProspectivityModel, features: pd.DataFrame, n_explain: int, threads: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Prospectivity of every parcel; band and TreeSHAP of the *n_explain* highest.
+
+    The same numbers as :func:`~prospector.analysis.model.predict_prospectivity` (full
+    model; min / max over it and the fold models; exact contributions of the full model),
+    computed in row chunks on *threads* threads of one LightGBM thread each, and with the
+    costly band and contributions only for the parcels that lead the ranking (1M parcels:
+    the fold models' and TreeSHAP's predictions of every parcel took 80 % of the step).
+    Returns the columns (band and ``shap_*`` NaN where not explained; ``shap_*`` float32)
+    and the explained positions.
+    """
+    x = features[model.features].to_numpy(dtype=np.float64)
+    n = len(x)
+    width = len(model.features) + 1  # contributions, then the bias
+
+    def predict(booster: Any, rows: np.ndarray, contrib: bool = False) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros((0, width)) if contrib else np.zeros(0)
+        parts = np.array_split(rows, max(1, min(threads * 4, len(rows) // 50_000 + 1)))
+        with ThreadPoolExecutor(max(1, threads)) as pool:  # LightGBM releases the GIL
+            done = pool.map(
+                lambda r: booster.predict(x[r], pred_contrib=contrib, num_threads=1), parts
+            )
+            return np.concatenate([np.asarray(d, dtype=float) for d in done])
+
+    p = predict(model.booster, np.arange(n))
+    # Highest prospectivity first; ties by position (deterministic).
+    explained = np.sort(np.argsort(-p, kind="stable")[: min(n_explain, n)])
+    lo = np.full(n, np.nan)
+    hi = np.full(n, np.nan)
+    lo[explained] = hi[explained] = p[explained]
+    for fold in model.fold_boosters:
+        q = predict(fold, explained)
+        lo[explained] = np.minimum(lo[explained], q)
+        hi[explained] = np.maximum(hi[explained], q)
+    out = pd.DataFrame(
+        {"prospectivity": p, "prospectivity_lo": lo, "prospectivity_hi": hi}, index=features.index
+    )
+    contrib = np.full((n, len(model.features)), np.nan, dtype=np.float32)
+    if len(explained):
+        contrib[explained] = predict(model.booster, explained, contrib=True)[:, :-1]
+    for j, name in enumerate(model.features):
+        out[f"shap_{name}"] = contrib[:, j]
+    return out, explained
+
+
+def _lap(timings: dict[str, float], name: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[name] = now - since
+    return now
 
 
 def _area(table: pd.DataFrame) -> np.ndarray:
@@ -342,7 +445,7 @@ def skill_notes(skill: dict[str, Any]) -> list[str]:
 
 
 def model_note(card: dict[str, Any]) -> str:
-    """A one-sentence summary of the model card (training sites, top features, CV)."""
+    """Summarise of the model card (training sites, top features, CV)."""
     top = sorted(card.get("importance", {}).items(), key=lambda kv: -kv[1])[:3]
     words = ", ".join(f"{k} {v:.0%}" for k, v in top)
     text = (

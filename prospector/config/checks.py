@@ -150,18 +150,19 @@ def config_problems(config: Config) -> list[str]:
     problems += config.targets.problems()
     model = config.model
     _check_weights(model.weights, "model.weights", problems, need_positive=True)
-    if score.method == "model" and _finite(model.weights.get("prospectivity", 0.0)):
-        if not model.weights.get("prospectivity", 0.0) > 0:
-            p(
-                "model.weights.prospectivity must be > 0 with score.method = 'model' (the "
-                f"learned model is what the method ranks by); got {model.weights!r}."
-            )
+    w_p = model.weights.get("prospectivity", 0.0)
+    if score.method == "model" and _finite(w_p) and not w_p > 0:
+        p(
+            "model.weights.prospectivity must be > 0 with score.method = 'model' (the "
+            f"learned model is what the method ranks by); got {model.weights!r}."
+        )
     _positive(model.block_km, "model.block_km", problems)
     _positive(model.learning_rate, "model.learning_rate", problems)
     for i, radius in enumerate(model.brownfields_km):
         _positive(radius, f"model.brownfields_km[{i}]", problems)
     for name, count, least in [
         ("model.folds", model.folds, 2),
+        ("model.explain_parcels", model.explain_parcels, 0),
         ("model.n_estimators", model.n_estimators, 1),
         ("model.num_leaves", model.num_leaves, 2),
         ("model.min_child_samples", model.min_child_samples, 1),

@@ -294,6 +294,10 @@ class ModelConfig:
     """Fold models of a ranking run (uncertainty band, model card's cross-validation)."""
     block_km: float = 25.0
     """Side of the square spatial blocks dealt into the run's folds."""
+    explain_parcels: int = 100_000
+    """The uncertainty band (``prospectivity_lo`` / ``_hi``), TreeSHAP contributions
+    (``shap_<feature>``) and reasons are computed for this many parcels of highest
+    prospectivity (every parcel when fewer); the others get none (NaN)."""
     brownfields: bool = False
     """Also validate ``variants.model_brownfields``: the model with kernel densities of the
     known sites at ``brownfields_km`` as features.  That is interpolation between known sites,

@@ -115,7 +115,7 @@ def _evidence_flags(skill: dict[str, Any]) -> list[str]:
 
 
 def _model_rows(card: dict[str, Any] | None) -> dict[str, str] | None:
-    """The model card as the map details' rows (label → text); None without a model."""
+    """Return the model card as the map details' rows (label → text); None without a model."""
     if not card:
         return None
     top = sorted((card.get("importance") or {}).items(), key=lambda kv: -kv[1])[:5]

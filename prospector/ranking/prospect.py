@@ -101,14 +101,18 @@ def with_prospectivity(
             "no deposit layer (or no site in it). Add a deposit layer or use score.method = 'wlc'."
         )
     parts: list[pd.DataFrame] = [table]
-    if data.evidence is not None and len(data.evidence) and not table.columns.str.startswith(
-        "struct_"
-    ).any():
+    if (
+        data.evidence is not None
+        and len(data.evidence)
+        and not table.columns.str.startswith("struct_").any()
+    ):
         parts.append(
             structural_features(
-                table, data.evidence, radius_km=config.evidence.density_radius_km,
+                table,
+                data.evidence,
+                radius_km=config.evidence.density_radius_km,
                 max_km=config.access.search_km,
-            )  # fmt: skip
+            )
         )
     measured = gpd.GeoDataFrame(
         pd.concat(parts, axis=1), geometry=table.geometry.name, crs=table.crs, copy=False
