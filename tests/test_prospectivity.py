@@ -333,3 +333,11 @@ def test_model_config_checks():
     assert "model.block_km must be a positive number; got 0.0." in text
     ok = config.with_overrides({"score.method": "model", "model.weights.access": 0.5})
     assert ok.model.weights == {"prospectivity": 0.75, "access": 0.5}
+
+
+def test_validation_of_a_model_run(result):
+    from prospector.ranking.studies import validation
+
+    report = validation(result, block_km=10.0, n_folds=3, variants=None, baselines=False)
+    assert report["method"] == "model"
+    assert report["variants"]["model"]["spatial"]["n_targets"] > 0

@@ -167,7 +167,10 @@ def run_model(
     positive = np.bincount(owner[use], minlength=len(table))
     features = evidence_features(table)
     if config.model.brownfields:
-        extra = brownfields_features(table, sites, owner, radii_km=config.model.brownfields_km)
+        learned = np.asarray(learn, dtype=bool)
+        extra = brownfields_features(
+            table, sites[learned], owner[learned], radii_km=config.model.brownfields_km
+        )
         features = pd.concat([features, extra], axis=1)
     blocks = parcel_folds(
         table.geometry.to_numpy(), block_km=config.model.block_km, n_folds=config.model.folds,
