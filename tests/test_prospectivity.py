@@ -341,3 +341,24 @@ def test_validation_of_a_model_run(result):
     report = validation(result, block_km=10.0, n_folds=3, variants=None, baselines=False)
     assert report["method"] == "model"
     assert report["variants"]["model"]["spatial"]["n_targets"] > 0
+
+
+def test_saved_run_map_rebuilds_the_decision_sliders(result):
+    from prospector.ranking.outputs import manifest_scoring
+
+    layers = {"parcels": result.parcels, "excluded_parcels": result.excluded}
+    manifest = json.loads(json.dumps(result.manifest()))
+    scoring = manifest_scoring(layers, manifest)
+    assert scoring is not None
+    assert list(scoring.criteria.columns) == ["prospectivity", *ACCESS]
+    live = map_scoring(result)
+    pd.testing.assert_frame_equal(
+        scoring.criteria.sort_index(), live.criteria.sort_index(), check_names=False
+    )
+
+
+def test_weight_sensitivity_of_a_model_run(result):
+    from prospector.ranking.studies import sensitivity
+
+    table = sensitivity(result, n_runs=20, top_n=10)
+    assert table["rank"].head(10).tolist() == list(range(1, 11))

@@ -114,7 +114,7 @@ def _prospectivity_text(parcels: pd.DataFrame) -> pa.Array:
         text = _concat(
             _int_text(hundredths // 100), ".", pc.utf8_lpad(_int_text(hundredths % 100), 2, "0")
         )
-        return pa.array(np.where(np.isfinite(v), text, None), type=pa.string())
+        return pa.array(text, type=pa.string(), mask=~np.isfinite(v))
 
     p, lo, hi = fixed("prospectivity"), fixed("prospectivity_lo"), fixed("prospectivity_hi")
     band = pc.coalesce(pc.binary_join_element_wise(" (", lo, "–", hi, ")", ""), pa.scalar(""))
