@@ -24,7 +24,7 @@ from prospector.config import load_config
 from prospector.errors import ConfigError, MissingLayerWarning
 from prospector.ranking import map_info, rank
 from prospector.ranking.outputs import map_scoring
-from tests.conftest import CRS, square, write_layer
+from tests.conftest import CRS, square, write_layer, write_sites_region
 
 ACCESS = ["access_road", "access_rail", "access_power", "terrain", "travel"]
 
@@ -170,10 +170,6 @@ def region(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("synthetic_region")
     rng = np.random.default_rng(7)
     x0, y0 = ORIGIN
-    write_layer(
-        gpd.GeoDataFrame({"name": ["S"]}, geometry=[square(x0, y0, SIZE)], crs=CRS),
-        tmp / "outline.gpkg",
-    )
     # SYNTHETIC raster: 200 m cells, a Gaussian high plus weak noise.
     cells = int(SIZE // 200)
     cx = (np.arange(cells) + 0.5) * 200.0
@@ -193,30 +189,12 @@ def region(tmp_path_factory):
             xy.append(p)
     fault_x = 26_000.0
     copper = np.c_[fault_x + rng.normal(0, 300, 15), rng.uniform(2_000, 28_000, 15)]
-    pts = np.r_[np.array(xy), copper] + np.array(ORIGIN)
-    n_w, n = len(xy), len(pts)
-    write_layer(
-        gpd.GeoDataFrame(
-            {
-                "site_id": [f"syn{i}" for i in range(n)],
-                "name": [f"SYNTHETIC site {i}" for i in range(n)],
-                "commodity_codes": ["W"] * n_w + ["CU"] * (n - n_w),
-                "dev_status": ["occurrence"] * n,
-                "source": ["synthetic"] * n,
-            },
-            geometry=shapely.points(pts),
-            crs=CRS,
-        ),
-        tmp / "sites.gpkg",
-    )
-    write_layer(
-        gpd.GeoDataFrame(
-            {"kind": ["fault"], "name": ["SYNTHETIC fault"], "weight": [1.0], "source": ["t"]},
-            geometry=[shapely.LineString([(x0 + fault_x, y0), (x0 + fault_x, y0 + SIZE)])],
-            crs=CRS,
-        ),
-        tmp / "faults.gpkg",
-    )
+    n_w = len(xy)
+    path = write_sites_region(
+        tmp, size_m=SIZE, origin=ORIGIN, sites_xy=np.r_[np.array(xy), copper],
+        codes=["W"] * n_w + ["CU"] * len(copper), statuses=["occurrence"] * (n_w + len(copper)),
+        faults=[[(fault_x, 0.0), (fault_x, SIZE)]],
+    )  # fmt: skip
     write_layer(
         gpd.GeoDataFrame(
             {"kind": ["rail"], "class": ["rail"], "name": ["SYNTHETIC RR"], "source": ["t"]},
@@ -225,18 +203,13 @@ def region(tmp_path_factory):
         ),
         tmp / "rail.gpkg",
     )
-    path = tmp / "synthetic.toml"
-    path.write_text(
-        'name = "synthetic"\ntitle = "SYNTHETIC test region"\nwork_crs = "EPSG:5070"\n\n'
-        '[boundary]\npath = "outline.gpkg"\n\n'
-        '[[layers]]\nrole = "deposits"\npath = "sites.gpkg"\n\n'
-        '[[layers]]\nrole = "evidence"\npath = "faults.gpkg"\n\n'
-        '[[layers]]\nrole = "access"\npath = "rail.gpkg"\n\n'
-        '[[layers]]\nrole = "raster"\nname = "mag"\npath = "mag.tif"\n'
-        '[layers.raster]\nkind = "evidence"\n',
-        encoding="utf-8",
-    )
-    return str(path), n_w
+    with open(path, "a", encoding="utf-8") as region_file:
+        region_file.write(
+            '\n[[layers]]\nrole = "access"\npath = "rail.gpkg"\n\n'
+            '[[layers]]\nrole = "raster"\nname = "mag"\npath = "mag.tif"\n'
+            '[layers.raster]\nkind = "evidence"\n'
+        )
+    return path, n_w
 
 
 CONFIG = {

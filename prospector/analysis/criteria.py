@@ -179,29 +179,17 @@ def build_criteria(
     evidence_criteria = ["evidence_fault", *raster_evidence]
     for name in evidence_criteria:
         configured[name] = family.get("evidence", 0.0) / len(evidence_criteria)
-    if config.score.method == "model":
-        return _decision(crit, parcels, config, available, reasons)
+    if config.score.method == "model":  # learned prospectivity and access (docs/model.md)
+        from prospector.analysis.prospectivity import decision_criteria
+        from prospector.errors import ConfigError
+
+        if "prospectivity" not in parcels:
+            raise ConfigError(
+                "score.method = 'model' needs the parcels' 'prospectivity' column, which a "
+                "ranking run fits (prospector.rank); these parcels lack it. Rank with "
+                "score.method = 'model', or use 'wlc'."
+            )
+        prospectivity = parcels["prospectivity"]
+        return decision_criteria(crit, prospectivity, config, available=available, reasons=reasons)
     weights = effective_weights(configured, available, reasons)
     return crit, weights
-
-
-def _decision(
-    crit: pd.DataFrame,
-    parcels: pd.DataFrame,
-    config: Config,
-    available: dict[str, bool],
-    reasons: dict[str, str],
-) -> tuple[pd.DataFrame, Weights]:
-    """``score.method = "model"``: learned prospectivity and access (docs/model.md)."""
-    from prospector.analysis.prospectivity import decision_criteria
-    from prospector.errors import ConfigError
-
-    if "prospectivity" not in parcels:
-        raise ConfigError(
-            "score.method = 'model' needs the parcels' 'prospectivity' column, which a ranking "
-            "run fits (prospector.rank); these parcels lack it. Rank with score.method = "
-            "'model', or use 'wlc'."
-        )
-    return decision_criteria(
-        crit, parcels["prospectivity"], config, available=available, reasons=reasons
-    )
