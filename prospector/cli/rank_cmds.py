@@ -109,7 +109,7 @@ def _rank_and_write(
             markup=True,
         )
     for note in prospect_notes(result.model_card, result.evidence_skill):
-        err.print(f"[yellow]evidence:[/] {note}", markup=True)
+        err.print(f"[yellow]note:[/] {note}", markup=True)
     console.print(_top_table(result.parcels))
     console.print(
         f"{len(result.excluded):,} parcels not ranked (closed to mineral entry or filtered)."
