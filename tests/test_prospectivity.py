@@ -375,3 +375,9 @@ def test_model_run_map_in_a_browser(result, tmp_path):
         assert page.evaluate(f"window.prospector.topIds({n})") == expected
         assert page.errors == []
         browser.close()
+
+
+def test_no_site_of_the_focus_is_a_clear_error(region):
+    config = {**CONFIG, "value": {"focus_commodities": ["lithium"], "dedupe_m": 0.0}}
+    with pytest.raises(ConfigError, match=r"no site of the commodity focus \(lithium\) lies"):
+        _rank(region[0], config, engine="memory")

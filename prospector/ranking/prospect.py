@@ -119,6 +119,15 @@ def with_prospectivity(
     )
     owner = _site_positions(measured, deposits)
     learn = learning_sites(deposits, data.vocabulary, config)
+    if not (learn & (owner >= 0)).any():
+        focus = [*config.value.focus_commodities, *config.value.focus_groups]
+        which = f"of the commodity focus ({', '.join(focus)})" if focus else "with a commodity"
+        raise ConfigError(
+            f"score.method='model' learns from known sites, and no site {which} lies in a "
+            f"parcel of this region ({len(deposits)} sites in the deposit layer). Widen or drop "
+            "the focus (--commodity / --group), check the deposit layer, or use "
+            "score.method = 'wlc'."
+        )
     columns, card = run_model(measured, deposits, owner, learn, config, threads=n_threads())
     out = pd.concat([measured, columns], axis=1)
     return gpd.GeoDataFrame(out, geometry=table.geometry.name, crs=table.crs, copy=False), card
