@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +24,7 @@ from prospector.config import load_config
 from prospector.errors import ConfigError, MissingLayerWarning
 from prospector.ranking import map_info, rank
 from prospector.ranking.outputs import map_scoring
+from tests.browser import CHROMIUM, open_page
 from tests.conftest import CRS, square, write_layer, write_sites_region
 
 ACCESS = ["access_road", "access_rail", "access_power", "terrain", "travel"]
@@ -339,42 +339,34 @@ def test_weight_sensitivity_of_a_model_run(result):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
-def test_model_run_map_in_a_browser(result, tmp_path):
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+def test_model_run_map_in_a_browser(result, tmp_path, browser):
     import copy
 
     from prospector.ranking import global_scores
     from prospector.render import build_map, write_map
-    from tests.test_map_live import open_page
 
-    sync_api = pytest.importorskip("playwright.sync_api")
     manifest = json.loads(json.dumps(result.manifest()))
     fmap = build_map(
         result.parcels, deposits=result.deposits, info=map_info(manifest),
         scoring=map_scoring(result), detail_limit=50,
     )  # fmt: skip
-    path = write_map(fmap, tmp_path / "prospects.html")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"]
-        )
-        page = open_page(browser, path)
-        header = page.locator("#pm-header")
-        assert "1 evidence layer below chance here" in header.inner_text()
-        assert "Learned prospectivity model" in header.text_content()
-        assert "Training sites" in header.text_content()
-        n = len(result.parcels)
-        assert page.evaluate(f"window.prospector.topIds({n})") == list(result.parcels["parcel_id"])
-        # Prospectivity alone: the page re-ranks as Python does with model.weights changed.
-        page.evaluate("(w) => window.prospector.setWeights(w)", {"prospectivity": 1, "access": 0})
-        config = copy.deepcopy(result.config)
-        config.model.weights = {"prospectivity": 1.0, "access": 0.0}
-        scores, *_ = global_scores(result.all_parcels, config, have=result.available)
-        order = scores["rank"].to_numpy(dtype=float, na_value=np.nan).argsort(kind="stable")
-        expected = result.all_parcels["parcel_id"].to_numpy()[order][:n].tolist()
-        assert page.evaluate(f"window.prospector.topIds({n})") == expected
-        assert page.errors == []
-        browser.close()
+    page = open_page(browser, write_map(fmap, tmp_path / "prospects.html").as_uri())
+    header = page.locator("#pm-header")
+    assert "1 evidence layer below chance here" in header.inner_text()
+    assert "Learned prospectivity model" in header.text_content()
+    assert "Training sites" in header.text_content()
+    n = len(result.parcels)
+    assert page.evaluate(f"window.prospector.topIds({n})") == list(result.parcels["parcel_id"])
+    # Prospectivity alone: the page re-ranks as Python does with model.weights changed.
+    page.evaluate("(w) => window.prospector.setWeights(w)", {"prospectivity": 1, "access": 0})
+    config = copy.deepcopy(result.config)
+    config.model.weights = {"prospectivity": 1.0, "access": 0.0}
+    scores, *_ = global_scores(result.all_parcels, config, have=result.available)
+    order = scores["rank"].to_numpy(dtype=float, na_value=np.nan).argsort(kind="stable")
+    expected = result.all_parcels["parcel_id"].to_numpy()[order][:n].tolist()
+    assert page.evaluate(f"window.prospector.topIds({n})") == expected
+    assert page.log.errors == []
 
 
 def test_no_site_of_the_focus_is_a_clear_error(region):

@@ -17,6 +17,7 @@ from prospector.cli.options import (
     method_option,
     overwrite_option,
     progress,
+    ranked_argument,
     recorded_warnings,
     region_option,
     status_option,
@@ -191,7 +192,7 @@ def rank_cmd(
 
 
 @click.command("map")
-@click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
+@ranked_argument
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False), required=True, help="HTML file to write."
 )
@@ -215,7 +216,7 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
 
 
 @click.command("status")
-@click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
+@ranked_argument
 @click.option(
     "--point",
     nargs=2,

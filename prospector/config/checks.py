@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prospector._util import did_you_mean
-from prospector.config.model import ACCESS_CRITERIA, MODEL_FAMILIES, SCORE_FAMILIES, Config
+from prospector.config.families import ACCESS_CRITERIA, MODEL_FAMILIES, SCORE_FAMILIES
 from prospector.errors import ConfigError
 from prospector.schema.columns import ACCESS_KINDS, AGENCIES, DEV_STATUSES
 from prospector.schema.commodities import (
@@ -21,6 +21,9 @@ from prospector.schema.commodities import (
     load_vocabulary,
     resolve_focus,
 )
+
+if TYPE_CHECKING:
+    from prospector.config.model import Config
 
 __all__ = ["NAME_TABLES", "config_problems", "raise_problems"]
 

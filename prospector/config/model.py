@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prospector.schema.columns import ACCESS_KINDS
+from prospector.config.ahp import weights_from_judgements
+from prospector.config.checks import config_problems, raise_problems
+from prospector.config.families import ACCESS_CRITERIA, MODEL_FAMILIES, SCORE_FAMILIES
+from prospector.config.overrides import apply_overrides
 from prospector.schema.commodities import DEFAULT_GROUP_WEIGHTS
 
 __all__ = [
@@ -30,15 +33,6 @@ __all__ = [
 ]
 
 MILE_M = 1609.344
-
-#: Criterion families weighted by ``score.weights`` (and judged by ``score.ahp``).
-SCORE_FAMILIES: tuple[str, ...] = ("value", "access", "evidence")
-
-#: Families of the decision score of ``score.method = "model"`` (``model.weights``).
-MODEL_FAMILIES: tuple[str, ...] = ("prospectivity", "access")
-
-#: Access criteria sharing the access weight (``score.access_weights``).
-ACCESS_CRITERIA: tuple[str, ...] = (*ACCESS_KINDS, "terrain", "travel")
 
 
 def _status_weights() -> dict[str, float]:
@@ -225,8 +219,6 @@ class ScoreConfig:
         """
         if not self.ahp:
             return dict(self.weights)
-        from prospector.config.ahp import weights_from_judgements
-
         result = weights_from_judgements(self.ahp, SCORE_FAMILIES, force=self.ahp_force)
         return {k: float(v) for k, v in result.weights.items()}
 
@@ -344,8 +336,6 @@ class Config:
         prospector.errors.ConfigError
             Listing every problem at once.
         """
-        from prospector.config.checks import config_problems, raise_problems
-
         raise_problems(config_problems(self))
         return self
 
@@ -360,6 +350,4 @@ class Config:
         prospector.errors.ConfigError
             Naming unknown keys (with a suggestion) and every invalid value.
         """
-        from prospector.config.load import apply_overrides
-
         return apply_overrides(self, overrides)
