@@ -212,7 +212,7 @@ def test_overrides_are_validated_and_leave_the_original_alone():
     text = str(exc.value)
     assert "invalid configuration in the overrides" in text
     assert "[score]: unknown key 'stauts'. Did you mean 'status'?" in text
-    assert "score.method must be one of wlc, gamma, topsis; got 'wlcc'" in text
+    assert "score.method must be one of wlc, gamma, topsis, model; got 'wlcc'" in text
     with pytest.raises(ConfigError, match="unknown commodity group 'batery'"):
         config.with_overrides({"value.group_weights.batery": 1.0})
     ahp = load_config({"score": {"ahp": JUDGEMENTS}})

@@ -382,7 +382,7 @@ def parcel_value(
             sums[:, j], best = discounted_sums(
                 pi[live], terms[live], n, config.discount, tiebreak=pair_key[live]
             )
-            if j == 0:
+            if j == 0 and live.any():  # no live term (e.g. only off-focus sites): no top site
                 top = np.where(best >= 0, np.flatnonzero(live)[np.maximum(best, 0)], -1)
     out["value_raw"] = sums[:, 0]
     for j, g in enumerate(COMMODITY_GROUPS, start=1):

@@ -87,7 +87,7 @@ def _rank_and_write(
 ) -> None:
     from prospector._runtime import output_lock
     from prospector.config import load_config, with_focus, with_overrides
-    from prospector.ranking import rank, write_run
+    from prospector.ranking import prospect_notes, rank, write_run
     from prospector.ranking.outputs import check_run_outputs
 
     overrides = {k: v for k, v in {"status": status, "method": method}.items() if v}
@@ -109,6 +109,8 @@ def _rank_and_write(
             f"[yellow]weights:[/] {name} not used ({why}); its weight was redistributed.",
             markup=True,
         )
+    for note in prospect_notes(result.model_card, result.evidence_skill):
+        err.print(f"[yellow]note:[/] {note}", markup=True)
     console.print(_top_table(result.parcels))
     console.print(
         f"{len(result.excluded):,} parcels not ranked (closed to mineral entry or filtered)."
