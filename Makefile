@@ -33,8 +33,8 @@ system-deps:
 	@sh .ci/system-deps.sh
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check prospector tests benchmarks
-	$(BIN)/ruff format --check prospector tests benchmarks
+	$(BIN)/ruff check prospector tests benchmarks tools noxfile.py
+	$(BIN)/ruff format --check prospector tests benchmarks tools noxfile.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

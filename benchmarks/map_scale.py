@@ -39,17 +39,10 @@ from prospector.config import load_config
 from prospector.render import Scoring, build_map, write_map
 from prospector.render._demo import grid_parcels
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the headless-browser helpers
+from tests.browser import launch, new_context
+
 RESULTS = Path(__file__).parent / "results"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-]
 RUNS = 3
 CRITERIA = ("value", "access_road", "access_rail", "access_power", "terrain", "travel",
             "evidence_fault")  # fmt: skip
@@ -84,17 +77,9 @@ def bench(n: int, workdir: Path) -> dict:
     ready, rerank, requests, errors, phases = [], [], [], [], []
     rng = np.random.default_rng(1)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch(pw)
         for run in range(RUNS):
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(("file:", "data:", "blob:"))
-                    else route.abort()
-                ),
-            )
+            context = new_context(browser)
             page = context.new_page()
             page.on("request", lambda r: requests.append(r.url))
             page.on("pageerror", lambda e: errors.append(str(e)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from pathlib import Path
@@ -23,29 +24,19 @@ from pathlib import Path
 import geopandas as gpd
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
 import shapely
 from scipy.ndimage import gaussian_filter
 
-from prospector.analysis.model import fit_prospectivity, predict_prospectivity
+from prospector.analysis.prospectivity import run_model
 from prospector.config import load_config
 
 MILE = 1609.344
 
 
-def parcel_blocks(parcels: gpd.GeoDataFrame, *, block_km: float, n_folds: int, seed: int):
-    """Fold of every parcel: square blocks of *block_km* (centroids) dealt into folds."""
-    centre = parcels.geometry.centroid
-    xy = np.c_[centre.x.to_numpy(), centre.y.to_numpy()] // (block_km * 1000.0)
-    blocks, inverse = np.unique(xy.astype(np.int64), axis=0, return_inverse=True)
-    fold_of_block = np.empty(len(blocks), dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    fold_of_block[rng.permutation(len(blocks))] = np.arange(len(blocks)) % n_folds
-    return fold_of_block[inverse.reshape(-1)]
-
-
-def synthetic(n: int, n_sites: int, n_features: int, seed: int = 0):
-    """SYNTHETIC parcels, evidence fields and site counts."""
+def synthetic(
+    n: int, n_sites: int, n_features: int, seed: int = 0
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, np.ndarray]:
+    """SYNTHETIC measured parcels, known sites and the position of each site's parcel."""
     rng = np.random.default_rng(seed)
     side = int(np.ceil(np.sqrt(n)))
     rows, cols = np.divmod(np.arange(n), side)
@@ -56,20 +47,26 @@ def synthetic(n: int, n_sites: int, n_features: int, seed: int = 0):
         if j % 3 == 2:  # a partial survey: covers the western 45 %
             f = np.where(cols < 0.45 * side, f, np.nan)
         fields[f"ev_synthetic{j}_mean"] = f
-    features = pd.DataFrame(fields)
-    logit = 3.0 * features.iloc[:, 0] - 2.0 * features.iloc[:, 1]
-    p = np.exp(logit.to_numpy())
+    logit = 3.0 * fields["ev_synthetic0_mean"] - 2.0 * fields["ev_synthetic1_mean"]
+    p = np.exp(logit)
     sites = rng.choice(n, size=n_sites, p=p / p.sum())
-    positive = np.bincount(sites, minlength=n)
     x0, y0 = -2_000_000.0, 1_200_000.0
-    parcels = gpd.GeoDataFrame(
-        {"parcel_id": np.char.add("SYN", np.arange(n).astype(str))},
+    table = gpd.GeoDataFrame(
+        {"parcel_id": np.char.add("SYN", np.arange(n).astype(str)), **fields},
         geometry=shapely.box(
             x0 + cols * MILE, y0 + rows * MILE, x0 + (cols + 1) * MILE, y0 + (rows + 1) * MILE
         ),
         crs="EPSG:5070",
     )
-    return parcels, features, positive
+    table["area_km2"] = MILE * MILE / 1e6
+    # Each site at its parcel's centre (SYNTHETIC), held by that parcel.
+    centre = shapely.centroid(table.geometry.to_numpy()[sites])
+    site_frame = gpd.GeoDataFrame(
+        {"site_id": np.char.add("SYNSITE", np.arange(n_sites).astype(str))},
+        geometry=centre,
+        crs="EPSG:5070",
+    )
+    return table, site_frame, sites
 
 
 def main() -> None:
@@ -78,42 +75,41 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=30_000)
     parser.add_argument("--features", type=int, default=12)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "model.json"))
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    parcels, features, positive = synthetic(args.parcels, args.sites, args.features)
+    table, sites, owner = synthetic(args.parcels, args.sites, args.features)
     make_s = time.perf_counter() - t0
     config = load_config(None)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    blocks = parcel_blocks(parcels, block_km=25.0, n_folds=5, seed=config.seed)
-    timings["blocks_s"] = time.perf_counter() - start
-    t = time.perf_counter()
-    model = fit_prospectivity(
-        features, positive, key=parcels["parcel_id"].to_numpy(), config=config.model,
-        seed=config.seed, blocks=blocks, threads=args.threads,
+    out, card = run_model(
+        table, sites, owner, np.ones(len(sites), dtype=bool), config,
+        threads=args.threads, timings=timings,
     )  # fmt: skip
-    timings["fit_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    out = predict_prospectivity(model, features, threads=args.threads)
-    timings["predict_s"] = time.perf_counter() - t
-    timings["total_s"] = time.perf_counter() - start
+    total = time.perf_counter() - start
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     result = {
         "data": "SYNTHETIC",
         "parcels": args.parcels,
         "sites": args.sites,
-        "positive_parcels": int((positive > 0).sum()),
+        "positive_parcels": card["training_parcels_positive"],
         "features": args.features,
         "threads": args.threads,
         "lightgbm": lgb.__version__,
         "make_data_s": round(make_s, 2),
         **{k: round(v, 2) for k, v in timings.items()},
+        "total_s": round(total, 2),
+        "peak_rss_gb_before_model": round(rss_before, 2),
         "peak_rss_gb": round(peak_gb, 2),
-        "shap_columns": int(out.columns.str.startswith("shap_").sum()),
+        "shap_parcels": int(out["prospectivity_why"].ne("").sum()),
+        "cv_capture_0.1": card["cv"].get("capture", {}).get("0.1"),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
     }
     print(json.dumps(result, indent=2))
-    path = Path(__file__).parent / "results" / "model.json"
+    path = Path(args.out)
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
 

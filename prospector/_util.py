@@ -7,6 +7,11 @@ import datetime as _dt
 import difflib
 import os
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from prospector._compat import tomllib
+from prospector.errors import ProspectorError
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -62,3 +67,38 @@ def run_time() -> _dt.datetime:
     if epoch.isdigit():
         return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
     return _dt.datetime.now(_dt.timezone.utc)
+
+
+def read_toml(path: Path, *, what: str, give: str, error: type[ProspectorError]) -> dict[str, Any]:
+    """Read the TOML file *path*; every failure raises *error* naming the file and the fix.
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        What the file is, for messages (``"config"``, ``"region"``).
+    give
+        What to give instead, for messages (``"give a TOML config file"``).
+    error
+        The :class:`~prospector.errors.ProspectorError` subclass to raise.
+    """
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder; {give}.")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise error(f"{what} file not found: {path}") from exc
+    except OSError as exc:
+        raise error(f"cannot read {what} file {path}: {exc.strerror or exc}.") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path} is not a {what} file: byte {exc.start} is not UTF-8 text (a binary "
+            f"file?); {give}."
+        ) from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc

@@ -29,6 +29,45 @@ def utah_result():
         return rank("utah-sample")
 
 
+@pytest.fixture(scope="session")
+def demo_map(tmp_path_factory) -> Path:
+    """The map of the synthetic demo layers with hostile text, 20 parcels in detail."""
+    from prospector.render import build_map, write_map
+    from prospector.render._demo import demo_layers
+
+    demo = demo_layers(hostile=True)
+    m = build_map(
+        demo["parcels"],
+        deposits=demo["deposits"],
+        withdrawals=demo["withdrawals"],
+        access=demo["access"],
+        info=demo["info"],
+        detail_limit=20,
+    )
+    return write_map(m, tmp_path_factory.mktemp("demo-map") / "prospects.html")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (tests/browser.py), shared by the browser tests."""
+    from tests.browser import launch
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = launch(pw)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server():
+    """A local HTTP server answering the routes a test registers (tests/httpd.py)."""
+    from tests.httpd import serve
+
+    with serve() as running:
+        yield running
+
+
 def write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str | None = None) -> Path:
     gdf.to_file(path, layer=layer or path.stem, driver="GPKG", engine="pyogrio")
     return path

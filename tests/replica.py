@@ -24,13 +24,15 @@ import re
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 import shapely
 from shapely.geometry import mapping
+
+from tests.httpd import QuietHandler, Request
 
 _FIELD_TYPES = {
     "oid": "esriFieldTypeOID",
@@ -72,14 +74,6 @@ class ArcLayer:
 
     def rows(self) -> list[tuple[dict[str, Any], shapely.Geometry]]:
         return [({"OBJECTID": i + 1, **a}, g) for i, (a, g) in enumerate(self.features)]
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    params: dict[str, str]
-    headers: dict[str, str]
 
 
 class Replica:
@@ -148,24 +142,12 @@ class _Server(ThreadingHTTPServer):
         """Clients hanging up mid-answer (faults, cut transfers) are expected here."""
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._dispatch(dict(parse_qsl(urlsplit(self.path).query)))
-
-    def do_HEAD(self) -> None:
-        self._dispatch({})
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        self._dispatch(dict(parse_qsl(self.rfile.read(length).decode())))
-
-    def _dispatch(self, params: dict[str, str]) -> None:
+    def dispatch(self, params: dict[str, str]) -> None:
+        """Answer as the publisher would, or with the next queued fault."""
         replica = self.server.replica
         path = urlsplit(self.path).path
         with replica.lock:

@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from shapely import affinity
 
 from prospector._runtime import n_threads
-from prospector.analysis._boxes import box_mask, box_point_distance, intersect_pairs
+from prospector.analysis._boxes import (
+    _clip_by_rects,
+    box_mask,
+    box_point_distance,
+    intersect_pairs,
+)
 from prospector.analysis.index import ParcelIndex
 from tests.conftest import X0, Y0
 
@@ -797,3 +802,21 @@ def test_runs_expands_run_lengths():
     assert position.tolist() == [0, 1, 0, 1, 2, 0]
     group, position = runs(np.array([], dtype=np.int64))
     assert group.shape == position.shape == (0,)
+
+
+@pytest.mark.parametrize("vector", [True, False])
+def test_clip_by_rects_one_rectangle_per_geometry(vector):
+    # vector=False is the loop that shapely < 2.2 (the newest on Python 3.10) needs.
+    geoms = np.array(
+        [
+            shapely.box(0, 0, 2, 2),
+            shapely.Polygon([(0, 0), (4, 0), (0, 4)]),
+            shapely.box(5, 5, 6, 6),
+        ]
+    )
+    rects = np.array([[1.0, 1.0, 3.0, 3.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    clipped = _clip_by_rects(geoms, rects, vector=vector)
+    # By hand: the overlap of each geometry with its own rectangle (the third: none).
+    assert shapely.equals(clipped[0], shapely.box(1, 1, 2, 2))
+    assert shapely.equals(clipped[1], shapely.box(0, 0, 1, 1))
+    assert shapely.is_empty(clipped[2])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +24,18 @@ def run(args: list[str]) -> tuple[int, str, str]:
     command = click.Command("prospector", callback=entry)
     result = runner.invoke(command, [], catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
+
+
+def rank_args(region: object, out: Path, *extra: object) -> list[str]:
+    """``prospector rank`` of *region* into *out*, then *extra* options."""
+    return ["rank", "--region", str(region), "--out", str(out), *map(str, extra)]
+
+
+def km_config(tmp_path: Path) -> Path:
+    """A configuration with 1 km cells (quick ranks of the tiny region)."""
+    config = tmp_path / "km.toml"
+    config.write_text("[parcels]\ncell_m = 1000.0\n")
+    return config
 
 
 def test_layers_list_and_info():
@@ -98,9 +111,7 @@ def test_errors_have_one_prefix(tmp_path):
 def test_rank_writes_outputs(tiny_region, tmp_path):
     region = tiny_region()
     out = tmp_path / "run"
-    config = tmp_path / "km.toml"
-    config.write_text("[parcels]\ncell_m = 1000.0\n")
-    args = ["rank", "--region", str(region), "--out", str(out), "--no-map", "--config", str(config)]
+    args = rank_args(region, out, "--no-map", "--config", km_config(tmp_path))
     code, stdout, err = run(args)
     assert code == 0, err
     assert (out / "prospects.gpkg").exists()
@@ -123,17 +134,7 @@ def test_rank_writes_outputs(tiny_region, tmp_path):
 def test_rank_bad_config_exit_2(tiny_region, tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("[score]\nweights = {value = -1, acess = 1}\n")
-    code, _, err = run(
-        [
-            "rank",
-            "--region",
-            str(tiny_region()),
-            "--out",
-            str(tmp_path / "o"),
-            "--config",
-            str(config),
-        ]
-    )
+    code, _, err = run(rank_args(tiny_region(), tmp_path / "o", "--config", config))
     assert code == 2
     assert "score.weights.value must be a finite number >= 0" in err
     assert "Did you mean 'access'?" in err
@@ -192,12 +193,11 @@ def test_demo_end_to_end(tmp_path):
 
 def test_rank_engines_agree(tiny_region, tmp_path):
     region = str(tiny_region())
-    config = tmp_path / "km.toml"
-    config.write_text("[parcels]\ncell_m = 1000.0\n")
+    config = km_config(tmp_path)
     outs = {}
     for engine in ("memory", "local"):
         out = tmp_path / engine
-        args = ["rank", "--region", region, "--out", str(out), "--no-map", "--config", str(config)]
+        args = rank_args(region, out, "--no-map", "--config", config)
         code, _, err = run([*args, "--engine", engine, "--workers", "1", "--tile-km", "4"])
         assert code == 0, err
         outs[engine] = json.loads((out / "manifest.json").read_text())
@@ -211,15 +211,7 @@ def test_rank_engines_agree(tiny_region, tmp_path):
 
 
 def test_scheduler_needs_dask(tiny_region, tmp_path):
-    args = [
-        "rank",
-        "--region",
-        str(tiny_region()),
-        "--out",
-        str(tmp_path / "o"),
-        "--scheduler",
-        "tcp://x:1",
-    ]
+    args = rank_args(tiny_region(), tmp_path / "o", "--scheduler", "tcp://x:1")
     code, _, err = run(args)
     assert code == 2
     assert "--scheduler needs --engine dask" in err
@@ -229,20 +221,7 @@ def test_export_single_file_defaults_to_parcels(tiny_region, tmp_path):
     import geopandas as gpd
 
     out = tmp_path / "run"
-    config = tmp_path / "km.toml"
-    config.write_text("[parcels]\ncell_m = 1000.0\n")
-    code, _, err = run(
-        [
-            "rank",
-            "--region",
-            str(tiny_region()),
-            "--out",
-            str(out),
-            "--no-map",
-            "--config",
-            str(config),
-        ]
-    )
+    code, _, err = run(rank_args(tiny_region(), out, "--no-map", "--config", km_config(tmp_path)))
     assert code == 0, err
     target = tmp_path / "top.geojson"
     code, _, err = run(["export", str(out / "prospects.gpkg"), "-f", "geojson", "-o", str(target)])
@@ -312,12 +291,8 @@ def test_status_of_parcels_and_points(tiny_region, tmp_path):
         tmp_path / "land.gpkg",
     )
     region = tiny_region('\n[[layers]]\nrole = "land"\npath = "land.gpkg"\n')
-    config = tmp_path / "km.toml"
-    config.write_text("[parcels]\ncell_m = 1000.0\n")
     out = tmp_path / "run"
-    code, _, err = run(
-        ["rank", "--region", str(region), "--out", str(out), "--no-map", "--config", str(config)]
-    )
+    code, _, err = run(rank_args(region, out, "--no-map", "--config", km_config(tmp_path)))
     assert code == 0, err
     ranked = str(out / "prospects.gpkg")
     r0, c0 = 1_900_000 // 1000, -1_500_000 // 1000
@@ -392,9 +367,7 @@ def test_rank_with_commodity_focus(tiny_region, tmp_path):
     # The tiny region has a U-V past producer, a Li-K prospect and a gravel pit: with a
     # lithium focus only the Li-K prospect carries value.
     out = tmp_path / "o"
-    code, _, err = run(
-        ["rank", "--region", str(tiny_region()), "--out", str(out), "--commodity", "lithium"]
-    )
+    code, _, err = run(rank_args(tiny_region(), out, "--commodity", "lithium"))
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["value"]["focus_commodities"] == ["lithium"]

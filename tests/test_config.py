@@ -127,10 +127,10 @@ def test_wrong_types_and_values(data, message):
 
 
 def test_unreadable_config_files(tmp_path):
-    assert "is a directory" in problems_of(tmp_path)
+    assert "is a folder; give a TOML config file" in problems_of(tmp_path)
     binary = tmp_path / "c.toml"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
-    assert "not a text file" in problems_of(binary)
+    assert f"{binary} is not a config file: byte 0 is not UTF-8 text" in problems_of(binary)
     assert "config file not found" in problems_of(tmp_path / "none.toml")
 
 
@@ -212,7 +212,7 @@ def test_overrides_are_validated_and_leave_the_original_alone():
     text = str(exc.value)
     assert "invalid configuration in the overrides" in text
     assert "[score]: unknown key 'stauts'. Did you mean 'status'?" in text
-    assert "score.method must be one of wlc, gamma, topsis; got 'wlcc'" in text
+    assert "score.method must be one of wlc, gamma, topsis, model; got 'wlcc'" in text
     with pytest.raises(ConfigError, match="unknown commodity group 'batery'"):
         config.with_overrides({"value.group_weights.batery": 1.0})
     ahp = load_config({"score": {"ahp": JUDGEMENTS}})

@@ -26,7 +26,7 @@ def test_typos_get_did_you_mean(tmp_path):
     text = str(exc.value)
     assert "unknown key 'wieghts'. Did you mean 'weights'?" in text
     assert "unknown key 'valeu'. Did you mean 'value'?" in text
-    assert "must be one of wlc, gamma, topsis; got 'wlcc'. Did you mean 'wlc'?" in text
+    assert "must be one of wlc, gamma, topsis, model; got 'wlcc'. Did you mean 'wlc'?" in text
 
 
 @pytest.mark.parametrize(

@@ -171,6 +171,14 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
     assert shapely.equals_exact(a.geometry.to_numpy(), b.geometry.to_numpy(), tolerance=0).all()
 
 
+def _same_targets(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
+    """Same targets in the same order: every column equal, the same cell unions."""
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
+    )
+    assert shapely.equals(a.geometry.to_numpy(), b.geometry.to_numpy()).all()
+
+
 def _check(result, expected) -> None:
     assert len(result.parcels) > 100 and len(result.excluded) > 0
     _same(expected.parcels, result.parcels)
@@ -208,9 +216,8 @@ def test_streamed_matches_rank(tmp_path, workers):
     # Known limitation of the streamed path (docs/scale.md): a site exactly on a parcel edge
     # that is also a tile edge is counted inside a parcel of each tile.  Compare without it.
     layers["deposits"] = layers["deposits"].iloc[1:]
-    # Streamed layers are read as they are: give both paths de-duplicated sites (rank()
-    # de-duplicates records itself and leaves sites that carry n_sources as they are).
-    layers["deposits"] = dedupe_sites(layers["deposits"], distance_m=300.0)
+    # Both paths get the raw records: each de-duplicates them into sites itself.
+    assert len(dedupe_sites(layers["deposits"], distance_m=300.0)) < len(layers["deposits"])
     data = RegionData(
         region=_region(),
         crs=pyproj.CRS(CRS),
@@ -243,6 +250,9 @@ def test_streamed_matches_rank(tmp_path, workers):
     rest = want["rank"].isna()
     want = pd.concat([want[~rest], want[rest].sort_values("parcel_id")], ignore_index=True)
     _same(want, got)
+    # Targets from the dataset's best rows only: the same as the in-memory run's.
+    assert len(expected.targets) > 1
+    _same_targets(expected.targets, res.targets)
 
 
 def test_rank_rejects_unknown_engine(data):
@@ -269,5 +279,6 @@ def test_stream_engine_on_loaded_data_matches_memory(tmp_path):
     # A streamed run knows no in-memory parcel order: its excluded parcels come by id.
     want = expected.excluded.sort_values("parcel_id", ignore_index=True)
     _same(want, got.excluded)
+    _same_targets(expected.targets, got.targets)
     # auto: a region this small runs in memory.
     assert rank(data, CONFIG).dataset is None

@@ -7,159 +7,25 @@ port; nothing here touches the internet.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 import pytest
 import shapely
 
 from prospector.errors import ConfigError, FetchError
-from prospector.ingest.arcgis import _esri_geometry, query_features
+from prospector.ingest._esri_json import esri_geometry
+from prospector.ingest.arcgis import query_features
 from prospector.ingest.download import CACHE_ENV_VAR, default_cache_dir, fetch_file
+from tests.httpd import Handler, Request, Server, send, send_cut, send_json, send_ranged
 
 # --------------------------------------------------------------------------- server
 
 PAYLOAD = random.Random(20240601).randbytes(200_000)
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    params: dict[str, str]
-    headers: dict[str, str]
-
-
-RouteFunc = Callable[["Handler", Request], None]
-
-
-@dataclass
-class App:
-    routes: dict[str, RouteFunc] = field(default_factory=dict)
-    hits: Counter[str] = field(default_factory=Counter)
-    log: list[Request] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def requests(self, path: str) -> list[Request]:
-        return [r for r in self.log if r.path == path]
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep pytest output clean
-
-    def do_GET(self) -> None:
-        self._dispatch(dict(parse_qsl(urlsplit(self.path).query)))
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        self._dispatch(dict(parse_qsl(self.rfile.read(length).decode())))
-
-    def _dispatch(self, params: dict[str, str]) -> None:
-        app = self.server.app
-        path = urlsplit(self.path).path
-        request = Request(
-            self.command, path, params, {k.lower(): v for k, v in self.headers.items()}
-        )
-        app.hits[path] += 1
-        app.log.append(request)
-        route = app.routes.get(path)
-        try:
-            if route is None:
-                send(self, 404, b"not found")
-            else:
-                route(self, request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (timeout tests)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # server_close() joins every handler thread
-    app: App
-
-
-@dataclass
-class Server:
-    app: App
-    base: str
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def route(self, path: str) -> Callable[[RouteFunc], RouteFunc]:
-        def register(func: RouteFunc) -> RouteFunc:
-            self.app.routes[path] = func
-            return func
-
-        return register
-
-
-def send(
-    handler: BaseHTTPRequestHandler,
-    status: int,
-    body: bytes,
-    *,
-    content_type: str = "application/octet-stream",
-    headers: dict[str, str] | None = None,
-) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", content_type)
-    handler.send_header("Content-Length", str(len(body)))
-    for key, value in (headers or {}).items():
-        handler.send_header(key, value)
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def send_json(handler: BaseHTTPRequestHandler, payload: Any, status: int = 200) -> None:
-    send(handler, status, json.dumps(payload).encode(), content_type="application/json")
-
-
-def send_ranged(handler: BaseHTTPRequestHandler, request: Request, data: bytes) -> None:
-    """Serve ``data``, honouring ``Range: bytes=N-``."""
-    spec = request.headers.get("range", "")
-    if spec.startswith("bytes=") and spec.endswith("-"):
-        start = int(spec[len("bytes=") : -1])
-        send(
-            handler,
-            206,
-            data[start:],
-            headers={"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"},
-        )
-    else:
-        send(handler, 200, data)
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    httpd = _Server(("127.0.0.1", 0), Handler)
-    httpd.app = App()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    port = httpd.server_address[1]
-    try:
-        yield Server(httpd.app, f"http://127.0.0.1:{port}")
-    finally:
-        httpd.app.stop.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
-# ---------------------------------------------------------------------- fetch_file
 
 
 def fetch(server: Server, path: str, cache: Path, **kwargs: Any) -> Path:
@@ -242,13 +108,7 @@ def test_fetch_resumes_dropped_connection_with_range(server: Server, tmp_path: P
         if "range" in request.headers:
             send_ranged(handler, request, PAYLOAD)
             return
-        # Promise the whole file, send half of it, then hang up.
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(PAYLOAD)))
-        handler.end_headers()
-        handler.wfile.write(PAYLOAD[:half])
-        handler.wfile.flush()
-        handler.close_connection = True
+        send_cut(handler, PAYLOAD, half)
 
     path = fetch(server, "/drop.bin", tmp_path, sha256=PAYLOAD_SHA, retries=2)
 
@@ -269,11 +129,7 @@ def test_fetch_keeps_partial_download_for_the_next_call(server: Server, tmp_path
         if server.app.hits["/cut.bin"] > 1:
             send_ranged(handler, request, PAYLOAD)
             return
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(PAYLOAD)))
-        handler.end_headers()
-        handler.wfile.write(PAYLOAD[:cut])
-        handler.close_connection = True
+        send_cut(handler, PAYLOAD, cut)
 
     with pytest.raises(FetchError, match="connection dropped") as info:
         fetch(server, "/cut.bin", tmp_path, filename="cut.bin", retries=0)
@@ -554,7 +410,7 @@ def test_query_features_esri_json_fallback(server: Server) -> None:
     ],
 )
 def test_esri_geometry_conversion(esri: dict[str, Any], expected: Any) -> None:
-    result = _esri_geometry(esri, None)
+    result = esri_geometry(esri, None)
     if expected is None:
         assert result is None
     else:

@@ -12,15 +12,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import threading
 import zipfile
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import geopandas as gpd
 import numpy as np
@@ -34,6 +31,7 @@ from prospector.cli.main import main
 from prospector.errors import ProspectorWarning
 from prospector.export import read_manifest, read_ranked
 from prospector.ingest import read_vector
+from tests.httpd import Request, send, send_json
 
 # The tiny region of conftest.py: a 10 km square in EPSG:5070 from (X0, Y0), near
 # (-113.5°, 38.9°).
@@ -124,10 +122,20 @@ def write_shp(gdf: gpd.GeoDataFrame, path: Path, **kwargs: Any) -> Path:
 # --------------------------------------------------------------- `layers check` cases
 
 
-def _missing_crs(tmp: Path) -> Path:
-    path = write_shp(areas_frame(), tmp / "nocrs.shp")
-    path.with_suffix(".prj").unlink()
-    return path
+def _shapefile_without(part: str, name: str) -> Callable[[Path], Path]:
+    """A case: the shapefile *name* written whole, then its *part* (``.prj``...) removed."""
+
+    def build(tmp: Path) -> Path:
+        path = write_shp(areas_frame(), tmp / name)
+        path.with_suffix(part).unlink()
+        return path
+
+    return build
+
+
+_missing_crs = _shapefile_without(".prj", "nocrs.shp")
+_missing_shx = _shapefile_without(".shx", "noshx.shp")
+_missing_dbf = _shapefile_without(".dbf", "nodbf.shp")
 
 
 def _swapped(tmp: Path) -> Path:
@@ -168,18 +176,6 @@ def _duplicate_ids(tmp: Path) -> Path:
 
 def _missing_field(tmp: Path) -> Path:
     return write_gpkg(deposits_frame(lonlat_points()).drop(columns="dev_status"), tmp / "nf.gpkg")
-
-
-def _missing_shx(tmp: Path) -> Path:
-    path = write_shp(areas_frame(), tmp / "noshx.shp")
-    path.with_suffix(".shx").unlink()
-    return path
-
-
-def _missing_dbf(tmp: Path) -> Path:
-    path = write_shp(areas_frame(), tmp / "nodbf.shp")
-    path.with_suffix(".dbf").unlink()
-    return path
 
 
 def _truncated_shp(tmp: Path) -> Path:
@@ -651,74 +647,6 @@ ZIP_SITES = [
 ]
 
 
-@dataclass
-class App:
-    routes: dict[str, Callable[[BaseHTTPRequestHandler, dict[str, str]], None]] = field(
-        default_factory=dict
-    )
-    hits: Counter[str] = field(default_factory=Counter)
-    log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Any
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._dispatch(dict(parse_qsl(urlsplit(self.path).query)))
-
-    def do_HEAD(self) -> None:
-        self._dispatch({})
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        self._dispatch(dict(parse_qsl(self.rfile.read(length).decode())))
-
-    def _dispatch(self, params: dict[str, str]) -> None:
-        app: App = self.server.app
-        path = urlsplit(self.path).path
-        app.hits[path] += 1
-        app.log.append((path, params))
-        route = app.routes.get(path)
-        if route is None:
-            _send(self, 404, b"not found")
-        else:
-            route(self, params)
-
-
-def _send(
-    handler: BaseHTTPRequestHandler,
-    status: int,
-    body: bytes,
-    ctype: str = "application/octet-stream",
-) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", ctype)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def _send_json(handler: BaseHTTPRequestHandler, payload: Any) -> None:
-    _send(handler, 200, json.dumps(payload).encode(), "application/json")
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[App, str]]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.app = App()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield httpd.app, f"http://127.0.0.1:{httpd.server_address[1]}"  # type: ignore[attr-defined]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
 def _sites_zip(tmp: Path) -> bytes:
     folder = tmp / "zipsrc"
     folder.mkdir()
@@ -766,9 +694,9 @@ id_prefix = "test"
 def test_fetch_zipped_shapefile_then_rank(
     cli, server, tmp_path: Path, tiny_region, monkeypatch
 ) -> None:
-    app, base = server
+    app, base = server.app, server.base
     payload = _sites_zip(tmp_path)
-    app.routes["/dl/sites.zip"] = lambda h, p: _send(h, 200, payload)
+    app.routes["/dl/sites.zip"] = lambda h, r: send(h, 200, payload)
     sha = hashlib.sha256(payload).hexdigest()
     layers = _catalog(
         tmp_path,
@@ -817,9 +745,9 @@ def test_fetch_zipped_shapefile_then_rank(
 def test_fetch_checksum_mismatch_writes_nothing(
     cli, server, tmp_path: Path, tiny_region, monkeypatch
 ) -> None:
-    app, base = server
+    app, base = server.app, server.base
     payload = _sites_zip(tmp_path)
-    app.routes["/dl/sites.zip"] = lambda h, p: _send(h, 200, payload)
+    app.routes["/dl/sites.zip"] = lambda h, r: send(h, 200, payload)
     layers = _catalog(
         tmp_path,
         "test-sites",
@@ -838,7 +766,7 @@ def test_fetch_checksum_mismatch_writes_nothing(
 
 
 def test_fetch_arcgis_pages(cli, server, tmp_path: Path, tiny_region, monkeypatch) -> None:
-    app, base = server
+    app, base = server.app, server.base
     layer = "/arcgis/rest/services/Test/MapServer/0"
     rings = [
         shapely.box(LON0 + 0.01 * i, LAT0, LON0 + 0.01 * i + 0.005, LAT0 + 0.005) for i in range(5)
@@ -855,12 +783,15 @@ def test_fetch_arcgis_pages(cli, server, tmp_path: Path, tiny_region, monkeypatc
         "supportedQueryFormats": "JSON, geoJSON", "advancedQueryCapabilities": {"supportsPagination": True},
         "fields": [{"name": "OBJECTID", "type": "esriFieldTypeOID"}, {"name": "NAME", "type": "esriFieldTypeString"}],
     }  # fmt: skip
-    app.routes[layer] = lambda h, p: _send_json(h, meta)
+    app.routes[layer] = lambda h, r: send_json(h, meta)
 
-    def query(handler: BaseHTTPRequestHandler, params: dict[str, str]) -> None:
-        offset, count = int(params["resultOffset"]), int(params["resultRecordCount"])
+    def query(handler: BaseHTTPRequestHandler, request: Request) -> None:
+        offset, count = (
+            int(request.params["resultOffset"]),
+            int(request.params["resultRecordCount"]),
+        )
         page = features[offset : offset + count]
-        _send_json(handler, {"type": "FeatureCollection", "features": page,
+        send_json(handler, {"type": "FeatureCollection", "features": page,
                              "exceededTransferLimit": offset + count < len(features)})  # fmt: skip
 
     app.routes[layer + "/query"] = query
@@ -878,7 +809,7 @@ def test_fetch_arcgis_pages(cli, server, tmp_path: Path, tiny_region, monkeypatc
     fetched = read_vector(out)
     assert fetched["NAME"].tolist() == [f"Closed area {i}" for i in range(1, 6)]
     assert shapely.equals(fetched.geometry.values, np.array(rings)).all()
-    queries = [params for path, params in app.log if path == layer + "/query"]
+    queries = [r.params for r in app.requests(layer + "/query")]
     assert [q["resultOffset"] for q in queries] == ["0", "2", "4"]
     west, south, east, north = (float(v) for v in queries[0]["geometry"].split(","))
     # The region's envelope plus the 200 km access search radius, in lon/lat.
@@ -917,8 +848,8 @@ def test_fetch_catalogue_errors(
 
 
 def test_fetch_server_error_is_clean(cli, server, tmp_path: Path, tiny_region, monkeypatch) -> None:
-    app, base = server
-    app.routes["/dl/sites.zip"] = lambda h, p: _send(h, 503, b"maintenance")
+    app, base = server.app, server.base
+    app.routes["/dl/sites.zip"] = lambda h, r: send(h, 503, b"maintenance")
     layers = _catalog(
         tmp_path,
         "test-sites",

@@ -31,17 +31,8 @@ def demo():
 
 
 @pytest.fixture(scope="module")
-def demo_html(demo, tmp_path_factory):
-    m = build_map(
-        demo["parcels"],
-        deposits=demo["deposits"],
-        withdrawals=demo["withdrawals"],
-        access=demo["access"],
-        info=demo["info"],
-        detail_limit=20,
-    )
-    path = write_map(m, tmp_path_factory.mktemp("map") / "prospects.html")
-    return path.read_text(encoding="utf-8")
+def demo_html(demo_map):
+    return demo_map.read_text(encoding="utf-8")
 
 
 def payload_of(html: str) -> dict:

@@ -6,82 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from prospector.render import build_map, write_map
-from prospector.render._demo import HOSTILE, demo_layers
+from prospector.render._demo import HOSTILE
+from tests.browser import BROWSER_MARKS, open_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).parents[1] / "out" / "test-artifacts"
-DETAIL_LIMIT = 20
+DETAIL_LIMIT = 20  # the demo_map fixture's (conftest.py)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
-def map_file(tmp_path_factory) -> Path:
-    demo = demo_layers(hostile=True)
-    m = build_map(
-        demo["parcels"],
-        deposits=demo["deposits"],
-        withdrawals=demo["withdrawals"],
-        access=demo["access"],
-        info=demo["info"],
-        detail_limit=DETAIL_LIMIT,
-    )
-    return write_map(m, tmp_path_factory.mktemp("browser") / "prospects.html")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class PageLog:
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
+def map_file(demo_map) -> Path:
+    return demo_map
 
 
 @pytest.fixture
 def page(browser, map_file):
-    log = PageLog()
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.on("request", lambda r: log.requests.append(r.url))
-    pg.on(
-        "console",
-        lambda msg: log.errors.append(msg.text) if msg.type in ("error", "warning") else None,
-    )
-    pg.on("pageerror", lambda exc: log.errors.append(str(exc)))
-
-    def on_dialog(dialog) -> None:
-        log.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    pg.on("dialog", on_dialog)
-    pg.goto(map_file.as_uri())
-    pg.wait_for_function("window.prospector && window.prospector.ready === true", timeout=15_000)
-    pg.log = log  # type: ignore[attr-defined]
+    pg = open_page(browser, map_file.as_uri(), offline=False, timeout_ms=15_000)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def external(requests: list[str]) -> list[str]:
@@ -220,20 +163,11 @@ def sample_run(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def sample_page(browser, sample_run):
-    log = PageLog()
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.on("request", lambda r: log.requests.append(r.url))
-    pg.on(
-        "console",
-        lambda msg: log.errors.append(msg.text) if msg.type in ("error", "warning") else None,
+    pg = open_page(
+        browser, (sample_run / "prospects.html").as_uri(), offline=False, timeout_ms=30_000
     )
-    pg.on("pageerror", lambda exc: log.errors.append(str(exc)))
-    pg.goto((sample_run / "prospects.html").as_uri())
-    pg.wait_for_function("window.prospector && window.prospector.ready === true", timeout=30_000)
-    pg.log = log  # type: ignore[attr-defined]
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def test_real_ranking_drawn_as_in_the_geopackage(sample_page, sample_run):

@@ -24,24 +24,9 @@ from prospector.ranking import global_scores
 from prospector.ranking.outputs import map_scoring
 from prospector.render import Scoring, build_map, write_map
 from prospector.render._demo import HOSTILE, demo_layers
+from tests.browser import BROWSER_MARKS, open_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 #: Family weights (and access shares) to compare; the run's own come first.
 WEIGHT_SETS = [
@@ -53,40 +38,9 @@ WEIGHT_SETS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-def open_page(browser, path: Path, *, hash_: str = ""):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    # Block every request that is not the page itself: the map must not need them.
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith(("file:", "data:", "blob:"))
-            else route.abort()
-        ),
-    )
-    page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.dialogs = []  # type: ignore[attr-defined]
-    page.requests = []  # type: ignore[attr-defined]
-    page.on("request", lambda r: page.requests.append(r.url))
-    page.on(
-        "console",
-        lambda m: page.errors.append(m.text) if m.type in ("error", "warning") else None,
-    )
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.goto(path.as_uri() + hash_)
-    page.wait_for_function("window.prospector && window.prospector.ready === true", timeout=60_000)
-    return page
+def open_map(browser, path: Path, *, hash_: str = ""):
+    """The map at *path*, offline (every request but the page's own blocked), ready."""
+    return open_page(browser, path.as_uri() + hash_)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +67,7 @@ def python_top(result, weights, access=None, n=100) -> list[str]:
 
 
 def test_top100_equals_python_for_several_weight_sets(browser, utah_map, utah_result):
-    page = open_page(browser, utah_map)
+    page = open_map(browser, utah_map)
     assert page.evaluate("window.prospector.weights()") == utah_result.config.score.weights
     assert page.evaluate("window.prospector.topIds(100)") == [
         str(v) for v in utah_result.parcels["parcel_id"].iloc[:100]
@@ -131,19 +85,19 @@ def test_top100_equals_python_for_several_weight_sets(browser, utah_map, utah_re
     assert page.evaluate("window.prospector.topIds(10)") == [
         str(v) for v in utah_result.parcels["parcel_id"].iloc[:10]
     ]
-    assert page.errors == []
-    assert [u for u in page.requests if not u.startswith(("file:", "data:", "blob:"))] == []
+    assert page.log.errors == []
+    assert [u for u in page.log.requests if not u.startswith(("file:", "data:", "blob:"))] == []
 
 
 def test_weights_travel_in_the_url_hash(browser, utah_map, utah_result):
-    page = open_page(browser, utah_map)
+    page = open_map(browser, utah_map)
     weights = {"value": 0.2, "access": 0.5, "evidence": 0.3}
     page.evaluate("(w) => window.prospector.setWeights(w)", weights)
     url = page.url
     assert "#weights=value:0.2,access:0.5,evidence:0.3" in url
     top = page.evaluate("window.prospector.topIds(20)")
     # A fresh page opened on that link starts with those weights and that order.
-    again = open_page(browser, utah_map, hash_=url[url.index("#") :])
+    again = open_map(browser, utah_map, hash_=url[url.index("#") :])
     assert again.evaluate("window.prospector.weights()") == weights
     assert (
         again.evaluate("window.prospector.topIds(20)")
@@ -155,11 +109,11 @@ def test_weights_travel_in_the_url_hash(browser, utah_map, utah_result):
     again.locator("#pm-reset").click()
     assert again.evaluate("window.prospector.weights()") == utah_result.config.score.weights
     assert "#" not in again.url
-    assert again.errors == [] and page.errors == []
+    assert again.log.errors == [] and page.log.errors == []
 
 
 def test_slider_moves_rerank_and_missing_criteria_are_disabled(browser, utah_map):
-    page = open_page(browser, utah_map)
+    page = open_map(browser, utah_map)
     # The sample has no road or power layer: their sliders are disabled, with the reason.
     assert page.locator('input[data-key="access_road"]').is_disabled()
     assert page.locator('input[data-key="access_power"]').is_disabled()
@@ -173,11 +127,11 @@ def test_slider_moves_rerank_and_missing_criteria_are_disabled(browser, utah_map
     # The shortlist follows the new order.
     first = page.locator(".pm-targets tbody tr").first.locator(".pm-id").inner_text()
     assert first == after[0]
-    assert page.errors == []
+    assert page.log.errors == []
 
 
 def test_shortlist_filters_click_and_downloads(browser, utah_map, utah_result):
-    page = open_page(browser, utah_map)
+    page = open_map(browser, utah_map)
     rows = page.evaluate("window.prospector.shortlist()")
     assert [r["parcel_id"] for r in rows] == [
         str(v) for v in utah_result.parcels["parcel_id"].iloc[:25]
@@ -212,7 +166,7 @@ def test_shortlist_filters_click_and_downloads(browser, utah_map, utah_result):
     gj = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
     assert [f["properties"]["parcel_id"] for f in gj["features"]] == table["parcel_id"].tolist()
     assert gj["properties"]["weights"] == utah_result.config.score.weights
-    assert page.errors == []
+    assert page.log.errors == []
 
 
 # ---------- methods and hostile text on the small synthetic demo ----------
@@ -261,7 +215,7 @@ def test_methods_rank_as_python(browser, tmp_path, method):
     parcels = demo["parcels"]
     scoring, criteria = demo_scoring(parcels, method)
     m = build_map(parcels, deposits=demo["deposits"], scoring=scoring, detail_limit=10)
-    page = open_page(browser, write_map(m, tmp_path / "m.html"))
+    page = open_map(browser, write_map(m, tmp_path / "m.html"))
     ids = list(parcels["parcel_id"])
     for family in (
         {"value": 0.6, "access": 0.25, "evidence": 0.15},
@@ -270,7 +224,7 @@ def test_methods_rank_as_python(browser, tmp_path, method):
         page.evaluate("(w) => window.prospector.setWeights(w)", family)
         expected = python_order(criteria, scoring.shares, family, method, scoring.gamma, ids)
         assert page.evaluate(f"window.prospector.topIds({len(ids)})") == expected
-    assert page.errors == []
+    assert page.log.errors == []
 
 
 def test_hostile_text_in_shortlist_stays_text(browser, tmp_path):
@@ -280,7 +234,7 @@ def test_hostile_text_in_shortlist_stays_text(browser, tmp_path):
     parcels.loc[parcels["rank"] == 1, "critical_commodities"] = '=HYPERLINK("x")'
     scoring, _ = demo_scoring(parcels, "wlc")
     m = build_map(parcels, deposits=demo["deposits"], scoring=scoring, detail_limit=10)
-    page = open_page(browser, write_map(m, tmp_path / "m.html"))
+    page = open_map(browser, write_map(m, tmp_path / "m.html"))
     page.evaluate("window.prospector.setWeights({value: 0, access: 0, evidence: 1})")
     page.locator('select[aria-label="Number of targets"]').select_option("100")
     assert HOSTILE in page.locator("#pm-live").inner_text()
@@ -295,7 +249,7 @@ def test_hostile_text_in_shortlist_stays_text(browser, tmp_path):
     assert "'=HYPERLINK" in text  # spreadsheet formulas neutralised
     page.wait_for_timeout(300)
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
-    assert page.dialogs == [] and page.errors == []
+    assert page.log.dialogs == [] and page.log.errors == []
 
 
 def test_shortlist_switches_to_targets(browser, tmp_path):
@@ -318,7 +272,7 @@ def test_shortlist_switches_to_targets(browser, tmp_path):
     )
     scoring, _ = demo_scoring(parcels, "wlc")
     m = build_map(parcels, scoring=scoring, targets=targets, detail_limit=5)
-    page = open_page(browser, write_map(m, tmp_path / "m.html"))
+    page = open_map(browser, write_map(m, tmp_path / "m.html"))
     page.locator('select[aria-label="Cells or targets"]').select_option("targets")
     rows = page.evaluate("window.prospector.shortlist()")
     assert [r["target_id"] for r in rows] == ["T0001", "T0002"]
@@ -327,13 +281,13 @@ def test_shortlist_switches_to_targets(browser, tmp_path):
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(timeout=5000)
     assert "Target T0001" in popup.inner_text() and HOSTILE in popup.inner_text()
-    assert page.dialogs == [] and page.errors == []
+    assert page.log.dialogs == [] and page.log.errors == []
 
 
 def test_bucket_ordering_equals_a_full_sort(browser, tmp_path):
     """The page's one-pass ordering against a plain comparator sort (ties, NaN, out of [0, 1])."""
     demo = demo_layers(hostile=True)
-    page = open_page(browser, write_map(build_map(demo["parcels"]), tmp_path / "m.html"))
+    page = open_map(browser, write_map(build_map(demo["parcels"]), tmp_path / "m.html"))
     mismatches = page.evaluate(
         """() => {
         const n = 5000, vals = new Float64Array(n), ids = new Uint32Array(n);

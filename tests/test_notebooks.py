@@ -21,6 +21,7 @@ def test_notebooks_are_numbered_and_present():
         "01_explore_layers.ipynb",
         "02_rank_parcels.ipynb",
         "03_sensitivity_and_validation.ipynb",
+        "04_learned_prospectivity.ipynb",
     ]
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import tomllib
 import yaml
+
+from prospector._compat import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI names.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
-from prospector.analysis.targets import TARGET_COLUMNS, find_targets
+from prospector.analysis.targets import TARGET_COLUMNS, find_targets, target_cell_count
 from prospector.config import TargetConfig
 from prospector.errors import ConfigError
 
@@ -35,6 +35,30 @@ def _grid(scores: dict[tuple[int, int], float], n: int = 5, **columns) -> gpd.Ge
 
 # Two diagonal cells (corner contact), one pair of edge neighbours, and a lone cell.
 SCORES = {(0, 0): 0.9, (1, 1): 0.8, (3, 3): 0.7, (3, 4): 0.6, (0, 4): 0.5}
+
+
+def test_target_cell_count_by_hand():
+    config = TargetConfig(top_percent=2.0, min_cells=50)
+    assert target_cell_count(10_000, config) == 200  # 2 % of 10,000
+    assert target_cell_count(10_001, config) == 201  # rounded up
+    assert target_cell_count(1_000, config) == 50  # at least min_cells
+    assert target_cell_count(30, config) == 30  # all when fewer are ranked
+    assert target_cell_count(0, config) == 0
+
+
+def test_best_rows_only_give_the_same_targets():
+    """A streamed run passes only its best rows and the run's count of ranked parcels."""
+    config = TargetConfig(top_percent=20.0, min_cells=1)
+    grid = _grid(SCORES)
+    best = grid[grid["rank"] <= 5].sort_values("rank")
+    full = find_targets(grid, config)
+    part = find_targets(best, config, n_ranked=25)
+    assert part.drop(columns="geometry").equals(full.drop(columns="geometry"))
+    assert part.geometry.geom_equals(full.geometry).all()
+    # Without n_ranked the 5 rows would be the whole run: 20 % of 5 = 1 cell.
+    assert find_targets(best, config)["n_cells"].tolist() == [1]
+    with pytest.raises(ConfigError, match="n_ranked must be >= 0"):
+        find_targets(best, config, n_ranked=-1)
 
 
 def test_queen_joins_corner_neighbours():

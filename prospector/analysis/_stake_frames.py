@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -10,12 +10,10 @@ import pandas as pd
 import pyproj
 import shapely
 
+from prospector.analysis._stake_context import FOOT_M, SQFT_PER_ACRE, StakeContext, StakePlan
 from prospector.analysis._stake_describe import describe_by_area, plss_rows, plss_text
 from prospector.analysis._stake_layout import Lattice, utm_crs
 from prospector.errors import SchemaError
-
-if TYPE_CHECKING:
-    from prospector.analysis.stake import StakePlan, _Context
 
 __all__ = ["PlanBuilder"]
 
@@ -44,7 +42,7 @@ def _require(frame: gpd.GeoDataFrame, what: str, *, any_of: tuple[str, ...], fix
 class PlanBuilder:
     """Collect claims target by target, then build the plan's frames once."""
 
-    def __init__(self, ctx: _Context) -> None:
+    def __init__(self, ctx: StakeContext) -> None:
         self.ctx = ctx
         self.planned: list[shapely.Geometry] = []
         self._claims: list[dict[str, Any]] = []
@@ -87,8 +85,6 @@ class PlanBuilder:
         open_area_m2: float,
     ) -> None:
         """Add one target's claims (corners in its local projection *tm*)."""
-        from prospector.analysis.stake import FOOT_M, SQFT_PER_ACRE
-
         fees = self.ctx.fees
         tid = str(target["target_id"])
         n = len(lattice.corners)
@@ -184,8 +180,6 @@ class PlanBuilder:
 
     def finish(self, notes: list[str]) -> StakePlan:
         """Build the plan."""
-        from prospector.analysis.stake import StakePlan
-
         claim_cols = (
             list(self._claims[0]) if self._claims else ["claim_id", "target_id", "geometry"]
         )

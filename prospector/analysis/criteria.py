@@ -77,7 +77,10 @@ def build_criteria(
 
     Returns the criteria table (columns ``value``, ``access_<kind>``, ``terrain``,
     ``evidence_fault`` and ``evidence_<raster>`` for every continuous evidence raster, from its
-    ``ev_<raster>_mean`` column) and the effective weights per criterion.
+    ``ev_<raster>_mean`` column) and the effective weights per criterion.  With
+    ``score.method = "model"`` the table starts with the normalised ``prospectivity`` of the
+    parcels (their ``prospectivity`` column) and only it and the access criteria are weighted
+    (:func:`~prospector.analysis.prospectivity.decision_criteria`).
     """
     how = config.score.normalise
     crit = pd.DataFrame(index=parcels.index)
@@ -176,5 +179,17 @@ def build_criteria(
     evidence_criteria = ["evidence_fault", *raster_evidence]
     for name in evidence_criteria:
         configured[name] = family.get("evidence", 0.0) / len(evidence_criteria)
+    if config.score.method == "model":  # learned prospectivity and access (docs/model.md)
+        from prospector.analysis.prospectivity import decision_criteria
+        from prospector.errors import ConfigError
+
+        if "prospectivity" not in parcels:
+            raise ConfigError(
+                "score.method = 'model' needs the parcels' 'prospectivity' column, which a "
+                "ranking run fits (prospector.rank); these parcels lack it. Rank with "
+                "score.method = 'model', or use 'wlc'."
+            )
+        prospectivity = parcels["prospectivity"]
+        return decision_criteria(crit, prospectivity, config, available=available, reasons=reasons)
     weights = effective_weights(configured, available, reasons)
     return crit, weights

@@ -23,6 +23,7 @@ CRITERION_LABELS: dict[str, str] = {
     "terrain": "gentle terrain",
     "travel": "short travel from roads",
     "evidence_fault": "nearby faults",
+    "prospectivity": "learned prospectivity",
 }
 
 
@@ -99,6 +100,29 @@ def _where(mask: np.ndarray, a: pa.Array | str | None, b: pa.Array | str | None)
     return pc.if_else(pa.array(mask, type=pa.bool_()), scalar(a), scalar(b))
 
 
+def _prospectivity_text(parcels: pd.DataFrame) -> pa.Array:
+    """``"prospectivity 0.82 (0.71-0.90), raised by high fault density and many fault tips"``.
+
+    From ``prospectivity``, its band and ``prospectivity_why`` (the TreeSHAP reasons).
+    """
+    size = len(parcels)
+
+    def fixed(name: str) -> pa.Array:
+        col = parcels.get(name)
+        v = np.full(size, np.nan) if col is None else pd.to_numeric(col).to_numpy(dtype=float)
+        hundredths = np.rint(np.clip(np.nan_to_num(v), 0.0, 1.0) * 100).astype(np.int64)
+        text = _concat(
+            _int_text(hundredths // 100), ".", pc.utf8_lpad(_int_text(hundredths % 100), 2, "0")
+        )
+        return pa.array(text, type=pa.string(), mask=~np.isfinite(v))
+
+    p, lo, hi = fixed("prospectivity"), fixed("prospectivity_lo"), fixed("prospectivity_hi")
+    band = pc.coalesce(pc.binary_join_element_wise(" (", lo, "–", hi, ")", ""), pa.scalar(""))
+    reasons = _nonempty(_strings(parcels.get("prospectivity_why"), size))
+    raised = pc.coalesce(pc.binary_join_element_wise(", raised by ", reasons, ""), pa.scalar(""))
+    return pc.binary_join_element_wise("prospectivity ", p, band, raised, "")
+
+
 def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     """Build the ``why`` sentence of every parcel (vectorised with Arrow string kernels).
 
@@ -106,6 +130,9 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     dist_*_km, land_status, agency, withdrawals, withdrawn_frac, contrib_*).  Example:
     ``"#12: 3 known sites inside (uranium, vanadium); critical: uranium, vanadium; 4.2 km
     to rail; 0.8 km to a Quaternary fault; ownership unknown. Driven by known deposits."``
+    Parcels of a learned-prospectivity run (``prospectivity`` column) start with the model's
+    output, its band and the features that raise it most: ``"#1: prospectivity 0.82
+    (0.71–0.90), raised by high fault density and many fault tips; ..."``.
     Blocks of rows run on parallel threads (Arrow's kernels release the GIL).
     """
     size = len(parcels)
@@ -209,6 +236,8 @@ def _sentences(parcels: pd.DataFrame, radius_km: float) -> pa.Array:
     parts.append(
         _where(named, pc.binary_join_element_wise(pct, "% withdrawn (", names, ")", ""), None)
     )
+    if "prospectivity" in parcels:
+        parts.insert(0, _prospectivity_text(parcels))
     body = pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
 
     head: pa.Array | str = ""

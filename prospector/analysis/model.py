@@ -39,14 +39,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from prospector.config import ModelConfig
 from prospector.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where used: lightgbm loads scikit-learn and scipy.stats
+    import lightgbm as lgb
 
 __all__ = [
     "ACCESS_COLUMNS",
@@ -197,6 +199,8 @@ def _train(
     if n_pos == 0 or n_bg == 0:
         return None
     weight = np.where(labels == 1, n_bg / n_pos, 1.0)
+    import lightgbm as lgb
+
     data = lgb.Dataset(
         x[rows], label=labels, weight=weight, feature_name=names, free_raw_data=True,
         params={"verbosity": -1, "seed": seed, "data_random_seed": seed},
@@ -285,6 +289,8 @@ def fit_prospectivity(
                 oof[inside] = np.asarray(
                     fold_model.predict(x[inside], num_threads=threads), dtype=float
                 )
+    import lightgbm as lgb
+
     gain = booster.feature_importance(importance_type="gain")
     total = gain.sum() or 1.0
     card = {

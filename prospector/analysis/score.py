@@ -21,7 +21,7 @@ from prospector.errors import ConfigError
 
 __all__ = ["Weights", "combine", "effective_weights", "normalise", "rank_scores"]
 
-Method = Literal["wlc", "gamma", "topsis"]
+Method = Literal["wlc", "gamma", "topsis", "model"]
 Normalise = Literal["minmax", "rank", "z"]
 
 
@@ -107,7 +107,8 @@ def combine(
     weights
         Effective weights (summing to 1) keyed by column; zero-weight columns are ignored.
     method
-        ``wlc``: Σ wᵢxᵢ.  ``gamma``: fuzzy gamma overlay of memberships wᵢ/max(w)·xᵢ,
+        ``wlc``: Σ wᵢxᵢ (``model``, the decision score of learned prospectivity and access,
+        is the same sum over its criteria).  ``gamma``: fuzzy gamma overlay of memberships wᵢ/max(w)·xᵢ,
         (algebraic sum)^γ · (algebraic product)^(1-γ).  ``topsis``: closeness to the ideal
         parcel, d⁻/(d⁺+d⁻) on weighted criteria.
 
@@ -121,7 +122,7 @@ def combine(
     x = criteria[cols].to_numpy(dtype=float)
     w = np.array([weights[c] for c in cols])
     linear = x * w
-    if method == "wlc":
+    if method in ("wlc", "model"):
         score = linear.sum(axis=1)
     elif method == "gamma":
         mu = np.clip(x * (w / w.max()), 0.0, 1.0)

@@ -21,7 +21,7 @@ from prospector.analysis.score import combine, rank_scores
 __all__ = ["dirichlet_weights", "weight_sensitivity"]
 
 
-Method = Literal["wlc", "gamma", "topsis"]
+Method = Literal["wlc", "gamma", "topsis", "model"]
 
 _CELLS_PER_BLOCK = 4_000_000
 """Runs × parcels scored at once (bounds memory to ~100 MB for the score and sort arrays)."""
@@ -136,7 +136,7 @@ def weight_sensitivity(
     by_id = np.argsort(sub_ids, kind="stable")
     n = len(by_id)
     ranks = np.empty((n_runs, n), dtype=np.int32)
-    if method == "wlc":
+    if method in ("wlc", "model"):  # the decision score of "model" is a weighted sum
         cols = [c for c in draws.columns if c in sub]
         x = sub[cols].to_numpy(dtype=float)[by_id]
         w = draws[cols].to_numpy()

@@ -36,7 +36,6 @@ post a notice and record the claims with the county and the BLM.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, field
 from numbers import Real
 from typing import Any, Literal
 
@@ -45,6 +44,13 @@ import numpy as np
 import pyproj
 import shapely
 
+from prospector.analysis._stake_context import (
+    FOOT_M,
+    StakeContext,
+    StakePlan,
+    features_near,
+)
+from prospector.analysis._stake_frames import PlanBuilder
 from prospector.analysis._stake_layout import (
     Lattice,
     axial_mean_azimuth,
@@ -67,48 +73,11 @@ __all__ = [
     "structural_azimuth",
 ]
 
-FOOT_M = 0.3048
 CLAIM_LENGTH_FT = 1500.0
 CLAIM_WIDTH_FT = 600.0
-SQFT_PER_ACRE = 43_560.0
 MIN_TREND_CONCENTRATION = 0.2
-#: Longest edge moved into a target's local projection as a straight line (m).
-_SEGMENT_M = 50.0
 NOT_VERIFIED = "ownership not verified"
 CLAIMS_NOT_CHECKED = "existing claims not checked"
-
-
-@dataclass
-class StakePlan:
-    """A staking plan: claims, their corner monuments and centre lines, a summary per target.
-
-    Every frame is in NAD83 longitude/latitude (EPSG:4269).
-    """
-
-    claims: gpd.GeoDataFrame
-    corners: gpd.GeoDataFrame
-    centrelines: gpd.GeoDataFrame
-    targets: gpd.GeoDataFrame
-    fees: FeeSchedule = DEFAULT_FEES
-    notes: list[str] = field(default_factory=list)
-
-    def layers(self) -> dict[str, gpd.GeoDataFrame]:
-        """GeoPackage layers in writing order."""
-        return {
-            "claims": self.claims,
-            "corners": self.corners,
-            "centrelines": self.centrelines,
-            "targets": self.targets,
-        }
-
-    def metadata(self) -> dict[str, Any]:
-        """JSON-serialisable description (fees, notes, counts)."""
-        return {
-            "fees": asdict(self.fees) | {"per_claim_usd": self.fees.per_claim_usd},
-            "notes": list(self.notes),
-            "n_claims": len(self.claims),
-            "n_targets": len(self.targets),
-        }
 
 
 def structural_azimuth(
@@ -138,13 +107,6 @@ def _shape_azimuth(ground: shapely.Geometry) -> float:
         return 0.0
     d = a if la > lb else b
     return float(np.degrees(np.arctan2(d[0], d[1])) % 180.0)
-
-
-def _near(layer: gpd.GeoDataFrame | None, geom: shapely.Geometry) -> np.ndarray:
-    if layer is None or len(layer) == 0:
-        return np.array([], dtype=object)
-    hits = layer.sindex.query(geom, predicate="intersects")
-    return layer.geometry.to_numpy()[np.sort(hits)]
 
 
 def _check_inputs(targets: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame | None]) -> None:
@@ -305,14 +267,12 @@ def stake_plan(
         "A plan, not a location: mark the corners on the ground, post a notice and record "
         "the claims with the county and the BLM; check the land status in MLRS first."
     )
-    ctx = _Context(
+    ctx = StakeContext(
         crs=pyproj.CRS(targets.crs), open_land=open_land, closed_land=closed_land,
         withdrawals=closing, restricting=restricting,
         claims=active, faults=faults, plss=plss, counties=counties, fees=fees,
         land_check=land_check, claims_check="" if claims is not None else CLAIMS_NOT_CHECKED,
     )  # fmt: skip
-    from prospector.analysis._stake_frames import PlanBuilder
-
     builder = PlanBuilder(ctx)
     for row in targets.sort_values(["rank", "target_id"]).itertuples(index=False):
         geom = row.geometry
@@ -367,14 +327,14 @@ def _anchor(target: Mapping[str, Any], geom: shapely.Geometry) -> shapely.Point:
 
 
 def _auto_azimuth(
-    ctx: _Context,
+    ctx: StakeContext,
     centre: shapely.Point,
     tm: pyproj.CRS,
     ground: shapely.Geometry,
     radius_km: float,
 ) -> tuple[float, str]:
     radius_m = radius_km * 1000.0
-    near = _near(ctx.faults, shapely.buffer(centre, radius_m * 1.01))
+    near = features_near(ctx.faults, shapely.buffer(centre, radius_m * 1.01))
     if len(near):
         local = gpd.GeoSeries(near, crs=ctx.crs).to_crs(tm).to_numpy()
         az, length, conc = structural_azimuth(shapely.Point(0, 0), local, radius_m=radius_m)
@@ -388,73 +348,3 @@ def _auto_azimuth(
     if ground is None or shapely.is_empty(ground):
         return 0.0, f"north-south ({why}; no open ground)"
     return _shape_azimuth(ground), f"long axis of the open ground ({why})"
-
-
-@dataclass
-class _Context:
-    """Inputs shared by every target."""
-
-    crs: pyproj.CRS
-    open_land: gpd.GeoDataFrame | None
-    closed_land: gpd.GeoDataFrame | None
-    withdrawals: gpd.GeoDataFrame | None
-    restricting: gpd.GeoDataFrame | None
-    claims: gpd.GeoDataFrame | None
-    faults: gpd.GeoDataFrame | None
-    plss: gpd.GeoDataFrame | None
-    counties: gpd.GeoDataFrame | None
-    fees: FeeSchedule
-    land_check: str
-    claims_check: str
-
-    def open_ground(
-        self,
-        geom: shapely.Geometry,
-        tm: pyproj.CRS,
-        planned: list[shapely.Geometry],
-        setback_m: float,
-    ) -> tuple[shapely.Geometry, float]:
-        """Open ground of one target in its local projection, shrunk by the setback.
-
-        Returns the shrunk ground and the open area before shrinking (m²).
-        """
-        ground = geom
-        if self.open_land is not None:
-            ground = shapely.intersection(geom, shapely.union_all(_near(self.open_land, geom)))
-        # Land layers that overlap (PAD-US) are read conservatively: ground that any
-        # polygon calls private, state or closed federal land is not open.
-        blocked = [
-            *_near(self.closed_land, geom),
-            *_near(self.withdrawals, geom),
-            *_near(self.claims, geom),
-        ]
-        to_tm = pyproj.Transformer.from_crs(self.crs, tm, always_xy=True)
-
-        def to_local(g: shapely.Geometry) -> shapely.Geometry:
-            # A straight edge of the work CRS is a curve in the local projection: moving
-            # only its vertices puts a 20 km edge up to ~2 m off (more than the setback),
-            # so edges are first cut into short segments (chord error below 0.1 mm).
-            g = shapely.segmentize(g, _SEGMENT_M)
-            return shapely.transform(g, lambda xy: np.column_stack(to_tm.transform(*xy.T)))
-
-        local = to_local(ground)
-        if blocked:
-            # Only the part of each closed polygon near the target matters.
-            x0, y0, x1, y1 = shapely.bounds(geom)
-            pad = 10.0 * _SEGMENT_M
-            near = shapely.intersection(
-                shapely.union_all(blocked), shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-            )
-            local = shapely.difference(local, to_local(near))
-        if planned:
-            # Earlier targets' claims, already in lon/lat.
-            from_ll = pyproj.Transformer.from_crs("EPSG:4269", tm, always_xy=True)
-            local = shapely.difference(
-                local,
-                shapely.transform(
-                    shapely.union_all(planned),
-                    lambda xy: np.column_stack(from_ll.transform(*xy.T)),
-                ),
-            )
-        area = float(shapely.area(local))
-        return shapely.buffer(local, -setback_m, join_style="mitre"), area

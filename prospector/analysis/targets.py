@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import connected_components
 from prospector.config import TargetConfig
 from prospector.errors import ConfigError
 
-__all__ = ["TARGET_COLUMNS", "TargetConfig", "find_targets"]
+__all__ = ["TARGET_COLUMNS", "TargetConfig", "find_targets", "target_cell_count"]
 
 #: Columns of the targets table, in order (plus ``geometry``).
 TARGET_COLUMNS: tuple[str, ...] = (
@@ -67,14 +67,27 @@ _CELL_COLUMNS = (
 )
 
 
-def _high_scoring(ranked: pd.DataFrame, config: TargetConfig) -> np.ndarray:
+def target_cell_count(n_ranked: int, config: TargetConfig) -> int:
+    """How many of the *n_ranked* best ranked parcels are candidate target cells.
+
+    The top ``top_percent`` % of the ranked parcels, rounded up, and at least
+    ``min_cells`` of them (all of them when fewer are ranked).  A run that cannot hold
+    every parcel (the streamed engine) reads only the parcels with ``rank`` up to this
+    count and passes ``n_ranked`` to :func:`find_targets`.
+    """
+    return max(int(np.ceil(n_ranked * config.top_percent / 100.0)), min(config.min_cells, n_ranked))
+
+
+def _high_scoring(
+    ranked: pd.DataFrame, config: TargetConfig, n_ranked: int | None = None
+) -> np.ndarray:
     """Positions of the high-scoring cells among *ranked*, best first."""
     rank = pd.to_numeric(ranked["rank"]).to_numpy(dtype=float, na_value=np.nan)
     pos = np.flatnonzero(~np.isnan(rank))
-    n = len(pos)
-    if n == 0:
+    n = len(pos) if n_ranked is None else n_ranked
+    if n == 0 or len(pos) == 0:
         return np.zeros(0, dtype=np.int64)
-    keep_n = max(int(np.ceil(n * config.top_percent / 100.0)), min(config.min_cells, n))
+    keep_n = target_cell_count(n, config)
     pos = pos[np.argsort(rank[pos], kind="stable")][:keep_n]
     if config.min_score > 0:
         pos = pos[ranked["score"].to_numpy(dtype=float)[pos] >= config.min_score]
@@ -132,7 +145,9 @@ def _status_mix(labels: np.ndarray, status: pd.Series, n_groups: int) -> np.ndar
     return out
 
 
-def find_targets(ranked: gpd.GeoDataFrame, config: TargetConfig | None = None) -> gpd.GeoDataFrame:
+def find_targets(
+    ranked: gpd.GeoDataFrame, config: TargetConfig | None = None, *, n_ranked: int | None = None
+) -> gpd.GeoDataFrame:
     """Merge contiguous high-scoring ranked parcels into ranked target areas.
 
     Parameters
@@ -145,6 +160,9 @@ def find_targets(ranked: gpd.GeoDataFrame, config: TargetConfig | None = None) -
     config
         How cells are selected, joined and targets ranked (defaults: top 2 % of ranked
         cells, at least 50, queen adjacency, no gap, ranked by best cell).
+    n_ranked
+        How many parcels the run ranked, when *ranked* holds only its best ones (at least
+        the :func:`target_cell_count` best); by default the ranked parcels of *ranked*.
 
     Returns
     -------
@@ -162,9 +180,11 @@ def find_targets(ranked: gpd.GeoDataFrame, config: TargetConfig | None = None) -
             f"ranked parcels must be in a projected CRS (metres); got {ranked.crs.name}. "
             "Pass the run's parcels (work CRS), not a lon/lat export."
         )
+    if n_ranked is not None and n_ranked < 0:
+        problems.append(f"n_ranked must be >= 0; got {n_ranked}.")
     if problems:
         raise ConfigError("cannot build targets:\n  " + "\n  ".join(problems))
-    pos = _high_scoring(ranked, config)
+    pos = _high_scoring(ranked, config, n_ranked)
     # Only the columns summarised are taken (not the sentences: taking rows of a chunked
     # Arrow column first joins its chunks, a copy of the whole column).
     used = [c for c in (*_CELL_COLUMNS, ranked.geometry.name) if c in ranked.columns]

@@ -436,7 +436,9 @@ def parcel_value(
                     config.discount,
                     tiebreak=site_key[di[rows]] if j == 0 else None,
                 )
-                if j == 0:  # the best term of the total value names the parcel's top site
+                # The best term of the total value names the parcel's top site (none when
+                # no term is live, e.g. only off-focus sites).
+                if j == 0 and len(rows):
                     top[lo:hi] = np.where(best >= 0, rows[np.maximum(best, 0)], -1)
                 del rows, terms, best
             del block

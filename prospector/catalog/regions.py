@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prospector._compat import tomllib
-from prospector._util import check_keys, did_you_mean
+from prospector._util import check_keys, did_you_mean, read_toml
 from prospector.catalog.entries import (
     CatalogEntry,
     _parse_entry,
@@ -189,28 +188,12 @@ def read_region_file(region: str | Path) -> tuple[Path, dict[str, Any]]:
                 f"unknown region {str(region)!r}.{did_you_mean(str(region), known)} "
                 f"Known regions: {', '.join(known) or 'none'}; or pass the path of a region file."
             )
-    if path.is_dir():
-        raise CatalogError(
-            f"region {path} is a folder; give the path of a region .toml file (or a region "
-            "name such as utah-sample)."
-        )
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise CatalogError(f"region file not found: {path}") from exc
-    except OSError as exc:
-        raise CatalogError(f"cannot read region file {path}: {exc.strerror or exc}.") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CatalogError(
-            f"{path} is not a region file: byte {exc.start} is not UTF-8 text (a binary file?). "
-            "Give a region .toml file (layers/regions/utah-sample.toml shows the format)."
-        ) from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path}: not valid TOML ({exc}). Fix the syntax.") from exc
+    data = read_toml(
+        path,
+        what="region",
+        give="give the path of a region .toml file (or a region name such as utah-sample)",
+        error=CatalogError,
+    )
     return path, data
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from prospector.cli.options import config_option
+
 
 @click.group("config")
 def config() -> None:
@@ -11,14 +13,7 @@ def config() -> None:
 
 
 @config.command("show")
-@click.option(
-    "--config",
-    "-c",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML configuration file (default: the built-in defaults).",
-)
+@config_option
 @click.option(
     "--markdown",
     is_flag=True,

@@ -23,7 +23,7 @@ from prospector.cli.analysis_cmds import sensitivity, validate
 from prospector.cli.config_cmd import config
 from prospector.cli.fetch_cmd import doctor, fetch
 from prospector.cli.layers_cmds import layers
-from prospector.cli.options import overwrite_option
+from prospector.cli.options import overwrite_option, ranked_argument
 from prospector.cli.rank_cmds import demo, map_cmd, rank_cmd, status_cmd
 from prospector.cli.region_cmd import region
 from prospector.cli.stake_cmd import stake
@@ -39,7 +39,7 @@ def cli() -> None:
 
 
 @cli.command("export")
-@click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
+@ranked_argument
 @click.option(
     "--format",
     "-f",

@@ -27,11 +27,13 @@ __all__ = [
     "engine_options",
     "err",
     "group_option",
+    "input_file_option",
     "method_option",
     "out",
     "overwrite_option",
     "print_warnings",
     "progress",
+    "ranked_argument",
     "recorded_warnings",
     "region_option",
     "seed_option",
@@ -43,6 +45,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _choices(cls: type, name: str) -> list[str]:
     return [str(c) for c in get_args(get_type_hints(cls)[name])]
+
+
+def _score_option(name: str, help: str) -> Callable[[F], F]:
+    """``--NAME`` with the choices of ``score.NAME`` (default: the configuration's)."""
+    return click.option(
+        f"--{name}", type=click.Choice(_choices(ScoreConfig, name)), default=None, help=help
+    )
+
+
+#: An input file of a command: it must exist and not be a folder.
+INPUT_FILE = click.Path(exists=True, dir_okay=False)
+
+#: The ranked GeoPackage or GeoParquet a command reads.
+ranked_argument = click.argument("ranked", type=INPUT_FILE)
+
+
+def input_file_option(*names: str, help: str) -> Callable[[F], F]:
+    """Return an option for an optional input file (``--plss PATH``): existing, not a folder."""
+    return click.option(*names, type=INPUT_FILE, default=None, help=help)
 
 
 region_option = click.option(
@@ -58,7 +79,7 @@ config_option = click.option(
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="TOML configuration file (weights, radii, methods).",
+    help="TOML configuration file (weights, radii, methods; default: the built-in defaults).",
 )
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 seed_option = click.option(
@@ -80,19 +101,12 @@ group_option = click.option(
     help="Commodity focus by group, comma-separated (battery, ree, pgm, specialty...; "
     "config value.focus_groups).",
 )
-status_option = click.option(
-    "--status",
-    type=click.Choice(_choices(ScoreConfig, "status")),
-    default=None,
-    help="Rank all parcels, only open/partly open ones, or all but closed ones "
+status_option = _score_option(
+    "status",
+    "Rank all parcels, only open/partly open ones, or all but closed ones "
     "(default from config: not_closed).",
 )
-method_option = click.option(
-    "--method",
-    type=click.Choice(_choices(ScoreConfig, "method")),
-    default=None,
-    help="Scoring method (default from config: wlc).",
-)
+method_option = _score_option("method", "Scoring method (default from config: wlc).")
 
 
 def engine_options(func: F) -> F:

@@ -17,6 +17,7 @@ from prospector.cli.options import (
     method_option,
     overwrite_option,
     progress,
+    ranked_argument,
     recorded_warnings,
     region_option,
     status_option,
@@ -86,7 +87,7 @@ def _rank_and_write(
 ) -> None:
     from prospector._runtime import output_lock
     from prospector.config import load_config, with_focus, with_overrides
-    from prospector.ranking import rank, write_run
+    from prospector.ranking import prospect_notes, rank, write_run
     from prospector.ranking.outputs import check_run_outputs
 
     overrides = {k: v for k, v in {"status": status, "method": method}.items() if v}
@@ -108,6 +109,8 @@ def _rank_and_write(
             f"[yellow]weights:[/] {name} not used ({why}); its weight was redistributed.",
             markup=True,
         )
+    for note in prospect_notes(result.model_card, result.evidence_skill):
+        err.print(f"[yellow]note:[/] {note}", markup=True)
     console.print(_top_table(result.parcels))
     console.print(
         f"{len(result.excluded):,} parcels not ranked (closed to mineral entry or filtered)."
@@ -189,7 +192,7 @@ def rank_cmd(
 
 
 @click.command("map")
-@click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
+@ranked_argument
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False), required=True, help="HTML file to write."
 )
@@ -213,7 +216,7 @@ def map_cmd(ranked: str, output: str, basemap: str, overwrite: bool) -> None:
 
 
 @click.command("status")
-@click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
+@ranked_argument
 @click.option(
     "--point",
     nargs=2,

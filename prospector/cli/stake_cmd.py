@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from prospector.cli._console import err, out, print_warnings
+from prospector.cli.options import input_file_option, ranked_argument
 from prospector.errors import ConfigError, LayerReadError, ProspectorError
 
 __all__ = ["stake"]
@@ -64,20 +65,19 @@ def _bundled_counties(targets: Any) -> Any:
 
 
 def _fees(path: str | None) -> Any:
-    from prospector._compat import tomllib
+    from prospector._util import read_toml
     from prospector.analysis.stake import DEFAULT_FEES, FeeSchedule
 
     if path is None:
         return DEFAULT_FEES
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"fee schedule {path}: {exc}") from exc
+    data = read_toml(
+        Path(path), what="fee schedule", give="give a TOML fee schedule", error=ConfigError
+    )
     return FeeSchedule.from_mapping(data.get("fees", data), where=f"{path} [fees]")
 
 
 @click.command("stake")
-@click.argument("ranked", type=click.Path(exists=True, dir_okay=False))
+@ranked_argument
 @click.option(
     "--output",
     "-o",
@@ -94,10 +94,8 @@ def _fees(path: str | None) -> Any:
 @click.option(
     "--parcel", "parcel_ids", multiple=True, metavar="ID", help="Stake this parcel (repeatable)."
 )
-@click.option(
+@input_file_option(
     "--area",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
     help="Stake the polygon(s) of this file.",
 )
 @click.option(
@@ -113,24 +111,18 @@ def _fees(path: str | None) -> Any:
     show_default=True,
     help="Most claims per target.",
 )
-@click.option(
+@input_file_option(
     "--plss",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
     help="PLSS sections (BLM CadNSDI first divisions with FRSTDIVID) for legal descriptions.",
 )
 @click.option("--plss-layer", default=None, help="Layer of --plss to read.")
-@click.option(
+@input_file_option(
     "--counties",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
     help="County polygons with a 'name' (and 'state') column.",
 )
-@click.option(
+@input_file_option(
     "--fees",
     "fees_path",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
     help="TOML fee schedule ([fees] location_usd, processing_usd, maintenance_usd, "
     "effective, source).",
 )

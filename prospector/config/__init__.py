@@ -12,34 +12,13 @@ only the keys it gives; validation has no side effects.
 
 from __future__ import annotations
 
+from prospector.config import model
 from prospector.config.load import config_to_dict, load_config, with_focus, with_overrides
-from prospector.config.model import (
-    ACCESS_CRITERIA,
-    MILE_M,
-    SCORE_FAMILIES,
-    AccessConfig,
-    Config,
-    EvidenceConfig,
-    ModelConfig,
-    ParcelConfig,
-    ScoreConfig,
-    TargetConfig,
-    ValueConfig,
-)
+from prospector.config.model import *  # noqa: F403 (model.__all__, re-exported as listed there)
 from prospector.config.render import config_reference, config_to_toml
 
 __all__ = [
-    "ACCESS_CRITERIA",
-    "MILE_M",
-    "SCORE_FAMILIES",
-    "AccessConfig",
-    "Config",
-    "EvidenceConfig",
-    "ModelConfig",
-    "ParcelConfig",
-    "ScoreConfig",
-    "TargetConfig",
-    "ValueConfig",
+    *model.__all__,
     "config_reference",
     "config_to_dict",
     "config_to_toml",

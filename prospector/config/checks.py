@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prospector._util import did_you_mean
-from prospector.config.model import ACCESS_CRITERIA, SCORE_FAMILIES, Config
+from prospector.config.families import ACCESS_CRITERIA, MODEL_FAMILIES, SCORE_FAMILIES
 from prospector.errors import ConfigError
 from prospector.schema.columns import ACCESS_KINDS, AGENCIES, DEV_STATUSES
 from prospector.schema.commodities import (
@@ -21,6 +21,9 @@ from prospector.schema.commodities import (
     load_vocabulary,
     resolve_focus,
 )
+
+if TYPE_CHECKING:
+    from prospector.config.model import Config
 
 __all__ = ["NAME_TABLES", "config_problems", "raise_problems"]
 
@@ -33,6 +36,7 @@ NAME_TABLES: dict[str, tuple[str, ...]] = {
     "access.decay_km": ACCESS_KINDS,
     "score.weights": SCORE_FAMILIES,
     "score.access_weights": ACCESS_CRITERIA,
+    "model.weights": MODEL_FAMILIES,
 }
 
 _NAME_KINDS: dict[str, str] = {
@@ -42,6 +46,7 @@ _NAME_KINDS: dict[str, str] = {
     "access.decay_km": "kind of infrastructure",
     "score.weights": "criterion family",
     "score.access_weights": "access criterion",
+    "model.weights": "decision-score family",
 }
 
 
@@ -147,10 +152,20 @@ def config_problems(config: Config) -> list[str]:
             p(f"score.ahp: {exc}")
     problems += config.targets.problems()
     model = config.model
+    _check_weights(model.weights, "model.weights", problems, need_positive=True)
+    w_p = model.weights.get("prospectivity", 0.0)
+    if score.method == "model" and _finite(w_p) and not w_p > 0:
+        p(
+            "model.weights.prospectivity must be > 0 with score.method = 'model' (the "
+            f"learned model is what the method ranks by); got {model.weights!r}."
+        )
+    _positive(model.block_km, "model.block_km", problems)
     _positive(model.learning_rate, "model.learning_rate", problems)
     for i, radius in enumerate(model.brownfields_km):
         _positive(radius, f"model.brownfields_km[{i}]", problems)
     for name, count, least in [
+        ("model.folds", model.folds, 2),
+        ("model.explain_parcels", model.explain_parcels, 0),
         ("model.n_estimators", model.n_estimators, 1),
         ("model.num_leaves", model.num_leaves, 2),
         ("model.min_child_samples", model.min_child_samples, 1),

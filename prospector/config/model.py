@@ -11,12 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prospector.schema.columns import ACCESS_KINDS
+from prospector.config.ahp import weights_from_judgements
+from prospector.config.checks import config_problems, raise_problems
+from prospector.config.families import ACCESS_CRITERIA, MODEL_FAMILIES, SCORE_FAMILIES
+from prospector.config.overrides import apply_overrides
 from prospector.schema.commodities import DEFAULT_GROUP_WEIGHTS
 
 __all__ = [
     "ACCESS_CRITERIA",
     "MILE_M",
+    "MODEL_FAMILIES",
     "SCORE_FAMILIES",
     "AccessConfig",
     "Config",
@@ -29,12 +33,6 @@ __all__ = [
 ]
 
 MILE_M = 1609.344
-
-#: Criterion families weighted by ``score.weights`` (and judged by ``score.ahp``).
-SCORE_FAMILIES: tuple[str, ...] = ("value", "access", "evidence")
-
-#: Access criteria sharing the access weight (``score.access_weights``).
-ACCESS_CRITERIA: tuple[str, ...] = (*ACCESS_KINDS, "terrain", "travel")
 
 
 def _status_weights() -> dict[str, float]:
@@ -177,8 +175,9 @@ class EvidenceConfig:
 class ScoreConfig:
     """How criteria are combined."""
 
-    method: Literal["wlc", "gamma", "topsis"] = "wlc"
-    """Combination: weighted linear combination, fuzzy gamma overlay or TOPSIS."""
+    method: Literal["wlc", "gamma", "topsis", "model"] = "wlc"
+    """Combination: weighted linear combination, fuzzy gamma overlay, TOPSIS, or ``model``:
+    learned prospectivity combined with access by ``model.weights`` (docs/model.md)."""
     normalise: Literal["minmax", "rank", "z"] = "minmax"
     """Rescaling of each criterion to [0, 1]: min-max, percentile rank or normal CDF of the
     z-score."""
@@ -220,8 +219,6 @@ class ScoreConfig:
         """
         if not self.ahp:
             return dict(self.weights)
-        from prospector.config.ahp import weights_from_judgements
-
         result = weights_from_judgements(self.ahp, SCORE_FAMILIES, force=self.ahp_force)
         return {k: float(v) for k, v in result.weights.items()}
 
@@ -273,12 +270,26 @@ class TargetConfig:
 
 @dataclass
 class ModelConfig:
-    """Learned prospectivity (:mod:`prospector.analysis.model`), used by ``prospector validate``.
+    """Learned prospectivity (:mod:`prospector.analysis.model`, docs/model.md).
 
-    The model is refitted on each fold's training sites and reported as ``variants.model``
-    in the validation metrics; it does not score a ranking run.
+    With ``score.method = "model"`` a ranking run fits the model on the region's known sites
+    and scores parcels by ``model.weights``: prospectivity and access.  ``prospector
+    validate`` refits it on each fold's training sites (``variants.model``).
     """
 
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"prospectivity": 0.75, "access": 0.25}
+    )
+    """Families of the decision score of ``score.method = "model"``: learned prospectivity
+    and access (split by ``score.access_weights``); renormalised to sum 1."""
+    folds: int = 5
+    """Fold models of a ranking run (uncertainty band, model card's cross-validation)."""
+    block_km: float = 25.0
+    """Side of the square spatial blocks dealt into the run's folds."""
+    explain_parcels: int = 100_000
+    """The uncertainty band (``prospectivity_lo`` / ``_hi``), TreeSHAP contributions
+    (``shap_<feature>``) and reasons are computed for this many parcels of highest
+    prospectivity (every parcel when fewer); the others get none (NaN)."""
     brownfields: bool = False
     """Also validate ``variants.model_brownfields``: the model with kernel densities of the
     known sites at ``brownfields_km`` as features.  That is interpolation between known sites,
@@ -325,8 +336,6 @@ class Config:
         prospector.errors.ConfigError
             Listing every problem at once.
         """
-        from prospector.config.checks import config_problems, raise_problems
-
         raise_problems(config_problems(self))
         return self
 
@@ -341,6 +350,4 @@ class Config:
         prospector.errors.ConfigError
             Naming unknown keys (with a suggestion) and every invalid value.
         """
-        from prospector.config.load import apply_overrides
-
         return apply_overrides(self, overrides)

@@ -35,15 +35,16 @@ import pandas as pd
 import pyogrio
 import requests
 
-from prospector.ingest.arcgis import (
-    _FIX_BROKEN_REPLY,
-    _check_bbox,
-    _Client,
-    _LayerInfo,
-    _normalise_layer_url,
-    _out_fields,
-    _parse_page,
+from prospector.ingest._arcgis_rest import (
+    FIX_BROKEN_REPLY,
+    Layer,
+    bbox_params,
+    check_bbox,
+    normalise_layer_url,
+    open_layer,
+    query_params,
 )
+from prospector.ingest._esri_json import parse_page
 
 __all__ = ["StreamResult", "stream_layer"]
 
@@ -139,42 +140,33 @@ def stream_layer(
         Any request failed after its retries, the server's pages never end, or it
         reported more records but sent none.  Nothing is written.
     """
-    url = _normalise_layer_url(layer_url)
-    area = _check_bbox(bbox)
+    url = normalise_layer_url(layer_url)
+    area = check_bbox(bbox)
     assert area is not None
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.part.gpkg")
     tmp.unlink(missing_ok=True)
-    own = session is None
-    http = requests.Session() if session is None else session
-    if own:
-        http.headers["User-Agent"] = _USER_AGENT
-    client = _Client(http, url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s)
     writer = _PageWriter(tmp, layer_name, dict(dataset_metadata or {}))
     try:
-        meta = client.get_json(url, {"f": "json"}, context="reading the layer metadata")
-        info = _LayerInfo.from_metadata(meta, url)
-        dtypes = _field_dtypes(meta)
-        writer.dtypes = dtypes
-        writer.geometry_type = _ogr_geometry_type(info.geometry_type)
-        limit = max_features_per_query if info.supports_pagination else info.max_record_count
-        base = {
-            "where": where,
-            "outFields": _out_fields(out_fields, info.object_id_field),
-            "returnGeometry": "true",
-            "outSR": "4326",
-            "f": "geojson" if info.supports_geojson else "json",
-        }
-        tiles = list(_plan_tiles(client, info, base, area, limit, min_tile_deg))
-        expected = sum(count for _, count in tiles)
-        seen: set[Any] = set()
-        requests_made = 1 + len(tiles)
-        for tile, _count in tiles:
-            requests_made += _page_tile(
-                client, info, base, tile, writer, seen, max_pages,
-                lambda: progress(writer.n_written, expected) if progress else None,
-            )  # fmt: skip
+        with open_layer(
+            url, session, user_agent=_USER_AGENT, timeout_s=timeout_s, retries=retries,
+            backoff_s=backoff_s,
+        ) as layer:  # fmt: skip
+            info = layer.info
+            writer.dtypes = _field_dtypes(layer.meta)
+            writer.geometry_type = _ogr_geometry_type(info.geometry_type)
+            limit = max_features_per_query if info.supports_pagination else info.max_record_count
+            base = query_params(info, where, out_fields)
+            tiles = list(_plan_tiles(layer, base, area, limit, min_tile_deg))
+            expected = sum(count for _, count in tiles)
+            seen: set[Any] = set()
+            requests_made = 1 + len(tiles)
+            for tile, _count in tiles:
+                requests_made += _page_tile(
+                    layer, base, tile, writer, seen, max_pages,
+                    lambda: progress(writer.n_written, expected) if progress else None,
+                )  # fmt: skip
         writer.finish()
         os.replace(tmp, out_path)
         return StreamResult(
@@ -182,8 +174,6 @@ def stream_layer(
         )
     finally:
         tmp.unlink(missing_ok=True)
-        if own:
-            http.close()
 
 
 def _field_dtypes(meta: Mapping[str, Any]) -> dict[str, str]:
@@ -197,34 +187,25 @@ def _field_dtypes(meta: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _bbox_params(tile: tuple[float, float, float, float]) -> dict[str, str]:
-    return {
-        "geometry": ",".join(f"{value:.10g}" for value in tile),
-        "geometryType": "esriGeometryEnvelope",
-        "inSR": "4326",
-        "spatialRel": "esriSpatialRelIntersects",
-    }
-
-
-def _count(client: _Client, info: _LayerInfo, base: dict[str, str], tile: Any) -> int:
+def _count(layer: Layer, base: dict[str, str], tile: Any) -> int:
+    client, info = layer.client, layer.info
     body = client.get_json(
         f"{info.url}/query",
-        {"where": base["where"], "returnCountOnly": "true", "f": "json"} | _bbox_params(tile),
+        {"where": base["where"], "returnCountOnly": "true", "f": "json"} | bbox_params(tile),
         context=f"counting features in tile {_fmt(tile)}",
     )
     count = body.get("count")
     if not isinstance(count, int) or count < 0:
-        raise client._error(
+        raise client.error(
             f"counting features in tile {_fmt(tile)}",
             f"the reply has no feature count (got {count!r})",
-            _FIX_BROKEN_REPLY,
+            FIX_BROKEN_REPLY,
         )
     return count
 
 
 def _plan_tiles(
-    client: _Client,
-    info: _LayerInfo,
+    layer: Layer,
     base: dict[str, str],
     area: tuple[float, float, float, float],
     limit: int,
@@ -234,7 +215,7 @@ def _plan_tiles(
     stack = [area]
     while stack:
         tile = stack.pop()
-        count = _count(client, info, base, tile)
+        count = _count(layer, base, tile)
         if count == 0:
             continue
         west, south, east, north = tile
@@ -247,8 +228,7 @@ def _plan_tiles(
 
 
 def _page_tile(
-    client: _Client,
-    info: _LayerInfo,
+    layer: Layer,
     base: dict[str, str],
     tile: tuple[float, float, float, float],
     writer: _PageWriter,
@@ -257,7 +237,8 @@ def _page_tile(
     on_page: Callable[[], None],
 ) -> int:
     """Page through one tile; return the number of requests made."""
-    params = base | _bbox_params(tile)
+    client, info = layer.client, layer.info
+    params = base | bbox_params(tile)
     oid = info.object_id_field
     if oid:
         params["orderByFields"] = f"{oid} ASC"
@@ -269,14 +250,14 @@ def _page_tile(
         if not info.supports_pagination:
             query = params
         body = client.get_json(f"{info.url}/query", query, context=context)
-        props, geoms, exceeded = _parse_page(body, info, client, context)
+        props, geoms, exceeded = parse_page(body, info, client, context)
         new = _keep_new(props, oid, seen)
         writer.append([props[i] for i in new], [geoms[i] for i in new])
         on_page()
         if not exceeded:
             return page
         if not info.supports_pagination:
-            raise client._error(
+            raise client.error(
                 context,
                 "the layer does not support paging and the tile still exceeds the "
                 "transfer limit at the smallest tile size",
@@ -284,20 +265,20 @@ def _page_tile(
                 "publisher's bulk download.",
             )
         if not props:
-            raise client._error(
+            raise client.error(
                 context,
                 "the server reports more records (exceededTransferLimit) but sent none",
-                _FIX_BROKEN_REPLY,
+                FIX_BROKEN_REPLY,
             )
         if oid and not new:
-            raise client._error(
+            raise client.error(
                 context,
                 "the server reports more records but repeats records already received "
                 "(an endless page sequence)",
-                _FIX_BROKEN_REPLY,
+                FIX_BROKEN_REPLY,
             )
         offset += len(props)
-    raise client._error(
+    raise client.error(
         f"fetching tile {_fmt(tile)}",
         f"more than max_pages={max_pages} pages (an endless page sequence?)",
         "Fix: lower max_features_per_query so the area is split into smaller tiles.",

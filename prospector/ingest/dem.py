@@ -23,6 +23,7 @@ import requests
 
 from prospector._runtime import atomic_output
 from prospector.errors import FetchError
+from prospector.ingest._arcgis_rest import ArcGISClient
 from prospector.ingest.download import fetch_file
 
 __all__ = ["export_image"]
@@ -133,10 +134,10 @@ def export_image(
 
 def _max_size(url: str, timeout_s: float, retries: int, backoff_s: float) -> tuple[int, int]:
     """``maxImageWidth``/``maxImageHeight`` of the service (4000 when not stated)."""
-    from prospector.ingest.arcgis import _Client
-
     with requests.Session() as session:
-        client = _Client(session, url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s)
+        client = ArcGISClient(
+            session, url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s
+        )
         meta = client.get_json(url, {"f": "json"}, context="reading the image service metadata")
     width = meta.get("maxImageWidth")
     height = meta.get("maxImageHeight")

@@ -8,7 +8,9 @@ GeoParquet with bounded memory) → global scores → finish, and returns a
 Modules: :mod:`~prospector.ranking.sources` (where layers are read, and which inputs
 exist), :mod:`~prospector.ranking.rasters` (rasters prepared once per run),
 :mod:`~prospector.ranking.steps` (make parcels, measure),
-:mod:`~prospector.ranking.assemble` (global scores, finish), :mod:`~prospector.ranking.tiles`,
+:mod:`~prospector.ranking.assemble` (global scores, finish),
+:mod:`~prospector.ranking.prospect` (learned prospectivity, evidence skill),
+:mod:`~prospector.ranking.tiles`,
 :mod:`~prospector.ranking.executors`, :mod:`~prospector.ranking.streamed`,
 :mod:`~prospector.ranking.run` (:func:`rank`), :mod:`~prospector.ranking.result` and
 :mod:`~prospector.ranking.outputs`.
@@ -16,6 +18,7 @@ exist), :mod:`~prospector.ranking.rasters` (rasters prepared once per run),
 
 from prospector.ranking.assemble import finish, global_scores, with_scores
 from prospector.ranking.outputs import RUN_FILES, map_info, map_lines, result_layers, write_run
+from prospector.ranking.prospect import prospect_notes
 from prospector.ranking.result import RankResult, read_streamed
 from prospector.ranking.run import ENGINES, Engine, estimated_bytes, rank
 from prospector.ranking.sources import (
@@ -47,6 +50,7 @@ __all__ = [
     "map_lines",
     "measure_parcels",
     "missing_inputs",
+    "prospect_notes",
     "rank",
     "read_streamed",
     "result_layers",

@@ -23,6 +23,7 @@ from prospector.analysis.targets import find_targets
 from prospector.config import Config
 from prospector.errors import ProspectorError
 from prospector.ingest import RegionData
+from prospector.ranking.prospect import evidence_check, prospect_notes, with_prospectivity
 from prospector.ranking.result import RankResult
 from prospector.ranking.sites import focus_notes
 from prospector.ranking.sources import MemoryLayers, available_inputs, missing_inputs
@@ -210,7 +211,11 @@ def finish(
     """
     source = MemoryLayers(data)
     have = available_inputs(source, config) if have is None else have
+    card = None
+    if config.score.method == "model":  # learned prospectivity (ranking/prospect.py)
+        table, card = with_prospectivity(table, deposits, data, config)
     scores, weights, criteria = global_scores(table, config, have=have)
+    skill = evidence_check(table, scores["rank"], criteria, weights, deposits, data, config)
     release_memory()
     rank = scores["rank"].to_numpy(dtype=float, na_value=np.nan)
     eligible = np.flatnonzero(~np.isnan(rank))
@@ -250,9 +255,16 @@ def finish(
         data=data,
         config=config,
         weights=weights,
-        notes=[*data.region.notes, *focus_notes(data, config), *redistribution_notes(weights)],
+        notes=[
+            *data.region.notes,
+            *focus_notes(data, config),
+            *redistribution_notes(weights),
+            *prospect_notes(card, skill),
+        ],
         available=have,
         criteria=criteria,
         missing=missing_inputs(source, config),
         targets=find_targets(ranked, config.targets),
+        model_card=card,
+        evidence_skill=skill,
     )

@@ -21,10 +21,11 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from prospector._runtime import single_threaded
 from prospector.ranking.tiles import TileContext
@@ -38,9 +39,10 @@ ExecutorKind = Literal["local", "dask"]
 TaskFunc = Callable[[TileContext, Any], Any]
 
 
-class Executor(Protocol):
-    """Runs tile tasks; a context manager."""
+class Executor(ABC):
+    """Runs tile tasks; a context manager: entering starts the workers, leaving closes them."""
 
+    @abstractmethod
     def __enter__(self) -> Executor: ...
 
     def __exit__(
@@ -48,16 +50,21 @@ class Executor(Protocol):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None: ...
+    ) -> None:
+        self.close()
 
+    @abstractmethod
+    def close(self) -> None:
+        """Stop what :meth:`__enter__` started (safe to call twice)."""
+
+    @abstractmethod
     def map(self, func: TaskFunc, items: list[Any]) -> Iterator[Any]:
         """``func(context, item)`` for every item, in item order."""
-        ...
 
     @property
+    @abstractmethod
     def parallel(self) -> bool:
         """True when tasks run outside this process."""
-        ...
 
 
 # Process-pool plumbing: the context is inherited by fork, never pickled.
@@ -69,7 +76,7 @@ def _forked_call(func: TaskFunc, item: Any) -> Any:
         return func(_FORKED["context"], item)
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Tiles here (``workers=1``) or in *workers* forked, single-threaded processes."""
 
     def __init__(self, context: TileContext, workers: int) -> None:
@@ -93,16 +100,12 @@ class LocalExecutor:
                 for f in [pool.submit(os.getpid) for _ in range(self.workers)]:
                     f.result()
             except BaseException:
-                self.__exit__(None, None, None)
+                self.close()
                 raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Shut the worker processes down."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
@@ -123,7 +126,7 @@ def _dask_call(func: TaskFunc, context: TileContext, item: Any) -> Any:
         return func(context, item)
 
 
-class DaskExecutor:
+class DaskExecutor(Executor):
     """Tile tasks on dask.distributed (see the module doc)."""
 
     def __init__(self, context: TileContext, workers: int, scheduler: Any = None) -> None:
@@ -166,16 +169,12 @@ class DaskExecutor:
             shared = dataclasses.replace(self.context, parcels=None)
             [self._shared] = self._client.scatter([shared], broadcast=True)
         except BaseException:
-            self.__exit__(None, None, None)
+            self.close()
             raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Close the client and the cluster this executor started (not a given client)."""
         for thing in reversed(self._own):  # client first, then its cluster
             thing.close()
         self._own.clear()

@@ -98,7 +98,48 @@ def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
             k: (manifest.get("config") or {}).get("value", {}).get(k, [])
             for k in ("focus_commodities", "focus_groups")
         },
+        "evidence_flags": _evidence_flags(manifest.get("evidence_skill") or {}),
+        "model": _model_rows(manifest.get("model")),
     }
+
+
+def _evidence_flags(skill: dict[str, Any]) -> list[str]:
+    """Header warnings: evidence layers ranking the known sites below chance."""
+    return [
+        f"{name.removeprefix('evidence_')}: {skill['criteria'][name]['capture']:.1%} of "
+        f"{skill.get('n_sites', 0)} known sites in its top {skill.get('fraction', 0.1):.0%} of "
+        f"area (chance {skill.get('chance', 0.1):.0%})"
+        for name in skill.get("below_chance", [])
+        if name in skill.get("criteria", {})
+    ]
+
+
+def _model_rows(card: dict[str, Any] | None) -> dict[str, str] | None:
+    """Return the model card as the map details' rows (label → text); None without a model."""
+    if not card:
+        return None
+    top = sorted((card.get("importance") or {}).items(), key=lambda kv: -kv[1])[:5]
+    cv = card.get("cv") or {}
+    rows = {
+        "Model": f"LightGBM {card.get('lightgbm', '?')}, positive-unlabelled, seed {card.get('seed')}",
+        "Output": str(card.get("output", "relative likelihood, not a probability")),
+        "Training sites": f"{card.get('training_sites', 0):,}",
+        "Features": f"{len(card.get('features', []))}: " + ", ".join(card.get("features", [])),
+        "Importance": ", ".join(f"{k} {v:.0%}" for k, v in top) or "–",
+        "Decision weights": ", ".join(
+            f"{k} {v:g}" for k, v in (card.get("decision_weights") or {}).items()
+        ),
+    }
+    if "capture" in cv:
+        capture = cv["capture"]
+        rows["Spatial CV"] = (
+            f"capture {capture.get('0.1', float('nan')):.1%} at 10 % of area "
+            f"(chance 10 %), AUC {cv.get('auc', float('nan')):.2f}, "
+            f"{cv.get('n_targets', 0)} sites; {cv.get('scheme', '')}"
+        )
+    elif "skipped" in cv:
+        rows["Spatial CV"] = f"not run: {cv['skipped']}"
+    return rows
 
 
 def map_lines(
@@ -135,9 +176,13 @@ def _scoring(parcels: pd.DataFrame, config: Config, available: dict[str, bool]) 
 
 
 def _scoring_from(criteria: pd.DataFrame, weights: Weights, config: Config) -> Scoring:
+    family_weights = dict(config.score.weights)
+    if config.score.method == "model":  # the decision score: prospectivity and access only
+        criteria = criteria[[c for c in criteria.columns if c in weights.configured]]
+        family_weights = dict(config.model.weights)
     return Scoring(
         criteria=criteria,
-        family_weights=dict(config.score.weights),
+        family_weights=family_weights,
         shares=criterion_shares(list(criteria.columns), config),
         available={k: k not in weights.unavailable for k in criteria.columns},
         reasons=dict(weights.unavailable),

@@ -68,7 +68,15 @@ class RankResult:
         Run time (UTC, ISO seconds).
     targets
         Target areas: contiguous high-scoring parcels merged and ranked
-        (:func:`~prospector.analysis.targets.find_targets`; None for a streamed run).
+        (:func:`~prospector.analysis.targets.find_targets`; a streamed run reads its best
+        rows back from the dataset for them).
+    model_card
+        The learned prospectivity model's card (``score.method = "model"``; else None):
+        features, importance, training sites, cross-validation, seed, parameters.
+    evidence_skill
+        Each evidence criterion's capture of the known sites in the top 10 % of ranked
+        area, and those below chance
+        (:func:`~prospector.analysis.prospectivity.evidence_skill`; empty for a streamed run).
     """
 
     def __init__(
@@ -89,6 +97,8 @@ class RankResult:
         timings: dict[str, float] | None = None,
         created: str | None = None,
         targets: gpd.GeoDataFrame | None = None,
+        model_card: dict[str, Any] | None = None,
+        evidence_skill: dict[str, Any] | None = None,
     ) -> None:
         if (parcels is None or excluded is None) and dataset is None:
             raise ValueError("a RankResult needs parcels and excluded, or a dataset")
@@ -107,6 +117,8 @@ class RankResult:
         self.timings = dict(timings or {})
         self.created = created or run_time().isoformat(timespec="seconds")
         self.targets = targets
+        self.model_card = model_card
+        self.evidence_skill = dict(evidence_skill or {})
 
     def __repr__(self) -> str:
         where = f", dataset={str(self.dataset)!r}" if self.dataset else ""
@@ -201,6 +213,8 @@ class RankResult:
                 "parcels_excluded": self.n_parcels - self.n_ranked,
                 "deposits": 0 if self.deposits is None else len(self.deposits),
             },
+            "model": self.model_card,
+            "evidence_skill": dict(self.evidence_skill),
             "outputs": outputs or [],
             "python": platform.python_version(),
             "packages": packages,

@@ -36,6 +36,7 @@ from prospector.config import Config, load_config
 from prospector.ingest import RegionData, load_region_data
 from prospector.ranking.assemble import finish
 from prospector.ranking.executors import make_executor
+from prospector.ranking.prospect import check_engine
 from prospector.ranking.result import RankResult
 from prospector.ranking.sites import with_sites
 from prospector.ranking.sources import (
@@ -129,6 +130,7 @@ def rank(
     margin_m = access_margin_km * 1000.0
     timings = timings if timings is not None else {}
     if isinstance(region_or_data, ParquetLayers):
+        check_engine(config, "stream")
         if engine == "memory":
             raise ValueError("file-backed layers are ranked streamed: use engine='auto'")
         if out is None:
@@ -155,6 +157,7 @@ def rank(
     release_memory()
     if engine == "auto":
         engine = "stream" if estimated_bytes(data, config) > _available_bytes() else "memory"
+    check_engine(config, engine)
     _log.info("making parcels")
     t0 = time.perf_counter()
     parcels = make_parcels(data, config, engine="memory" if engine == "memory" else "streamed")

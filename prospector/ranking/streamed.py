@@ -8,6 +8,7 @@ a second pass writes the ranked tiles as a GeoParquet dataset (``part-NNNNN.parq
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -19,22 +20,26 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from prospector.analysis.dedupe import dedupe_sites
+from prospector.analysis.targets import find_targets, target_cell_count
 from prospector.config import Config
 from prospector.export.geoparquet import write_geoparquet
 from prospector.ranking.assemble import global_scores, redistribution_notes, with_scores
 from prospector.ranking.executors import make_executor
 from prospector.ranking.rasters import RasterGrid, prepare_rasters
 from prospector.ranking.result import RankResult
+from prospector.ranking.sites import focus_notes
 from prospector.ranking.sources import (
     ParquetLayers,
     access_features,
     available_inputs,
     missing_inputs,
+    sort_spatially,
 )
 from prospector.ranking.steps import scoring_columns
 from prospector.ranking.tiles import Tile, TileContext, measure_task, read_tile_parcels, tile_keys
 
-__all__ = ["parcel_tiles", "rank_streamed"]
+__all__ = ["parcel_tiles", "rank_streamed", "streamed_targets"]
 
 
 def parcel_tiles(path: Path, tile_m: float) -> tuple[list[Tile], int]:
@@ -83,6 +88,11 @@ def rank_streamed(
     for old in out.glob("part-*.parquet"):
         old.unlink()
     spill = Path(tempfile.mkdtemp(prefix="prospector-tiles-", dir=out))
+    try:
+        source = _with_sites(source, config, spill)
+    except BaseException:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
     have = available_inputs(source, config)  # once: it reads the access layer's kind/class
     if rasters is None:
         rasters = _prepare(source, config)
@@ -134,20 +144,78 @@ def rank_streamed(
             timings["write_s"] = time.perf_counter() - t0
     finally:
         shutil.rmtree(spill, ignore_errors=True)
+    t0 = time.perf_counter()
+    targets = streamed_targets(out, config, n_ranked)
+    timings["targets_s"] = time.perf_counter() - t0
+    base = source.base()
     return RankResult(
         parcels=None,
         excluded=None,
         deposits=None,
-        data=source.base(),
+        data=base,
         config=config,
         weights=weights,
-        notes=[*source.region.notes, *redistribution_notes(weights)],
+        notes=[*source.region.notes, *focus_notes(base, config), *redistribution_notes(weights)],
+        targets=targets,
         available=have,
         missing=missing_inputs(source, config),
         dataset=out,
         counts=(n_parcels, n_ranked),
         timings=dict(timings),
     )
+
+
+def _with_sites(source: ParquetLayers, config: Config, folder: Path) -> ParquetLayers:
+    """*source* with its deposit records de-duplicated into sites (``value.dedupe_m``).
+
+    The same step as an in-memory run (:func:`~prospector.ranking.with_sites`): the deposit
+    file is read whole (points: small beside the parcels), merged, and written spatially
+    sorted into *folder*.  Files that already hold sites (``n_sources``) are used as they are.
+    """
+    path = source.paths.get("deposits")
+    if path is None or config.value.dedupe_m <= 0:
+        return source
+    if "n_sources" in pq.read_schema(path).names:
+        return source
+    records = gpd.read_parquet(path).set_crs(source.crs, allow_override=True)
+    sites = dedupe_sites(records, distance_m=config.value.dedupe_m)
+    paths = {**source.paths, "deposits": sort_spatially(sites, folder / "sites.parquet")}
+    return dataclasses.replace(source, paths=paths)
+
+
+def streamed_targets(out: Path, config: Config, n_ranked: int) -> gpd.GeoDataFrame:
+    """Targets of a streamed run, read from its dataset without loading every parcel.
+
+    Only the :func:`~prospector.analysis.targets.target_cell_count` best ranked parcels can
+    be target cells, so only the rows with a rank up to that count are read (a filter on
+    the ``rank`` column), with the columns :func:`~prospector.analysis.targets.find_targets`
+    summarises: the same targets as an in-memory run of the same parcels.
+    """
+    keep = target_cell_count(n_ranked, config.targets)
+    parts = sorted(out.glob("part-*.parquet"))
+    if not parts:  # no parcel at all: an empty table of targets
+        empty = gpd.GeoDataFrame({"parcel_id": [], "rank": [], "score": []}, geometry=[])
+        return find_targets(empty, config.targets, n_ranked=0)
+    names = set(pq.read_schema(parts[0]).names)
+    wanted = [
+        c
+        for c in (
+            "parcel_id",
+            "rank",
+            "score",
+            "area_km2",
+            "n_deposits",
+            "commodities",
+            "critical_commodities",
+            "land_status",
+            "geometry",
+        )
+        if c in names
+    ]
+    frames = [gpd.read_parquet(p, columns=wanted, filters=[("rank", "<=", keep)]) for p in parts]
+    best = pd.concat(frames, ignore_index=True).sort_values("rank", kind="stable")
+    best = gpd.GeoDataFrame(best.reset_index(drop=True), crs=frames[0].crs)
+    return find_targets(best, config.targets, n_ranked=n_ranked)
 
 
 def _write_tile(context: TileContext, job: tuple[int, Tile, pd.DataFrame, Path, Path]) -> int:

@@ -7,6 +7,7 @@ the criteria table, the weights and the available inputs come from the run.  The
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -131,11 +132,17 @@ def validation(
         )
     started = time.perf_counter()
     parcels = result.all_parcels
+    config = result.config
+    if config.score.method == "model":
+        # The learned model is refitted per fold and reported as variants.model; the
+        # configured row is the weighted method's, with the same weights.
+        config = dataclasses.replace(config, score=dataclasses.replace(config.score, method="wlc"))
+        models = True
     report = validation_report(
         parcels,
         deposits,
         result.data.vocabulary,
-        result.config,
+        config,
         have=result.available,
         eligible=parcels["rank"].notna(),
         block_km=block_km,
@@ -155,6 +162,9 @@ def validation(
             f"no {targets} site lies in a ranked parcel of {region!r}: nothing to validate. "
             "Try --targets all, or check the deposit layer and score.status."
         )
+    if config is not result.config:
+        report["method"] = "model"
+        report["configured_as"] = "wlc: the learned model is variants.model"
     report["region"] = region
     report["runtime_s"] = round(time.perf_counter() - started, 2)
     return report

@@ -27,14 +27,14 @@ LICENCE_FILES = ("LICENSE-leaflet.txt", "LICENSE-leaflet.markercluster.txt", "RE
 
 def static_text(name: str) -> str:
     """Return the text of the vendored file *name*."""
-    return resources.files("prospector.render").joinpath("static", name).read_text("utf-8")
+    return resources.files("prospector.render").joinpath("static").joinpath(name).read_text("utf-8")
 
 
 def copy_static(dest: Path) -> None:
     """Copy every asset and licence file into the folder *dest*."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in CSS_FILES + JS_FILES + LICENCE_FILES:
-        src = resources.files("prospector.render").joinpath("static", name)
+        src = resources.files("prospector.render").joinpath("static").joinpath(name)
         with resources.as_file(src) as path:
             shutil.copyfile(path, dest / name)
 

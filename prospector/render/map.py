@@ -50,6 +50,8 @@ _INFO_KEYS = (
     "manifest",
     "list_year",
     "notes",
+    "evidence_flags",
+    "model",
 )
 
 
@@ -90,7 +92,9 @@ def build_map(
         :func:`~prospector.render.hillshade_from_dem` (rows aligned to Web Mercator).
     info
         Run metadata for the header panel: ``region``, ``layers_used``, ``layers_missing``,
-        ``weights``, ``created``, ``manifest``, ``list_year`` and ``notes``.
+        ``weights``, ``created``, ``manifest``, ``list_year``, ``notes``, ``evidence_flags``
+        (evidence layers below chance, shown as a warning) and ``model`` (the model card's
+        rows, label → text, shown in the details).
     basemap
         ``None`` (default: no tiles, no network), or one of :data:`BASEMAPS`.
     detail_limit
@@ -279,8 +283,10 @@ def _clean_info(info: dict[str, Any] | None) -> dict[str, Any]:
             ]
         elif key == "weights":
             out[key] = {str(k): _payload.clean_float(v, 4) for k, v in dict(value).items()}
-        elif key in ("layers_used", "notes"):
+        elif key in ("layers_used", "notes", "evidence_flags"):
             out[key] = [str(v) for v in value]
+        elif key == "model":
+            out[key] = {str(k): str(v) for k, v in dict(value).items()}
         elif key == "list_year":
             out[key] = _payload.clean_int(value)
         else:

@@ -115,11 +115,15 @@ class RoleSchema:
         raise KeyError(name)
 
 
+def _source(what: str) -> Column:
+    return Column("source", "str", f"Dataset the {what} came from.")
+
+
 _POLY = ("Polygon", "MultiPolygon")
 _LINE = ("LineString", "MultiLineString")
 
-SCHEMAS: dict[str, RoleSchema] = {
-    "deposits": RoleSchema(
+_ROLES: tuple[RoleSchema, ...] = (
+    RoleSchema(
         role="deposits",
         geometry=("Point",),
         description="Known mineral sites: mines, prospects and occurrences.",
@@ -134,10 +138,10 @@ SCHEMAS: dict[str, RoleSchema] = {
             ),
             Column("commodity_codes", "str", "Commodity codes exactly as published."),
             Column("dev_status", "str", "Development status.", allowed=DEV_STATUSES),
-            Column("source", "str", "Dataset the record came from."),
+            _source("record"),
         ),
     ),
-    "land": RoleSchema(
+    RoleSchema(
         role="land",
         geometry=_POLY,
         description="Surface management / ownership polygons (BLM SMA, PAD-US, National Atlas).",
@@ -145,10 +149,10 @@ SCHEMAS: dict[str, RoleSchema] = {
             Column("agency", "str", "Managing agency.", allowed=AGENCIES),
             Column("federal", "bool", "True when a federal agency manages the surface."),
             Column("unit_name", "str", "Administrative unit name.", required=False),
-            Column("source", "str", "Dataset the polygon came from."),
+            _source("polygon"),
         ),
     ),
-    "withdrawals": RoleSchema(
+    RoleSchema(
         role="withdrawals",
         geometry=_POLY,
         description="Areas withdrawn from mineral entry (wilderness, NPS units, PAD-US GAP 1-2...).",
@@ -156,10 +160,10 @@ SCHEMAS: dict[str, RoleSchema] = {
             Column("name", "str", "Name of the withdrawn area."),
             Column("kind", "str", "Kind of withdrawal.", allowed=WITHDRAWAL_KINDS),
             Column("agency", "str", "Managing agency.", required=False, allowed=AGENCIES),
-            Column("source", "str", "Dataset the polygon came from."),
+            _source("polygon"),
         ),
     ),
-    "claims": RoleSchema(
+    RoleSchema(
         role="claims",
         geometry=_POLY,
         description="Mining claims (BLM MLRS).",
@@ -167,10 +171,10 @@ SCHEMAS: dict[str, RoleSchema] = {
             Column("serial", "str", "Case serial number."),
             Column("disposition", "str", "Case disposition.", allowed=CLAIM_DISPOSITIONS),
             Column("claim_type", "str", "Lode, placer, mill site, tunnel site.", required=False),
-            Column("source", "str", "Dataset the claim came from."),
+            _source("claim"),
         ),
     ),
-    "access": RoleSchema(
+    RoleSchema(
         role="access",
         geometry=_LINE,
         description="Access features: roads, railways and power lines.",
@@ -183,10 +187,10 @@ SCHEMAS: dict[str, RoleSchema] = {
                 required=False,
             ),
             Column("name", "str", "Feature name.", required=False),
-            Column("source", "str", "Dataset the feature came from."),
+            _source("feature"),
         ),
     ),
-    "evidence": RoleSchema(
+    RoleSchema(
         role="evidence",
         geometry=_LINE + _POLY + ("Point", "MultiPoint"),
         description="Vector geological evidence: faults, contacts, intrusions, alteration.",
@@ -194,17 +198,20 @@ SCHEMAS: dict[str, RoleSchema] = {
             Column("kind", "str", "Kind of evidence, e.g. fault, contact, intrusion."),
             Column("name", "str", "Feature name.", required=False),
             Column("weight", "float", "Relative strength (e.g. slip rate); 1 when unknown."),
-            Column("source", "str", "Dataset the feature came from."),
+            _source("feature"),
         ),
     ),
-    "parcels": RoleSchema(
+    RoleSchema(
         role="parcels",
         geometry=_POLY,
         description="Units to rank, when given instead of a grid (PLSS sections, SMA polygons...).",
         unique=("parcel_id",),
         columns=(Column("parcel_id", "str", "Identifier preserved from the source."),),
     ),
-}
+)
+
+#: Canonical schema of every layer role, by role.
+SCHEMAS: dict[str, RoleSchema] = {schema.role: schema for schema in _ROLES}
 
 #: Columns of the ranked ``parcels`` output layer, in order, with their meaning.
 PARCEL_COLUMNS: dict[str, str] = {

@@ -790,6 +790,14 @@
           add(li, el("span", null, m.message));
         });
       }
+      var flags = info.evidence_flags || [];
+      if (flags.length) {
+        var fw = add(box, el("div", "pm-missing pm-flags"));
+        fw.setAttribute("role", "alert");
+        add(fw, el("strong", null, "⚠ " + flags.length + " evidence layer" + (flags.length > 1 ? "s" : "") + " below chance here"));
+        var fl = add(fw, el("ul", "pm-flags-list"));
+        flags.forEach(function (f) { add(fl, el("li", null, f)); });
+      }
       var details = add(box, el("div", "pm-details"));
       var t = add(details, el("table", "pm-table"));
       if (info.created) row(t, "Created", info.created);
@@ -818,6 +826,11 @@
           add(cell, el("span", "pm-num", fmt(w[k])));
           row(wt, humanise(k), cell);
         });
+      }
+      if (info.model) {
+        add(details, el("h4", null, "Learned prospectivity model"));
+        var mt = add(details, el("table", "pm-table pm-model"));
+        Object.keys(info.model).forEach(function (k) { row(mt, k, info.model[k]); });
       }
       if ((info.notes || []).length) {
         add(details, el("h4", null, "Notes"));
