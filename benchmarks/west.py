@@ -160,11 +160,19 @@ def _region_data(layers: dict):
 
 
 def _sample_ids(n_sample: int, parcels_ids) -> list[str]:
-    import numpy as np
+    """*n_sample* ids drawn at random (seed 0) from the sorted *parcels_ids*.
 
+    Sorted as Arrow strings, by position: no million-element copy of the ids as Python or
+    fixed-width NumPy strings (that copy was the child's peak memory at F=1).
+    """
+    import numpy as np
+    import pandas as pd
+
+    ids = pd.Series(parcels_ids, dtype="str").reset_index(drop=True)
+    order = ids.argsort().to_numpy()
     rng = np.random.default_rng(0)
-    ids = np.sort(np.asarray(parcels_ids, dtype=str))
-    return list(ids[np.sort(rng.choice(len(ids), min(n_sample, len(ids)), replace=False))])
+    pick = np.sort(rng.choice(len(ids), min(n_sample, len(ids)), replace=False))
+    return [str(v) for v in ids.iloc[order[pick]]]
 
 
 SAMPLE_COLS = [
@@ -207,19 +215,21 @@ def child_prospector(scale: float, seed: int, engine: str, workers: int, tile_km
     )
     stages["write_s"] = time.perf_counter() - t0
     wall = time.perf_counter() - t00
-    # Only the compared columns (a full copy of the result would inflate the peak memory).
-    allp = pd.concat(
-        [
-            pd.DataFrame(result.parcels[SAMPLE_COLS]),
-            pd.DataFrame(result.excluded[SAMPLE_COLS[:-1]]),
-        ]
+    # Only the sampled rows of the compared columns (a copy of whole columns would inflate
+    # the peak memory).
+    frames = ((result.parcels, SAMPLE_COLS), (result.excluded, SAMPLE_COLS[:-1]))
+    n_parcels = sum(len(f) for f, _ in frames)
+    ids = _sample_ids(2000, pd.concat([f["parcel_id"] for f, _ in frames], ignore_index=True))
+    sample = (
+        pd.concat([pd.DataFrame(f.loc[f["parcel_id"].isin(ids), cols]) for f, cols in frames])
+        .set_index("parcel_id")
+        .loc[ids, SAMPLE_COLS[1:]]
+        .reset_index()
     )
-    ids = _sample_ids(2000, allp["parcel_id"].to_numpy())
-    sample = allp.set_index("parcel_id").loc[ids, SAMPLE_COLS[1:]].reset_index()
     sample.to_parquet(syn.DATA / f"west-sample-prospector-F{scale:g}.parquet")
     return {
         "wall_s": round(wall, 2),
-        "n_parcels": len(allp),
+        "n_parcels": n_parcels,
         "n_ranked": len(result.parcels),
         "stages": {k: round(v, 2) for k, v in stages.items()},
     }

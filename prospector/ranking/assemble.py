@@ -149,7 +149,10 @@ def _gather(arrays: dict[str, Any], rows: list[np.ndarray]) -> list[dict[str, An
 
     def take(name: str) -> list[Any]:
         array = arrays.pop(name)
-        return [array.take(r) for r in rows]
+        out = [array.take(r) for r in rows]
+        del array
+        release_memory()  # the column just gathered, if nobody else holds it
+        return out
 
     with ThreadPoolExecutor(max(1, min(n_threads(), 4))) as pool:
         taken = list(pool.map(take, names))
@@ -248,7 +251,7 @@ def finish(
     excluded = _assemble(excluded_cols, geometry, pd.RangeIndex(len(excluded_rows)), crs, config)
     criteria.index = pd.Index(ids, name="parcel_id")
     release_memory()
-    return RankResult(
+    result = RankResult(
         parcels=ranked,
         excluded=excluded,
         deposits=deposits,
@@ -268,3 +271,5 @@ def finish(
         model_card=card,
         evidence_skill=skill,
     )
+    release_memory()  # what building the targets freed: the run's outputs come next
+    return result
