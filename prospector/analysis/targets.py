@@ -33,7 +33,13 @@ from scipy.sparse.csgraph import connected_components
 from prospector.config import TargetConfig
 from prospector.errors import ConfigError
 
-__all__ = ["TARGET_COLUMNS", "TargetConfig", "find_targets", "target_cell_count"]
+__all__ = [
+    "TARGET_CELL_COLUMNS",
+    "TARGET_COLUMNS",
+    "TargetConfig",
+    "find_targets",
+    "target_cell_count",
+]
 
 #: Columns of the targets table, in order (plus ``geometry``).
 TARGET_COLUMNS: tuple[str, ...] = (
@@ -54,8 +60,8 @@ TARGET_COLUMNS: tuple[str, ...] = (
 )
 
 
-#: Columns of the ranked parcels a target summarises.
-_CELL_COLUMNS = (
+#: Columns of the ranked parcels a target summarises (besides the geometry).
+TARGET_CELL_COLUMNS: tuple[str, ...] = (
     "parcel_id",
     "rank",
     "score",
@@ -187,7 +193,7 @@ def find_targets(
     pos = _high_scoring(ranked, config, n_ranked)
     # Only the columns summarised are taken (not the sentences: taking rows of a chunked
     # Arrow column first joins its chunks, a copy of the whole column).
-    used = [c for c in (*_CELL_COLUMNS, ranked.geometry.name) if c in ranked.columns]
+    used = [c for c in (*TARGET_CELL_COLUMNS, ranked.geometry.name) if c in ranked.columns]
     cells = ranked[used].iloc[pos]
     geoms = cells.geometry.to_numpy()
     labels = _components(geoms, config)

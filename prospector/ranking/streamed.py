@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from prospector.analysis.dedupe import dedupe_sites
-from prospector.analysis.targets import find_targets, target_cell_count
+from prospector.analysis.targets import TARGET_CELL_COLUMNS, find_targets, target_cell_count
 from prospector.config import Config
 from prospector.export.geoparquet import write_geoparquet
 from prospector.ranking.assemble import global_scores, redistribution_notes, with_scores
@@ -197,21 +197,7 @@ def streamed_targets(out: Path, config: Config, n_ranked: int) -> gpd.GeoDataFra
         empty = gpd.GeoDataFrame({"parcel_id": [], "rank": [], "score": []}, geometry=[])
         return find_targets(empty, config.targets, n_ranked=0)
     names = set(pq.read_schema(parts[0]).names)
-    wanted = [
-        c
-        for c in (
-            "parcel_id",
-            "rank",
-            "score",
-            "area_km2",
-            "n_deposits",
-            "commodities",
-            "critical_commodities",
-            "land_status",
-            "geometry",
-        )
-        if c in names
-    ]
+    wanted = [c for c in (*TARGET_CELL_COLUMNS, "geometry") if c in names]
     frames = [gpd.read_parquet(p, columns=wanted, filters=[("rank", "<=", keep)]) for p in parts]
     best = pd.concat(frames, ignore_index=True).sort_values("rank", kind="stable")
     best = gpd.GeoDataFrame(best.reset_index(drop=True), crs=frames[0].crs)
