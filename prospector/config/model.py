@@ -290,6 +290,12 @@ class ModelConfig:
     """The uncertainty band (``prospectivity_lo`` / ``_hi``), TreeSHAP contributions
     (``shap_<feature>``) and reasons are computed for this many parcels of highest
     prospectivity (every parcel when fewer); the others get none (NaN)."""
+    learn_from: Literal["critical", "commodity"] = "critical"
+    """Known sites the model of a ranking run learns from when no commodity focus is set:
+    ``"critical"``, sites with a commodity on the critical-minerals list of ``list_year``
+    (a tool for critical minerals should not learn where gravel pits are); ``"commodity"``,
+    every site with an identified commodity.  With a focus (``value.focus_*``) it learns
+    from the focus commodities' sites."""
     brownfields: bool = False
     """Also validate ``variants.model_brownfields``: the model with kernel densities of the
     known sites at ``brownfields_km`` as features.  That is interpolation between known sites,
