@@ -300,8 +300,8 @@ class ModelConfig:
     """Also validate ``variants.model_brownfields``: the model with kernel densities of the
     known sites at ``brownfields_km`` as features.  That is interpolation between known sites,
     not geology; labelled so everywhere it shows."""
-    brownfields_km: list[float] = field(default_factory=lambda: [2.0, 5.0, 10.0, 25.0])
-    """Kernel radii of the brownfields features."""
+    brownfields_km: list[float] = field(default_factory=lambda: [2.0, 5.0, 10.0, 25.0, 50.0, 100.0])
+    """Kernel radii of the brownfields features (local camps up to regional mineral belts)."""
     n_estimators: int = 200
     """Boosting rounds."""
     learning_rate: float = 0.05
