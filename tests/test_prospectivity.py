@@ -258,6 +258,18 @@ def test_model_run_ranks_the_signal_first(result, region):
     assert "km to rail" in first["why"]
 
 
+def test_brownfields_run_is_labelled_interpolation(region):
+    config = {**CONFIG, "model": {**CONFIG["model"], "brownfields": True}}
+    got = _rank(region[0], config, engine="memory")
+    card = got.model_card
+    assert card["brownfields"] is True
+    kernels = [f for f in card["features"] if f.startswith("brownfields_")]
+    assert len(kernels) == len(load_config(None).model.brownfields_km)
+    assert "optimistic" in card["cv"]["caveat"]
+    note = " ".join(got.notes)
+    assert "interpolation, not geology" in note and "optimistic" in note
+
+
 def test_manifest_card_flags_and_map(result):
     manifest = json.loads(json.dumps(result.manifest()))  # JSON-safe
     assert manifest["model"]["training_sites"] == result.model_card["training_sites"]

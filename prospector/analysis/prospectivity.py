@@ -225,6 +225,11 @@ def run_model(
     else:
         area = _area(table)
         card["cv"] = _oof_summary(model.oof, blocks, area, owner[use], config)
+        if config.model.brownfields:
+            card["cv"]["caveat"] = (
+                "optimistic: the brownfields kernels of this run count the sites of every "
+                "block, held-out ones included; `prospector validate` rebuilds them per fold"
+            )
     return out, card
 
 
@@ -472,5 +477,8 @@ def model_note(card: dict[str, Any]) -> str:
     elif "skipped" in cv:
         text += f" No cross-validation: {cv['skipped']}"
     if card.get("brownfields"):
-        text += " Includes brownfields kernels of known sites: interpolation, not geology."
+        text += (
+            " Includes brownfields kernels of known sites: interpolation, not geology (the CV"
+            " figure is optimistic; see prospector validate)."
+        )
     return text + f" Prospectivity is a {OUTPUT_MEANING}."
