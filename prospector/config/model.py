@@ -290,12 +290,18 @@ class ModelConfig:
     """The uncertainty band (``prospectivity_lo`` / ``_hi``), TreeSHAP contributions
     (``shap_<feature>``) and reasons are computed for this many parcels of highest
     prospectivity (every parcel when fewer); the others get none (NaN)."""
+    learn_from: Literal["critical", "commodity"] = "critical"
+    """Known sites the model of a ranking run learns from when no commodity focus is set:
+    ``"critical"``, sites with a commodity on the critical-minerals list of ``list_year``
+    (a tool for critical minerals should not learn where gravel pits are); ``"commodity"``,
+    every site with an identified commodity.  With a focus (``value.focus_*``) it learns
+    from the focus commodities' sites."""
     brownfields: bool = False
     """Also validate ``variants.model_brownfields``: the model with kernel densities of the
     known sites at ``brownfields_km`` as features.  That is interpolation between known sites,
     not geology; labelled so everywhere it shows."""
-    brownfields_km: list[float] = field(default_factory=lambda: [2.0, 5.0, 10.0, 25.0])
-    """Kernel radii of the brownfields features."""
+    brownfields_km: list[float] = field(default_factory=lambda: [2.0, 5.0, 10.0, 25.0, 50.0, 100.0])
+    """Kernel radii of the brownfields features (local camps up to regional mineral belts)."""
     n_estimators: int = 200
     """Boosting rounds."""
     learning_rate: float = 0.05
