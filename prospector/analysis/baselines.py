@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.ndimage import gaussian_filter
-from scipy.signal import fftconvolve
 from scipy.spatial import cKDTree
 
 from prospector.analysis.value import kernel
@@ -146,6 +145,8 @@ def _site_kernel_sum(
     np.add.at(grid, (s_cell[:, 1], s_cell[:, 0]), 1.0)
     offsets = np.arange(-reach, reach + 1) * cell
     weights = kernel(np.hypot(*np.meshgrid(offsets, offsets)), radius_m, "biweight")
+    from scipy.signal import fftconvolve  # here: scipy.signal loads scipy.stats (~60 MB)
+
     smooth = fftconvolve(grid, weights, mode="same")
     total = smooth[c_cell[:, 1], c_cell[:, 0]]
     total[total < 1e-9] = 0.0  # FFT round-off where no site reaches
