@@ -31,7 +31,6 @@ the region's deposits and is flagged.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -99,26 +98,25 @@ def learning_sites(
     """
     if "commodities" not in deposits or not len(deposits):
         return np.zeros(len(deposits), dtype=bool)
-    commodities = deposits["commodities"]
     focus = resolve_focus(
         config.value.focus_commodities, config.value.focus_groups, vocabulary=vocabulary
     )
+    # One row per (site position, commodity): lists explode, '; '-joined text is split.
+    values = pd.Series(deposits["commodities"].to_numpy(), dtype=object)
+    text = values.map(lambda v: isinstance(v, str))
+    if text.any():
+        values[text] = values[text].str.split(";")
+    names = values.explode().dropna().astype(str).str.strip()
+    names = names[names != ""]
     if focus:
-        return commodities.map(lambda cs: not focus.isdisjoint(_names(cs))).to_numpy(dtype=bool)
-    if config.model.learn_from == "critical":
-        return commodities.map(lambda cs: any(map(vocabulary.is_critical, _names(cs)))).to_numpy(
-            dtype=bool
-        )
-    return commodities.map(lambda cs: len(_names(cs)) > 0).to_numpy(dtype=bool)
-
-
-def _names(value: Any) -> set[str]:
-    """Commodity names of one site (a list, or a '; '-joined string)."""
-    if isinstance(value, str):
-        return {v.strip() for v in value.split(";") if v.strip()}
-    if isinstance(value, Iterable):
-        return {str(v) for v in value}
-    return set()
+        wanted = names.isin(focus)
+    elif config.model.learn_from == "critical":
+        wanted = names.isin(vocabulary.critical)
+    else:
+        wanted = pd.Series(True, index=names.index)
+    out = np.zeros(len(deposits), dtype=bool)
+    out[np.unique(names.index[wanted.to_numpy()].to_numpy())] = True
+    return out
 
 
 def run_model(

@@ -60,9 +60,8 @@ def _site_positions(table: pd.DataFrame, deposits: gpd.GeoDataFrame | None) -> n
     """Positional index in *table* of each deposit's parcel (−1: none)."""
     if deposits is None or not len(deposits) or "parcel_id" not in deposits:
         return np.full(0 if deposits is None else len(deposits), -1, dtype=np.int64)
-    position = pd.Series(np.arange(len(table)), index=table["parcel_id"].to_numpy())
-    found = deposits["parcel_id"].map(position)
-    return found.fillna(-1).to_numpy(dtype=np.int64)
+    found = pd.Index(table["parcel_id"]).get_indexer(pd.Index(deposits["parcel_id"]))
+    return np.asarray(found, dtype=np.int64)
 
 
 def with_prospectivity(
