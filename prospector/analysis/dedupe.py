@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -158,9 +159,9 @@ def dedupe_sites(deposits: gpd.GeoDataFrame, *, distance_m: float = 300.0) -> gp
     by_component = np.lexsort((source_rank, id_rank, component))
     grouped = component[by_component]
     starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]][:n])
-    ids = np.split(site_id[by_component], starts[1:])
-    srcs = np.split(source[by_component], starts[1:])
-    out["source_ids"] = pd.Series([list(a) for a in ids], dtype=object)
+    ids = _chunks(site_id[by_component], starts[1:])
+    srcs = _chunks(source[by_component], starts[1:])
+    out["source_ids"] = pd.Series(ids, dtype=object)
     distinct = [sorted(set(a)) for a in srcs]
     out["sources"] = pd.Series(distinct, dtype=object)
     out["n_sources"] = np.fromiter((len(s) for s in distinct), dtype=np.int64, count=n_sites)
@@ -229,8 +230,17 @@ def _union_lists(
     key = np.unique(component * m + commodity)
     site, name = key // m, names[key % m]
     counts = np.bincount(site, minlength=n_sites)
-    lists = np.split(name, np.cumsum(counts)[:-1])
-    return pd.Series([list(x) for x in lists], dtype=object)
+    return pd.Series(_chunks(name, np.cumsum(counts)[:-1]), dtype=object)
+
+
+def _chunks(values: np.ndarray, bounds: np.ndarray) -> list[list[Any]]:
+    """*values* cut before each position of *bounds* into Python lists (as ``np.split``).
+
+    Slicing one Python list is ~10x faster than ``np.split`` for ~10^5 small chunks.
+    """
+    items = values.tolist()
+    edges = [0, *np.asarray(bounds, dtype=np.int64).tolist(), len(items)]
+    return [items[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def _union_codes(codes: pd.Series, component: np.ndarray, n_sites: int) -> np.ndarray:
