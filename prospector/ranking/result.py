@@ -82,9 +82,6 @@ class RankResult:
     def __init__(
         self,
         *,
-        parcels: gpd.GeoDataFrame | None,
-        excluded: gpd.GeoDataFrame | None,
-        deposits: gpd.GeoDataFrame | None,
         data: RegionData,
         config: Config,
         weights: Weights,
@@ -99,6 +96,9 @@ class RankResult:
         targets: gpd.GeoDataFrame | None = None,
         model_card: dict[str, Any] | None = None,
         evidence_skill: dict[str, Any] | None = None,
+        parcels: gpd.GeoDataFrame | None = None,
+        excluded: gpd.GeoDataFrame | None = None,
+        deposits: gpd.GeoDataFrame | None = None,
     ) -> None:
         if (parcels is None or excluded is None) and dataset is None:
             raise ValueError("a RankResult needs parcels and excluded, or a dataset")

@@ -148,10 +148,7 @@ def rank_streamed(
     targets = streamed_targets(out, config, n_ranked)
     timings["targets_s"] = time.perf_counter() - t0
     base = source.base()
-    return RankResult(
-        parcels=None,
-        excluded=None,
-        deposits=None,
+    return RankResult(  # streamed: the parcels are read from the dataset when asked for
         data=base,
         config=config,
         weights=weights,
