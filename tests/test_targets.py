@@ -155,3 +155,42 @@ def test_bad_inputs_are_refused():
         find_targets(_grid(SCORES).drop(columns="score"))
     empty = find_targets(_grid(SCORES).iloc[:0])
     assert len(empty) == 0 and list(empty.columns) == [*TARGET_COLUMNS, "geometry"]
+
+
+def test_summaries_match_a_plain_pandas_groupby():
+    """The vectorised commodity lists and status mix equal pandas' groupby on random cells."""
+    import pandas as pd
+
+    from prospector.analysis.targets import _joined_lists, _status_mix
+
+    rng = np.random.default_rng(3)
+    n, k = 3000, 400
+    labels = rng.integers(0, k, n)
+    words = np.array(["zinc", "gallium", "Lead", "copper", "", "rare earths"], dtype=object)
+    lists = pd.Series(
+        ["; ".join(rng.choice(words, rng.integers(0, 4))) for _ in range(n)], dtype=object
+    )
+    lists[rng.random(n) < 0.1] = None
+    status = pd.Series(rng.choice(["open", "unknown", "claimed", "restricted"], n), dtype=object)
+    status[rng.random(n) < 0.1] = None
+
+    frame = pd.DataFrame({"g": labels, "item": lists.fillna("").str.split("; ")}).explode("item")
+    frame = frame[frame["item"].notna() & (frame["item"] != "")].drop_duplicates()
+    expected = np.full(k, "", dtype=object)
+    joined = frame.sort_values(["g", "item"]).groupby("g")["item"].agg("; ".join)
+    expected[joined.index.to_numpy()] = joined.to_numpy()
+    assert list(_joined_lists(labels, lists, k)) == list(expected)
+
+    counts = (
+        pd.DataFrame({"g": labels, "s": status.fillna("unknown")})
+        .value_counts()
+        .reset_index(name="n")
+        .sort_values(["g", "n", "s"], ascending=[True, False, True])
+    )
+    counts["text"] = counts["s"] + " " + counts["n"].astype(str)
+    mix = counts.groupby("g")["text"].agg("; ".join)
+    expected = np.full(k, "", dtype=object)
+    expected[mix.index.to_numpy()] = mix.to_numpy()
+    got = _status_mix(labels, status, k)
+    assert list(got) == list(expected)
+    assert got[labels[0]].split("; ")[0].rsplit(" ", 1)[1].isdigit()

@@ -23,7 +23,7 @@ of the members' commodities, ``commodity_codes`` the distinct published codes jo
 values, sorted) and ``n_sources`` (their number); ``n_records`` counts the members.
 
 The result does not depend on the row order of the input: twin pairs come from one
-STRtree query, components from :func:`scipy.sparse.csgraph.connected_components`, and
+k-d tree query of the points (an STRtree query for other geometries), components from :func:`scipy.sparse.csgraph.connected_components`, and
 the rows are sorted by the representative's ``(site_id, source)``.
 """
 
@@ -39,6 +39,7 @@ import pandas as pd
 import scipy.sparse
 import shapely
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from prospector.analysis._text import join_sorted, text_array
 from prospector.errors import ConfigError, CRSError, SchemaError
@@ -190,8 +191,13 @@ def _commodity_table(lists: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     )
     named = ~pd.isna(flat)
     record, flat = record[named], flat[named].astype(str)
-    names, code = np.unique(flat, return_inverse=True)
-    return record, code.reshape(-1), names.astype(object)
+    # Hash, then sort the few distinct names (np.unique would sort every entry).
+    first_code, first_names = pd.factorize(flat)
+    order = np.argsort(np.asarray(first_names, dtype=object))
+    code = np.empty(len(order), dtype=np.int64)
+    code[order] = np.arange(len(order))
+    names = np.asarray(first_names, dtype=object)[order]
+    return record, code[first_code], names
 
 
 def _components(
@@ -204,11 +210,21 @@ def _components(
         return np.arange(n, dtype=np.int64)
     valid = ~(shapely.is_missing(points) | shapely.is_empty(points))
     rows = np.flatnonzero(valid)
-    tree = shapely.STRtree(points[rows])
-    a, b = tree.query(points[rows], predicate="dwithin", distance=distance_m)
-    a, b = rows[a], rows[b]
-    keep = a < b
-    a, b = a[keep], b[keep]
+    if (shapely.get_type_id(points[rows]) == 0).all():
+        # Points (the canonical deposits): pairs within the distance from a k-d tree of
+        # their coordinates, 5-6x faster than GEOS ``dwithin`` at 300k records and the
+        # same pairs (it compares squared distances: the two can differ only for a pair
+        # exactly at the distance, to the last bit).
+        xy = shapely.get_coordinates(points[rows])
+        pairs = cKDTree(xy).query_pairs(distance_m, output_type="ndarray")
+        a, b = rows[pairs[:, 0]], rows[pairs[:, 1]]
+        a, b = np.minimum(a, b), np.maximum(a, b)
+    else:
+        tree = shapely.STRtree(points[rows])
+        a, b = tree.query(points[rows], predicate="dwithin", distance=distance_m)
+        a, b = rows[a], rows[b]
+        keep = a < b
+        a, b = a[keep], b[keep]
     if len(a):
         # Shared commodity: row-wise dot product of the record × commodity incidence.
         incidence = scipy.sparse.csr_matrix(

@@ -23,6 +23,8 @@ and its best cell, and the union of its cells as geometry.
 
 from __future__ import annotations
 
+import itertools
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -30,6 +32,7 @@ import scipy.sparse
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from prospector.analysis._text import join_sorted
 from prospector.config import TargetConfig
 from prospector.errors import ConfigError
 
@@ -128,26 +131,41 @@ def _joined_lists(labels: np.ndarray, lists: pd.Series, n_groups: int) -> np.nda
     """Distinct '; '-joined items per label, sorted."""
     out = np.full(n_groups, "", dtype=object)
     items = lists.fillna("").astype(str).str.split("; ")
-    frame = pd.DataFrame({"g": labels, "item": items.to_numpy()}).explode("item")
-    frame = frame[frame["item"].notna() & (frame["item"] != "")].drop_duplicates()
-    if len(frame):
-        joined = frame.sort_values(["g", "item"]).groupby("g")["item"].agg("; ".join)
-        out[joined.index.to_numpy()] = joined.to_numpy()
+    lengths = items.str.len().to_numpy(dtype=np.int64)
+    label = np.repeat(labels, lengths)
+    item = np.array(list(itertools.chain.from_iterable(items)), dtype=object)
+    keep = item != ""
+    label, item = label[keep], item[keep]
+    if len(item):
+        # One integer key per distinct (label, item), items ranked by name: sorted pairs.
+        code, names = pd.factorize(item)
+        order = np.argsort(np.asarray(names, dtype=object))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        m = len(order)
+        key = np.unique(label.astype(np.int64) * m + rank[code])
+        keys, joined = join_sorted(key // m, np.asarray(names, dtype=object)[order][key % m])
+        out[keys] = joined
     return out
 
 
 def _status_mix(labels: np.ndarray, status: pd.Series, n_groups: int) -> np.ndarray:
     """``"open 3; unknown 2"`` per label: land-status counts, most frequent first."""
     out = np.full(n_groups, "", dtype=object)
-    counts = (
-        pd.DataFrame({"g": labels, "s": status.fillna("unknown").astype(str).to_numpy()})
-        .value_counts()
-        .reset_index(name="n")
-        .sort_values(["g", "n", "s"], ascending=[True, False, True])
-    )
-    counts["text"] = counts["s"] + " " + counts["n"].astype(str)
-    joined = counts.groupby("g")["text"].agg("; ".join)
-    out[joined.index.to_numpy()] = joined.to_numpy()
+    if len(labels) == 0:
+        return out
+    code, names = pd.factorize(status.fillna("unknown").astype(str).to_numpy(dtype=object))
+    names = np.asarray(names, dtype=object)
+    name_rank = np.empty(len(names), dtype=np.int64)
+    name_rank[np.argsort(names)] = np.arange(len(names))
+    m = len(names)
+    pair, n = np.unique(labels.astype(np.int64) * m + code, return_counts=True)
+    g, s = pair // m, pair % m
+    # Per label: most frequent first, ties by status name.
+    order = np.lexsort((name_rank[s], -n, g))
+    text = names[s[order]] + " " + n[order].astype(str).astype(object)
+    keys, joined = join_sorted(g[order], text)
+    out[keys] = joined
     return out
 
 
