@@ -26,10 +26,8 @@ sentence.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -37,7 +35,7 @@ import pandas as pd
 import scipy.sparse
 import shapely
 
-from prospector._runtime import chunked, n_threads
+from prospector._runtime import chunked
 from prospector.analysis._discount import discounted_sums
 from prospector.analysis._text import join_sorted, text_array
 from prospector.analysis.index import ParcelIndex
@@ -337,43 +335,32 @@ def parcel_value(
         sums = np.zeros((n, len(columns)))
         top = np.full(n, -1, dtype=np.int64)
         weighted = site_w > 0
-
-        def column(j: int, lo: int, hi: int, block: np.ndarray) -> None:
-            # Only pairs of sites weighted in this column can be positive (most sites count
-            # in one or two groups): the products are taken for those alone.
-            rows = block[weighted[di[block], j]]
-            terms = k[rows] * site_w[di[rows], j]
-            live = terms > 0
-            rows, terms = rows[live], terms[live]
-            sums[lo:hi, j], best = discounted_sums(
-                pi[rows] - lo,
-                terms,
-                hi - lo,
-                config.discount,
-                tiebreak=site_key[di[rows]] if j == 0 else None,
-            )
-            # The best term of the total value names the parcel's top site (none when no
-            # term is live, e.g. only off-focus sites).
-            if j == 0 and len(rows):
-                top[lo:hi] = np.where(best >= 0, rows[np.maximum(best, 0)], -1)
-
         # Parcels in blocks: a parcel's sum needs only its own pairs, so each block's are
-        # sorted alone (the sort's temporaries scale with the block, not the region).  The
-        # columns of a block are independent (each writes its own column of ``sums``) and
-        # their sorts release the GIL: they run on parallel threads, the total value first.
-        workers = min(n_threads(), len(columns))
-        with ThreadPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
-            for lo in range(0, n, _PARCEL_BLOCK):
-                hi = min(lo + _PARCEL_BLOCK, n)
-                block = np.flatnonzero((pi >= lo) & (pi < hi))
-                jobs = range(len(columns))
-                if pool is None:
-                    for j in jobs:
-                        column(j, lo, hi, block)
-                else:
-                    # list() re-raises a worker's exception here.
-                    list(pool.map(lambda j, lo=lo, hi=hi, b=block: column(j, lo, hi, b), jobs))
-                del block
+        # sorted alone (the sort's temporaries scale with the block, not the region).
+        for lo in range(0, n, _PARCEL_BLOCK):
+            hi = min(lo + _PARCEL_BLOCK, n)
+            block = np.flatnonzero((pi >= lo) & (pi < hi))
+            for j in range(len(columns)):
+                # Only pairs of sites weighted in this column can be positive (most sites
+                # count in one or two groups): the products are taken for those alone.
+                rows = block[weighted[di[block], j]]
+                terms = k[rows] * site_w[di[rows], j]
+                live = terms > 0
+                rows, terms = rows[live], terms[live]
+                del live
+                sums[lo:hi, j], best = discounted_sums(
+                    pi[rows] - lo,
+                    terms,
+                    hi - lo,
+                    config.discount,
+                    tiebreak=site_key[di[rows]] if j == 0 else None,
+                )
+                # The best term of the total value names the parcel's top site (none when
+                # no term is live, e.g. only off-focus sites).
+                if j == 0 and len(rows):
+                    top[lo:hi] = np.where(best >= 0, rows[np.maximum(best, 0)], -1)
+                del rows, terms, best
+            del block
     out["value_raw"] = sums[:, 0]
     for j, g in enumerate(COMMODITY_GROUPS, start=1):
         out[f"value_{g}"] = sums[:, j]
