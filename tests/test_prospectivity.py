@@ -280,6 +280,9 @@ def test_manifest_card_flags_and_map(result):
     info = map_info(manifest)
     assert info["evidence_flags"] and info["evidence_flags"][0].startswith("fault: 0.0%")
     assert info["model"]["Training sites"] == str(result.model_card["training_sites"])
+    # A model with skill (CV 0.3+ against 0.1) on evidence covering the region: no warning.
+    assert result.model_card["coverage_any"] == 1.0
+    assert result.model_card["warnings"] == [] and info["model_flags"] == []
     assert any("below chance" in note for note in result.notes)
     scoring = map_scoring(result)
     assert list(scoring.criteria.columns) == ["prospectivity", *ACCESS]

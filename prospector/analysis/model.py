@@ -36,6 +36,7 @@ number of threads.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ __all__ = [
     "evidence_features",
     "feature_label",
     "fit_prospectivity",
+    "model_warnings",
     "predict_prospectivity",
 ]
 
@@ -310,6 +312,7 @@ def fit_prospectivity(
         "features": names,
         "importance": {f: float(g / total) for f, g in zip(names, gain, strict=True)},
         "coverage": {f: float(np.mean(~np.isnan(x[:, j]))) for j, f in enumerate(names)},
+        "coverage_any": float(np.mean(~np.isnan(x).all(axis=1))) if len(x) else 0.0,
         "training_parcels_positive": n_pos,
         "training_parcels_background": int(min(config.max_background, int(train.sum()) - n_pos)),
         "n_estimators": config.n_estimators,
@@ -386,4 +389,44 @@ def top_reasons(
     if n > 1:
         both = first & positive[:, 1]
         out[both] = out[both] + " and " + picked[both, 1]
+    return out
+
+
+def model_warnings(card: dict[str, Any], *, chance: float = 0.1) -> list[str]:
+    """Plain warnings about a fitted model, from its card; empty when there is nothing to say.
+
+    * **No demonstrable skill**: the card's spatial-block CV puts fewer held-out sites in the
+      top *chance* share of their block's area than chance plus two standard errors
+      (``2·sqrt(chance·(1−chance)/n)`` for *n* sites; 1.1 points for 3,000 sites, 4.2 for
+      200).  Its prospectivity then orders unseen ground no better than at random.
+    * **Evidence over little of the region**: fewer than half the parcels have any feature
+      (``coverage_any``).  Every parcel without evidence gets the same prediction, so the
+      covered ground stands out whether or not it is more prospective.
+    """
+    out: list[str] = []
+    cv = card.get("cv") or {}
+    n = int(cv.get("n_targets") or 0)
+    capture = (cv.get("capture") or {}).get(f"{chance:g}")
+    if capture is not None and n > 0:
+        margin = 2.0 * math.sqrt(chance * (1.0 - chance) / n)
+        if capture < chance + margin:
+            where = "below" if capture < chance else "within two standard errors of"
+            out.append(
+                f"The learned model shows no skill in this region: its spatial-block "
+                f"cross-validation puts {capture:.1%} of {n:,} held-out sites in the top "
+                f"{chance:.0%} of their block's area, {where} chance ({chance:.0%} ± "
+                f"{margin:.1%}). Its prospectivity orders unseen ground no better than at "
+                "random: rank with score.method = 'wlc', or add evidence layers (geologic map, "
+                "geophysics, geochemistry) and check them with `prospector validate`."
+            )
+    coverage = card.get("coverage_any")
+    if coverage is not None and coverage < 0.5:
+        covered = sorted((card.get("coverage") or {}).items(), key=lambda kv: -kv[1])
+        which = ", ".join(f"{f} {c:.1%}" for f, c in covered[:3])
+        out.append(
+            f"The model's evidence covers only {coverage:.1%} of the parcels ({which}): the "
+            f"other {1.0 - coverage:.1%} all get the same prospectivity, so the covered ground "
+            "stands out whether or not it is more prospective. Add evidence that covers the "
+            "region, or draw the region around the covered ground."
+        )
     return out

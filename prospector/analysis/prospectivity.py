@@ -44,6 +44,7 @@ from prospector.analysis.model import (
     ProspectivityModel,
     evidence_features,
     fit_prospectivity,
+    model_warnings,
     top_reasons,
 )
 from prospector.analysis.rates import PredictionRate, area_positions, capture_key
@@ -228,6 +229,7 @@ def run_model(
                 "optimistic: the brownfields kernels of this run count the sites of every "
                 "block, held-out ones included; `prospector validate` rebuilds them per fold"
             )
+    card["warnings"] = model_warnings(card, chance=CHANCE)
     return out, card
 
 

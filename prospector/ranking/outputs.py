@@ -99,6 +99,7 @@ def map_info(manifest: dict[str, Any], *, region: str = "") -> dict[str, Any]:
             for k in ("focus_commodities", "focus_groups")
         },
         "evidence_flags": _evidence_flags(manifest.get("evidence_skill") or {}),
+        "model_flags": list((manifest.get("model") or {}).get("warnings") or []),
         "model": _model_rows(manifest.get("model")),
     }
 
@@ -139,6 +140,8 @@ def _model_rows(card: dict[str, Any] | None) -> dict[str, str] | None:
         )
     elif "skipped" in cv:
         rows["Spatial CV"] = f"not run: {cv['skipped']}"
+    if card.get("coverage_any") is not None:
+        rows["Evidence coverage"] = f"{card['coverage_any']:.1%} of parcels have a feature"
     return rows
 
 

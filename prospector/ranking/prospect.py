@@ -163,8 +163,9 @@ def evidence_check(
 
 
 def prospect_notes(card: dict[str, Any] | None, skill: dict[str, Any]) -> list[str]:
-    """Run notes: the evidence layers below chance, then the model card's summary."""
+    """Run notes: the evidence layers below chance, the model card's summary and warnings."""
     notes = skill_notes(skill)
     if card is not None:
         notes.append(model_note(card))
+        notes.extend(card.get("warnings") or [])
     return notes

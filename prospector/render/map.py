@@ -51,6 +51,7 @@ _INFO_KEYS = (
     "list_year",
     "notes",
     "evidence_flags",
+    "model_flags",
     "model",
 )
 
@@ -93,8 +94,9 @@ def build_map(
     info
         Run metadata for the header panel: ``region``, ``layers_used``, ``layers_missing``,
         ``weights``, ``created``, ``manifest``, ``list_year``, ``notes``, ``evidence_flags``
-        (evidence layers below chance, shown as a warning) and ``model`` (the model card's
-        rows, label → text, shown in the details).
+        (evidence layers below chance, shown as a warning), ``model_flags`` (the learned
+        model's warnings: no skill, little evidence coverage; shown as a warning) and
+        ``model`` (the model card's rows, label → text, shown in the details).
     basemap
         ``None`` (default: no tiles, no network), or one of :data:`BASEMAPS`.
     detail_limit
@@ -283,7 +285,7 @@ def _clean_info(info: dict[str, Any] | None) -> dict[str, Any]:
             ]
         elif key == "weights":
             out[key] = {str(k): _payload.clean_float(v, 4) for k, v in dict(value).items()}
-        elif key in ("layers_used", "notes", "evidence_flags"):
+        elif key in ("layers_used", "notes", "evidence_flags", "model_flags"):
             out[key] = [str(v) for v in value]
         elif key == "model":
             out[key] = {str(k): str(v) for k, v in dict(value).items()}

@@ -798,6 +798,14 @@
         var fl = add(fw, el("ul", "pm-flags-list"));
         flags.forEach(function (f) { add(fl, el("li", null, f)); });
       }
+      var mflags = info.model_flags || [];
+      if (mflags.length) {
+        var mw = add(box, el("div", "pm-missing pm-flags pm-model-flags"));
+        mw.setAttribute("role", "alert");
+        add(mw, el("strong", null, "⚠ learned model: " + mflags.length + " warning" + (mflags.length > 1 ? "s" : "")));
+        var ml = add(mw, el("ul", "pm-flags-list"));
+        mflags.forEach(function (f) { add(ml, el("li", null, f)); });
+      }
       var details = add(box, el("div", "pm-details"));
       var t = add(details, el("table", "pm-table"));
       if (info.created) row(t, "Created", info.created);
