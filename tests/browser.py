@@ -82,3 +82,26 @@ def open_page(browser: Any, url: str, *, offline: bool = True, timeout_ms: int =
     page.goto(url)
     page.wait_for_function(READY, timeout=timeout_ms)
     return page
+
+
+def open_run_map(browser: Any, result: Any, path: Any, *, detail_limit: int = 50) -> Any:
+    """Write the map of a ranking run (*result*: a ``RankResult``) to *path* and open it.
+
+    The map is built as ``prospector rank`` builds it: the run's manifest as header info,
+    its scoring for live re-weighting.
+    """
+    import json
+
+    from prospector.ranking import map_info
+    from prospector.ranking.outputs import map_scoring
+    from prospector.render import build_map, write_map
+
+    manifest = json.loads(json.dumps(result.manifest()))
+    fmap = build_map(
+        result.parcels,
+        deposits=result.deposits,
+        info=map_info(manifest),
+        scoring=map_scoring(result),
+        detail_limit=detail_limit,
+    )
+    return open_page(browser, write_map(fmap, path).as_uri())

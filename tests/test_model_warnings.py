@@ -16,7 +16,7 @@ from affine import Affine
 from prospector.analysis.model import model_warnings
 from prospector.errors import MissingLayerWarning
 from prospector.ranking import map_info, rank
-from tests.browser import CHROMIUM, open_page
+from tests.browser import CHROMIUM, open_run_map
 from tests.conftest import CRS, square, write_layer
 
 
@@ -133,15 +133,7 @@ def test_a_run_on_partial_evidence_warns_in_notes_manifest_and_map(partial_resul
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 def test_model_warnings_in_the_map_header(partial_result, tmp_path, browser):
-    from prospector.ranking.outputs import map_scoring
-    from prospector.render import build_map, write_map
-
-    manifest = json.loads(json.dumps(partial_result.manifest()))
-    fmap = build_map(
-        partial_result.parcels, deposits=partial_result.deposits, info=map_info(manifest),
-        scoring=map_scoring(partial_result), detail_limit=50,
-    )  # fmt: skip
-    page = open_page(browser, write_map(fmap, tmp_path / "prospects.html").as_uri())
+    page = open_run_map(browser, partial_result, tmp_path / "prospects.html")
     box = page.locator(".pm-model-flags")
     n = len(partial_result.model_card["warnings"])
     assert box.get_attribute("role") == "alert"

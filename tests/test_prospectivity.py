@@ -26,7 +26,7 @@ from prospector.errors import ConfigError, MissingLayerWarning
 from prospector.ranking import map_info, rank
 from prospector.ranking.outputs import map_scoring
 from prospector.schema.commodities import load_vocabulary
-from tests.browser import CHROMIUM, open_page
+from tests.browser import CHROMIUM, open_run_map
 from tests.conftest import CRS, square, write_layer, write_sites_region
 
 ACCESS = ["access_road", "access_rail", "access_power", "terrain", "travel"]
@@ -361,14 +361,8 @@ def test_model_run_map_in_a_browser(result, tmp_path, browser):
     import copy
 
     from prospector.ranking import global_scores
-    from prospector.render import build_map, write_map
 
-    manifest = json.loads(json.dumps(result.manifest()))
-    fmap = build_map(
-        result.parcels, deposits=result.deposits, info=map_info(manifest),
-        scoring=map_scoring(result), detail_limit=50,
-    )  # fmt: skip
-    page = open_page(browser, write_map(fmap, tmp_path / "prospects.html").as_uri())
+    page = open_run_map(browser, result, tmp_path / "prospects.html")
     header = page.locator("#pm-header")
     assert "1 evidence layer below chance here" in header.inner_text()
     assert "Learned prospectivity model" in header.text_content()
