@@ -192,3 +192,13 @@ def test_load_context_errors(tmp_path):
         load_context("utah")  # type: ignore[arg-type]
     with pytest.raises(ContextMissing, match=r"build_context\.py"):
         load_context((-113.5, 37.0, -113.0, 37.5), path=tmp_path / "none.gpkg")
+
+
+def test_terrain_reason_says_no_dem_or_its_coverage():
+    config = load_config(None)
+    no_dem = measured().drop(columns="dem_coverage").assign(slope_mean_deg=np.nan)
+    _, weights = build_criteria(no_dem, config, have=HAVE)
+    assert weights.unavailable["terrain"] == "no DEM"
+    partial = measured(20).assign(dem_coverage=[1.0] * 5 + [np.nan] * 15)
+    _, weights = build_criteria(partial, config, have=HAVE)
+    assert weights.unavailable["terrain"] == "DEM covers 25.0% of parcels (< 80%)"

@@ -108,7 +108,7 @@ def build_criteria(
     if not terrain_ok:
         reasons["terrain"] = (
             f"DEM covers {coverage:.1%} of parcels (< {config.access.min_raster_coverage:.0%})"
-            if "slope_mean_deg" in parcels
+            if "dem_coverage" in parcels
             else "no DEM"
         )
     travel_ok = False
