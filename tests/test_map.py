@@ -256,3 +256,50 @@ def test_static_readme_lists_vendored_versions():
     readme = Path(__file__).parents[1] / "prospector" / "render" / "static" / "README.md"
     text = readme.read_text(encoding="utf-8")
     assert "| `leaflet` | 1.9.4 |" in text and "| `leaflet.markercluster` | 1.5.3 |" in text
+
+
+def test_geojson_like_rasterises_as_the_shapely_geometries():
+    """The ragged-array mappings give the raster rasterio makes from the geometries themselves."""
+    import rasterio.features
+
+    from prospector.render._raster import ParcelRaster, geojson_like
+
+    square = shapely.box(0, 0, 10, 10)
+    holed = shapely.Polygon(
+        [(20, 0), (40, 0), (40, 20), (20, 20)], holes=[[(25, 5), (35, 5), (35, 15), (25, 15)]]
+    )
+    multi = shapely.MultiPolygon([shapely.box(0, 20, 8, 28), shapely.box(10, 30, 18, 38)])
+    overlapping = shapely.box(5, 5, 30, 9)  # drawn last: covers parts of the first two
+    geoms = np.array([square, holed, multi, overlapping], dtype=object)
+    transform = Affine(0.5, 0, -1, 0, -0.5, 41)
+    expected = rasterio.features.rasterize(
+        ((g, i + 1) for i, g in enumerate(geoms)), out_shape=(86, 86), transform=transform
+    )
+    mapped = geojson_like(geoms)
+    assert [m["type"] for m in mapped] == ["MultiPolygon"] * 4  # promoted to one family
+    got = rasterio.features.rasterize(
+        ((g, i + 1) for i, g in enumerate(mapped)), out_shape=(86, 86), transform=transform
+    )
+    np.testing.assert_array_equal(got, expected)
+    assert (got == 2).sum() == 4 * 20 * 20 * 0.75 - 4 * 5 * 4  # the hole stays empty; 4 under #4
+    polygons = geojson_like(np.array([square, holed], dtype=object))
+    assert polygons[1] == {
+        "type": "Polygon",
+        "coordinates": [
+            [[20.0, 0.0], [40.0, 0.0], [40.0, 20.0], [20.0, 20.0], [20.0, 0.0]],
+            [[25.0, 5.0], [35.0, 5.0], [35.0, 15.0], [25.0, 15.0], [25.0, 5.0]],
+        ],
+    }
+    # A collection is not (multi)polygonal: the geometries go to rasterio as they are.
+    mixed = np.array([square, shapely.GeometryCollection([square])], dtype=object)
+    assert geojson_like(mixed) is mixed
+    # Parcels in EPSG:5070 through the whole ParcelRaster: same index as before.
+    frame = gpd.GeoSeries(list(geoms), crs="EPSG:5070").translate(-1.2e6, 1.9e6).scale(50, 50)
+    raster = ParcelRaster(frame)
+    merc = frame.to_crs(3857).to_numpy()
+    direct = rasterio.features.rasterize(
+        ((g, i + 1) for i, g in enumerate(merc)), out_shape=raster.shape,
+        transform=raster.transform, fill=0, dtype="int32",
+    )  # fmt: skip
+    np.testing.assert_array_equal(raster.index, direct)
+    assert set(np.unique(raster.index)) == {0, 1, 2, 3, 4}
