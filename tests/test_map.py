@@ -118,6 +118,26 @@ def test_script_close_in_data_cannot_break_out(demo):
     assert payload_of(html)["parcels"]["features"][0]["properties"]["why"].startswith("</script>")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ 7*7 }}",  # was rendered as "49"
+        "{% if x %} open",  # was a TemplateSyntaxError: no map at all
+        "{# comment",
+        "{{ ''.__class__.__mro__ }}",  # template injection from a layer attribute
+    ],
+)
+def test_template_syntax_in_data_is_text(demo, tmp_path, text):
+    parcels = demo["parcels"].copy()
+    parcels["why"] = text
+    deposits = demo["deposits"].copy()
+    deposits["name"] = text
+    path = write_map(build_map(parcels, deposits=deposits, detail_limit=3), tmp_path / "m.html")
+    data = payload_of(path.read_text(encoding="utf-8"))
+    assert data["parcels"]["features"][0]["properties"]["why"] == text
+    assert set(data["deposits"]["name"]) == {text}
+
+
 def test_class_schemes_are_rank_percentiles_by_default(demo_html):
     classes = payload_of(demo_html)["classes"]
     assert classes["default"] == "rank"

@@ -6,8 +6,9 @@ import html
 import shutil
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from jinja2 import Template
 
 __all__: list[str] = []
@@ -77,6 +78,22 @@ window.prospector = ProspectorMap.init({{ this._parent.get_name() }}, JSON.parse
         self.data_id = f"prospector-data-{self._id}"
         self.asset_dir: str | None = None
 
+    def render(self, **kwargs: Any) -> None:
+        """Add the page's header, body and script parts to the figure as literal text.
+
+        branca's ``MacroElement.render`` wraps each rendered part in an ``Element``, which
+        compiles it as a Jinja template: a ``{{`` or ``{%`` anywhere in the data (a deposit
+        name, a sentence) was then evaluated or broke the page, and lexing the megabytes of
+        inline data and scripts cost seconds.  The parts here are rendered once and passed
+        through unchanged.
+        """
+        figure = self.get_root()
+        module = self._template.module
+        name = self.get_name()
+        figure.header.add_child(_Literal(module.header(self, kwargs)), name=name)
+        figure.html.add_child(_Literal(module.html(self, kwargs)), name=name)
+        figure.script.add_child(_Literal(module.script(self, kwargs)), name=name)
+
     def head_html(self) -> str:
         """Return the ``<style>``/``<script>`` elements (inline) or links (external)."""
         parts = []
@@ -94,3 +111,17 @@ window.prospector = ProspectorMap.init({{ this._parent.get_name() }}, JSON.parse
             for name in JS_FILES:
                 parts.append(f'<script src="{base}/{name}"></script>')
         return "\n".join(parts)
+
+
+class _Literal(Element):
+    """A figure part whose text is emitted as it is (never compiled as a template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Literal"
+        # As a template would have been compiled: Jinja drops one trailing newline.
+        self.text = str(text).removesuffix("\n")
+
+    def render(self, **kwargs: Any) -> str:
+        """Return the text unchanged."""
+        return self.text
