@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 __all__: list[str] = []
@@ -78,7 +78,7 @@ window.prospector = ProspectorMap.init({{ this._parent.get_name() }}, JSON.parse
         self.data_id = f"prospector-data-{self._id}"
         self.asset_dir: str | None = None
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # as MacroElement's
         """Add the page's header, body and script parts to the figure as literal text.
 
         branca's ``MacroElement.render`` wraps each rendered part in an ``Element``, which
@@ -88,6 +88,8 @@ window.prospector = ProspectorMap.init({{ this._parent.get_name() }}, JSON.parse
         through unchanged.
         """
         figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("the offline page renders only inside a folium map's figure")
         module = self._template.module
         name = self.get_name()
         figure.header.add_child(_Literal(module.header(self, kwargs)), name=name)
