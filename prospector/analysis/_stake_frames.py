@@ -37,6 +37,14 @@ def _require(frame: gpd.GeoDataFrame, what: str, *, any_of: tuple[str, ...], fix
         )
     if frame.crs is None:
         raise SchemaError(f"the {what} has no CRS; assign one in a GIS (e.g. EPSG:4269).")
+    kinds = frame.geometry.geom_type
+    other = kinds.notna() & ~kinds.isin(["Polygon", "MultiPolygon"])
+    if other.any():
+        found = ", ".join(f"{kind} ×{n}" for kind, n in kinds[other].value_counts().items())
+        raise SchemaError(
+            f"the {what} holds {int(other.sum())} features that are not polygons ({found}): "
+            f"claims are labelled by the polygon they fall in; {fix}."
+        )
 
 
 class PlanBuilder:

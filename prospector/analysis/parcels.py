@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from prospector.errors import RunTooLargeError
+from prospector.errors import RunTooLargeError, SchemaError
 
 __all__ = [
     "BYTES_PER_PARCEL",
@@ -177,6 +177,11 @@ def grid_parcels(
     -------
     geopandas.GeoDataFrame
         ``parcel_id`` and polygon geometry, sorted by row (north to south) then column.
+
+    Raises
+    ------
+    prospector.errors.SchemaError
+        No cell clipped to the boundary is larger than *min_area_m2*: nothing to rank.
     """
     if boundary.crs is None or not boundary.crs.is_projected:
         raise ValueError("grid_parcels needs a boundary in a projected CRS (metres)")
@@ -198,6 +203,15 @@ def grid_parcels(
     ).reshape(-1)
     geoms, rows, cols = geoms[keep], rows[keep], cols[keep]
     ok = (shapely.area(geoms) > max(min_area_m2, 0.0)) & ~shapely.is_empty(geoms)
+    if not ok.any():
+        raise SchemaError(
+            f"the region boundary (area {shapely.area(region):,.0f} m², bounds "
+            f"{', '.join(f'{v:,.0f}' for v in region.bounds)} in {boundary.crs.to_string()}) "
+            f"makes no parcel: no {shape} cell of {cell_m:,.4g} m clipped to it is larger than "
+            f"{max(min_area_m2, 0.0):,.4g} m² (parcels.min_sliver_m2). Check that the boundary "
+            "is the study area you meant (its CRS and units), or lower parcels.cell_m or "
+            "parcels.min_sliver_m2."
+        )
     ids = np.char.add(
         np.char.add(prefix, (cols if shape == "hex" else rows)[ok].astype(str)),
         np.char.add(sep, (rows if shape == "hex" else cols)[ok].astype(str)),

@@ -211,13 +211,8 @@ def read_ranked(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
     """
     from prospector.ingest.read import list_layers, read_vector
 
-    try:
-        spatial = {str(name) for name, geom in pyogrio.list_layers(path) if geom is not None}
-    except (pyogrio.errors.DataSourceError, OSError):
-        spatial = None  # let list_layers raise the explanatory LayerReadError
-    names = [n for n in list_layers(path) if spatial is None or n in spatial]
     out = {}
-    for name in names:
+    for name in list_layers(path, spatial=True):
         out[name] = read_vector(path, layer=name)
     if "parcels" in out and "rank" in out["parcels"]:
         out["parcels"] = out["parcels"].sort_values("rank").reset_index(drop=True)

@@ -127,6 +127,8 @@ def normalize_layer(
     gdf = gdf[[*(c for c in schema.names if c in gdf.columns), "geometry"]]
     step.report.n_kept = len(gdf)
     _warn_defaulted_values(step)
+    if entry.role == "deposits":
+        _warn_no_known_commodity(gdf, step)
     return gdf, step.report
 
 
@@ -386,6 +388,23 @@ def _warn_defaulted_values(step: _Step) -> None:
             UnmappedCodeWarning,
             stacklevel=3,
         )
+
+
+def _warn_no_known_commodity(deposits: pd.DataFrame, step: _Step) -> None:
+    """Say so when no site has a commodity of the vocabulary: the layer would weigh nothing."""
+    if deposits.empty or any(len(names) for names in deposits["commodities"]):
+        return
+    blank = int((deposits["commodity_codes"].str.strip() == "").sum())
+    warnings.warn(
+        f"{step.where}: none of the {len(deposits)} features has a commodity Prospector knows "
+        f"({blank} have no commodity code at all, {len(deposits) - blank} only unmapped "
+        "codes): every site of this layer weighs 0 in the value criterion (without another "
+        "deposit layer, value is 0 for every parcel and the ranking rests on the other "
+        "criteria alone). Check which field the catalogue entry or the region layer maps to "
+        "`commodity_codes` and that it holds commodity names or codes (docs/commodities.md).",
+        UnmappedCodeWarning,
+        stacklevel=3,
+    )
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:

@@ -45,12 +45,18 @@ _FALLBACK_ENCODING = "ISO-8859-1"
 _MOJIBAKE_SAMPLE = 2000
 
 
-def list_layers(path: str | Path) -> list[str]:
-    """Return the names of the vector layers in *path*."""
+def list_layers(path: str | Path, *, spatial: bool = False) -> list[str]:
+    """Return the names of the vector layers in *path* (with ``spatial``: those with geometry).
+
+    PAM is off, as in :func:`read_vector`: GDAL would otherwise write a ``<file>.aux.xml``
+    sidecar next to a GeoPackage that holds dataset metadata (a run manifest).
+    """
     try:
-        return [str(name) for name, _ in pyogrio.list_layers(path)]
+        with _gdal_config(GDAL_PAM_ENABLED="NO"):
+            layers = pyogrio.list_layers(path)
     except (pyogrio.errors.DataSourceError, OSError) as exc:
         raise LayerReadError(_read_message(Path(path), exc)) from exc
+    return [str(name) for name, geom in layers if geom is not None or not spatial]
 
 
 def list_fields(path: str | Path, *, layer: str | None = None) -> list[str]:
@@ -66,6 +72,8 @@ def list_fields(path: str | Path, *, layer: str | None = None) -> list[str]:
     """
     path = Path(path)
     _check_readable(path, layer)
+    if layer is None and path.suffix.lower() != ".parquet" and not list_layers(path):
+        raise LayerReadError(_no_layer_message(path, None))  # pyogrio: an IndexError
     try:
         if path.suffix.lower() == ".parquet":
             import pyarrow.parquet as pq
@@ -95,6 +103,8 @@ def _check_readable(path: Path, layer: str | None) -> None:
         )
     if layer is not None:
         available = list_layers(path)
+        if not available:
+            raise LayerReadError(_no_layer_message(path, layer))
         if layer not in available:
             raise LayerReadError(
                 f"cannot read {path}: it has no layer {layer!r}. "
@@ -102,6 +112,15 @@ def _check_readable(path: Path, layer: str | None) -> None:
             )
     if path.suffix.lower() == ".shp":
         _check_shapefile(path)
+
+
+def _no_layer_message(path: Path, layer: str | None) -> str:
+    looked = f" (looked for layer {layer!r})" if layer else ""
+    return (
+        f"cannot read {path}: GDAL finds no vector layer in it{looked}. The file is truncated "
+        "or corrupt, or is not a vector dataset: download or export it again, and open it in "
+        "QGIS to check."
+    )
 
 
 def _read_message(path: Path, exc: Exception, layer: str | None = None) -> str:
@@ -280,6 +299,8 @@ def read_vector(
             return gdf.query(where)
         except Exception as exc:  # pandas raises many kinds for a bad expression
             raise LayerReadError(_where_message(path, where, exc)) from exc
+    if layer is None and not list_layers(path):  # pyogrio would raise an IndexError
+        raise LayerReadError(_no_layer_message(path, None))
     shapefile = path.suffix.lower() == ".shp"
     kwargs: dict[str, Any] = {"layer": layer, "where": where, "columns": columns, "bbox": bbox}
     try:

@@ -31,6 +31,7 @@ from prospector.crs import (
 )
 from prospector.errors import (
     CRSError,
+    GeometryRepairWarning,
     LayerReadError,
     MissingLayerWarning,
     ProspectorWarning,
@@ -127,10 +128,43 @@ def read_boundary(region: Region, crs: pyproj.CRS) -> gpd.GeoDataFrame:
     raw = raw[~(raw.geometry.isna() | raw.geometry.is_empty)]
     if raw.empty:
         raise SchemaError(f"{label}: every boundary feature has a null or empty geometry.")
+    _check_boundary_polygons(raw, label)
     raw = split_antimeridian(canonical_order(raw), where=label)
     check_area_of_use(raw, crs, where=f"{label} (region {region.title!r})")
-    geom = shapely.make_valid(to_work_crs(raw, crs).geometry.union_all())
+    geom = _polygonal_part(shapely.make_valid(to_work_crs(raw, crs).geometry.union_all()))
     return gpd.GeoDataFrame({"name": [region.title]}, geometry=[geom], crs=crs)
+
+
+def _check_boundary_polygons(raw: gpd.GeoDataFrame, label: str) -> None:
+    """Refuse a boundary without polygons; count the invalid polygons make_valid repairs."""
+    kinds = raw.geometry.geom_type
+    polygonal = kinds.isin(["Polygon", "MultiPolygon"])
+    if not polygonal.any():
+        found = ", ".join(f"{kind} ×{n}" for kind, n in kinds.value_counts().items())
+        raise SchemaError(
+            f"{label}: the boundary has no polygon ({found}), so it encloses no area to rank. "
+            "Give the study-area outline as polygons (the state, county or box to rank), or "
+            "fix `path`/`layer`/`where` in the region's [boundary] table."
+        )
+    invalid = polygonal & ~raw.geometry.is_valid
+    if invalid.any():
+        warnings.warn(
+            f"{label}: repaired {int(invalid.sum())} invalid boundary polygon(s) "
+            f"(self-intersections, bad rings) with make_valid (first rows: "
+            f"{list(raw.index[invalid][:10])}); a bow-tie becomes its two triangles, so "
+            "check that the area ranked is the area you meant. Fix the boundary at the "
+            "source (QGIS Fix geometries) to silence this.",
+            GeometryRepairWarning,
+            stacklevel=3,
+        )
+
+
+def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
+    """Keep the polygons of *geom* (a boundary mixing polygons with points or lines)."""
+    if shapely.get_type_id(geom) in (3, 6):
+        return geom
+    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in (3, 6)]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def search_margin_m(config: Config) -> float:
