@@ -40,6 +40,7 @@ from prospector.ingest.read import (
     list_fields,
     list_layers,
     raster_profile,
+    read_dem_band,
     read_raster_band,
     read_vector,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "query_features",
     "raster_profile",
     "read_boundary",
+    "read_dem_band",
     "read_raster_band",
     "read_vector",
     "safe_extract",

@@ -30,10 +30,12 @@ from rasterio.errors import RasterioIOError
 from prospector.errors import LayerReadError, ProspectorWarning
 
 __all__ = [
+    "IMPOSSIBLE_ELEVATION",
     "RasterBand",
     "list_fields",
     "list_layers",
     "raster_profile",
+    "read_dem_band",
     "read_raster_band",
     "read_vector",
 ]
@@ -394,6 +396,52 @@ class RasterBand:
     bounds: tuple[float, float, float, float]
     crs: pyproj.CRS
     res: tuple[float, float]
+
+
+#: Elevations no terrain of the United States has, in metres or in feet (Death Valley is
+#: −86 m / −282 ft, Denali 6,190 m / 20,310 ft): cells outside are fill values (−9999,
+#: −32768, 32767, −3.4e38 ...) of a DEM that does not declare its NoData value.
+IMPOSSIBLE_ELEVATION = (-500.0, 30_000.0)
+
+
+def read_dem_band(path: str | Path) -> RasterBand:
+    """Read a DEM's first band; impossible elevations become NoData, with a note.
+
+    A DEM whose fill value is not declared (no NoData in the file) would otherwise enter
+    slope and terrain as real heights: a cliff of 10 km at every edge of the data.  Cells
+    outside :data:`IMPOSSIBLE_ELEVATION` are set to NaN (the band is returned as float64 with
+    ``nodata=None``) and a :class:`~prospector.errors.ProspectorWarning` says how many.
+    """
+    band = read_raster_band(path)
+    values = band.values
+    low, high = IMPOSSIBLE_ELEVATION
+    with np.errstate(invalid="ignore"):
+        bad = (values < low) | (values > high)
+    if band.nodata is not None and not np.isnan(band.nodata):
+        declared = values == band.nodata
+        bad &= ~declared
+    else:
+        declared = ~np.isfinite(values)
+    if not bad.any():
+        return band
+    seen = np.unique(values[bad])
+    sample = ", ".join(f"{v:g}" for v in seen[:3]) + (" ..." if len(seen) > 3 else "")
+    warnings.warn(
+        f"{path}: {int(bad.sum()):,} DEM cells ({bad.mean():.1%}) hold elevations no US terrain "
+        f"has ({sample}); they are treated as NoData. The file declares "
+        + ("no NoData value" if band.nodata is None else f"NoData {band.nodata:g}")
+        + f": set it (gdal_edit.py -a_nodata {seen[0]:g} {Path(path).name}) to silence this.",
+        ProspectorWarning,
+        stacklevel=2,
+    )
+    masked = values.astype("float64")
+    masked[bad | declared] = np.nan
+    if np.isnan(masked).all():
+        raise LayerReadError(
+            f"{path}: every DEM cell is NoData or an impossible elevation; the DEM holds no "
+            "terrain. Check the file or remove it from the region."
+        )
+    return RasterBand(masked, None, band.bounds, band.crs, band.res)
 
 
 def read_raster_band(path: str | Path, band: int = 1) -> RasterBand:

@@ -19,7 +19,7 @@ from prospector.analysis.travel import travel_cost_km
 from prospector.analysis.zonal import slope_degrees, zonal_stats
 from prospector.config import Config
 from prospector.ingest import RasterLayer
-from prospector.ingest.read import read_raster_band
+from prospector.ingest.read import read_dem_band, read_raster_band
 
 __all__ = ["RasterGrid", "prepare_rasters", "raster_columns"]
 
@@ -55,7 +55,7 @@ def prepare_rasters(
     """
     grids = []
     for layer in rasters:
-        raster = read_raster_band(layer.path)
+        raster = read_dem_band(layer.path) if layer.kind == "dem" else read_raster_band(layer.path)
         slope = travel = None
         if layer.kind == "dem":
             slope = slope_degrees(
