@@ -176,6 +176,8 @@ def test_demo_end_to_end(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["region"]["name"] == "utah-sample"
     # Re-rendering from the GeoPackage finds the run's DEM again through the manifest.
+    code, _, err = run(["map", str(out / "prospects.gpkg"), "-o", str(out / "again.png")])
+    assert code == 2 and "name the output .html" in err and not (out / "again.png").exists()
     code, _, err = run(["map", str(out / "prospects.gpkg"), "-o", str(out / "again.html")])
     assert code == 0, err
     again = (out / "again.html").read_text(encoding="utf-8")
@@ -343,14 +345,22 @@ def test_status_of_parcels_and_points(tiny_region, tmp_path):
     code, _, err = run(["status", ranked, "--parcel", "nope"])
     assert code == 2 and "no parcel 'nope'" in err and "Traceback" not in err
     code, _, err = run(["status", ranked, "--point", "0", "0"])
-    assert code == 2 and "outside every parcel" in err
+    assert code == 2 and "outside every parcel" in err and "whose parcels span lon -" in err
+    assert "swap" not in err
+    code, _, err = run(["status", ranked, "--point", str(lat), str(lon)])  # lat, lon
+    assert code == 2 and f"Did you swap them? Give longitude first: --point {lon} {lat}" in err
     code, _, err = run(["status", ranked])
     assert code == 2 and "exactly one of --point" in err
 
 
 @pytest.mark.parametrize(
     ("option", "value", "suggestion"),
-    [("--commodity", "tungstn", "Did you mean 'tungsten'?"), ("--group", "batery", "'battery'")],
+    [
+        ("--commodity", "tungstn", "Did you mean 'tungsten'?"),
+        ("--group", "batery", "'battery'"),
+        ("--commodity", ",,", "names nothing"),  # was silently "no focus"
+        ("--group", " , ", "names nothing"),
+    ],
 )
 def test_unknown_focus_exit_2(tiny_region, tmp_path, option, value, suggestion):
     for command in (

@@ -323,3 +323,14 @@ def test_with_overrides_function_takes_nested_and_dotted_keys():
     assert new.value.group_weights == {**GROUP_DEFAULTS, "bulk": 0.0}
     assert isinstance(new.value.group_weights["bulk"], float)
     assert config == Config()
+
+
+def test_focus_from_the_command_line():
+    from prospector.config import load_config, with_focus
+
+    base = with_focus(load_config(None), "tungsten, lithium,,")
+    assert base.value.focus_commodities == ["tungsten", "lithium"]
+    assert with_focus(base, None, "battery").value.focus_commodities == ["tungsten", "lithium"]
+    assert with_focus(base, "").value.focus_commodities == []  # '' clears
+    with pytest.raises(ConfigError, match="',,' names nothing"):
+        with_focus(base, ",,")

@@ -77,14 +77,23 @@ def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
 def with_focus(config: Config, commodities: str | None = None, groups: str | None = None) -> Config:
     """Return *config* with a commodity focus (comma-separated names / groups), validated.
 
-    ``None`` leaves that part of the configured focus as it is; a given value replaces it.
-    Unknown names raise :class:`~prospector.errors.ConfigError` with a "did you mean".
+    ``None`` leaves that part of the configured focus as it is; a given value replaces it,
+    and ``""`` clears it.  Unknown names raise :class:`~prospector.errors.ConfigError` with a
+    "did you mean"; so does a value of separators only (``",,"``).
     """
     if commodities is None and groups is None:
         return config
 
     def split(text: str | None, current: list[str]) -> list[str]:
-        return current if text is None else [p.strip() for p in text.split(",") if p.strip()]
+        if text is None:
+            return current
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if text.strip() and not parts:
+            raise ConfigError(
+                f"commodity focus {text!r} names nothing: give names separated by commas "
+                "(tungsten,lithium), or '' to clear the configured focus."
+            )
+        return parts
 
     value = dataclasses.replace(
         config.value,

@@ -110,7 +110,7 @@ def _check_readable(path: Path, layer: str | None) -> None:
         if layer not in available:
             raise LayerReadError(
                 f"cannot read {path}: it has no layer {layer!r}. "
-                f"Layers in the file: {', '.join(available)}. Fix `layer` in the region file."
+                f"Layers in the file: {', '.join(available)}. Fix `layer` in the region file (or `--layer` on the command line)."
             )
     if path.suffix.lower() == ".shp":
         _check_shapefile(path)
@@ -382,7 +382,7 @@ def raster_profile(path: str | Path) -> dict[str, object]:
             return {**src.profile, "bounds": tuple(src.bounds), "res": src.res}
     except RasterioIOError as exc:
         raise LayerReadError(
-            f"cannot read raster {path}: {exc}. Check that it is a GeoTIFF or another "
+            f"cannot read raster {path}: {str(exc).rstrip('.')}. Check that it is a GeoTIFF or another "
             "GDAL raster format."
         ) from exc
 
@@ -455,13 +455,15 @@ def read_raster_band(path: str | Path, band: int = 1) -> RasterBand:
             res = src.res
     except RasterioIOError as exc:
         raise LayerReadError(
-            f"cannot read raster {path}: {exc}. Check that it is a GeoTIFF or another "
+            f"cannot read raster {path}: {str(exc).rstrip('.')}. Check that it is a GeoTIFF or another "
             "GDAL raster format."
         ) from exc
     valid = np.isfinite(values) if nodata is None or np.isnan(nodata) else values != nodata
     if not valid.any():
         raise LayerReadError(
-            f"{path}: every cell is NoData ({nodata}); the raster holds no values. "
+            f"{path}: every cell is "
+            + (f"NoData ({nodata})" if nodata is not None and not np.isnan(nodata) else "NaN")
+            + "; the raster holds no values. "
             "Check the file or remove it from the region."
         )
     return RasterBand(values, nodata, bounds, crs, res)

@@ -347,6 +347,12 @@ def write_run_map(
     """
     from prospector.render import build_map, write_map
 
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".html", ".htm"):
+        raise ProspectorError(
+            f"{output}: the map is an HTML page, and a file named {suffix or 'without a suffix'} "
+            "would not open as one; name the output .html (e.g. prospects.html)."
+        )
     check_writable(output, overwrite=overwrite)  # before any work
     layers = read_ranked(ranked)
     if "parcels" not in layers:
@@ -406,7 +412,13 @@ def parcel_status(
     where = gpd.GeoSeries([shapely.Point(point)], crs="EPSG:4326").to_crs(parcels.crs).iloc[0]
     hits = status_at(parcels, where)
     if hits.empty:
-        raise ProspectorError(
-            f"the point {point[0]}, {point[1]} (lon, lat) is outside every parcel of {ranked}."
+        west, south, east, north = parcels.to_crs("EPSG:4326").total_bounds
+        text = (
+            f"the point {point[0]}, {point[1]} (lon, lat) is outside every parcel of {ranked}, "
+            f"whose parcels span lon {west:.4f} to {east:.4f}, lat {south:.4f} to {north:.4f}."
         )
+        swapped = west <= point[1] <= east and south <= point[0] <= north
+        if swapped:
+            text += f" Did you swap them? Give longitude first: --point {point[1]} {point[0]}."
+        raise ProspectorError(text)
     return hits
