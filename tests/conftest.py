@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -224,3 +226,36 @@ def write_sites_region(
         encoding="utf-8",
     )
     return str(path)
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """Run the real entry point (exit-code mapping included) and capture its output.
+
+    Every run is checked for a traceback or an "unexpected error" (a crash, not a message).
+    """
+
+    def run(*args: str | Path) -> Run:
+        capsys.readouterr()
+        from prospector.cli.main import main
+
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in args])
+        captured = capsys.readouterr()
+        result = Run(int(exit_info.value.code or 0), captured.out, captured.err)
+        assert "Traceback" not in result.text, result.text
+        assert "unexpected error" not in result.text, result.text
+        return result
+
+    return run

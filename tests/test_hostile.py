@@ -27,7 +27,6 @@ import rasterio
 import shapely
 from affine import Affine
 
-from prospector.cli.main import main
 from prospector.errors import ProspectorWarning
 from prospector.export import read_manifest, read_ranked
 from prospector.ingest import read_vector
@@ -40,34 +39,6 @@ LON0, LAT0 = -113.50, 38.93
 TINY_SQUARE_KM2 = 100.0
 
 # --------------------------------------------------------------------------- helpers
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    """Run the real entry point (exit-code mapping included) and capture its output."""
-
-    def run(*args: str | Path) -> Run:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main([str(a) for a in args])
-        captured = capsys.readouterr()
-        result = Run(int(exit_info.value.code or 0), captured.out, captured.err)
-        assert "Traceback" not in result.text, result.text
-        assert "unexpected error" not in result.text, result.text
-        return result
-
-    return run
 
 
 def listing(directory: Path) -> list[str]:

@@ -8,8 +8,6 @@ printed and that a refused run leaves no file behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,33 +15,8 @@ import pyogrio
 import pytest
 import shapely
 
-from prospector.cli.main import main
 from prospector.export import read_ranked
 from tests.conftest import CRS, X0, Y0, square, write_layer
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    """Run the console-script entry point (exit-code mapping included), output captured."""
-
-    def run(*args: str | Path) -> Run:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main([str(a) for a in args])
-        captured = capsys.readouterr()
-        result = Run(int(exit_info.value.code or 0), captured.out, captured.err)
-        assert "Traceback" not in result.out + result.err, result.err
-        assert "unexpected error" not in result.err, result.err
-        return result
-
-    return run
 
 
 def listing(directory: Path) -> list[str]:
