@@ -194,3 +194,13 @@ def test_summaries_match_a_plain_pandas_groupby():
     got = _status_mix(labels, status, k)
     assert list(got) == list(expected)
     assert got[labels[0]].split("; ")[0].rsplit(" ", 1)[1].isdigit()
+
+
+def test_sorted_codes_equal_numpy_unique():
+    from prospector.analysis._text import sorted_codes
+
+    values = np.random.default_rng(5).choice(["zinc", "Lead", "gallium", "é", ""], 500)
+    names, inverse = np.unique(values.astype(object), return_inverse=True)
+    codes, got = sorted_codes(values)
+    assert list(got) == list(names)
+    np.testing.assert_array_equal(codes, inverse.reshape(-1))

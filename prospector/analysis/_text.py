@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["join_sorted", "text_array"]
+__all__ = ["join_sorted", "sorted_codes", "text_array"]
 
 
 def text_array(values: np.ndarray) -> Any:
@@ -47,3 +47,18 @@ def join_sorted(
     first[starts] = True
     pieces = np.where(first, values, sep + values)
     return keys[starts], np.add.reduceat(pieces, starts)
+
+
+def sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of *values* into their sorted distinct values: ``names[codes] == values``.
+
+    The same result as ``numpy.unique(values, return_inverse=True)`` (inverse, then the
+    distinct values) for strings, but hashed first: only the few distinct values are
+    sorted, not every entry.
+    """
+    first, distinct = pd.factorize(np.asarray(values, dtype=object))
+    distinct = np.asarray(distinct, dtype=object)
+    order = np.argsort(distinct)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[first], distinct[order]

@@ -23,8 +23,9 @@ of the members' commodities, ``commodity_codes`` the distinct published codes jo
 values, sorted) and ``n_sources`` (their number); ``n_records`` counts the members.
 
 The result does not depend on the row order of the input: twin pairs come from one
-k-d tree query of the points (an STRtree query for other geometries), components from :func:`scipy.sparse.csgraph.connected_components`, and
-the rows are sorted by the representative's ``(site_id, source)``.
+k-d tree query of the points (an STRtree query for other geometries), components from
+:func:`scipy.sparse.csgraph.connected_components`, and the rows are sorted by the
+representative's ``(site_id, source)``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from prospector.analysis._text import join_sorted, text_array
+from prospector.analysis._text import join_sorted, sorted_codes, text_array
 from prospector.errors import ConfigError, CRSError, SchemaError
 from prospector.schema.columns import DEV_STATUSES
 
@@ -191,13 +192,8 @@ def _commodity_table(lists: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     )
     named = ~pd.isna(flat)
     record, flat = record[named], flat[named].astype(str)
-    # Hash, then sort the few distinct names (np.unique would sort every entry).
-    first_code, first_names = pd.factorize(flat)
-    order = np.argsort(np.asarray(first_names, dtype=object))
-    code = np.empty(len(order), dtype=np.int64)
-    code[order] = np.arange(len(order))
-    names = np.asarray(first_names, dtype=object)[order]
-    return record, code[first_code], names
+    code, names = sorted_codes(flat)
+    return record, code, names
 
 
 def _components(

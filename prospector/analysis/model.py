@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from prospector.analysis.rates import capture_key
 from prospector.config import ModelConfig
 from prospector.errors import ConfigError
 
@@ -406,7 +407,7 @@ def model_warnings(card: dict[str, Any], *, chance: float = 0.1) -> list[str]:
     out: list[str] = []
     cv = card.get("cv") or {}
     n = int(cv.get("n_targets") or 0)
-    capture = (cv.get("capture") or {}).get(f"{chance:g}")
+    capture = (cv.get("capture") or {}).get(capture_key(chance))
     if capture is not None and n > 0:
         margin = 2.0 * math.sqrt(chance * (1.0 - chance) / n)
         if capture < chance + margin:

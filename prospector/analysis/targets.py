@@ -32,7 +32,7 @@ import scipy.sparse
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from prospector.analysis._text import join_sorted
+from prospector.analysis._text import join_sorted, sorted_codes
 from prospector.config import TargetConfig
 from prospector.errors import ConfigError
 
@@ -137,14 +137,11 @@ def _joined_lists(labels: np.ndarray, lists: pd.Series, n_groups: int) -> np.nda
     keep = item != ""
     label, item = label[keep], item[keep]
     if len(item):
-        # One integer key per distinct (label, item), items ranked by name: sorted pairs.
-        code, names = pd.factorize(item)
-        order = np.argsort(np.asarray(names, dtype=object))
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        m = len(order)
-        key = np.unique(label.astype(np.int64) * m + rank[code])
-        keys, joined = join_sorted(key // m, np.asarray(names, dtype=object)[order][key % m])
+        # One integer key per distinct (label, item), items coded in name order: sorted pairs.
+        code, names = sorted_codes(item)
+        m = len(names)
+        key = np.unique(label.astype(np.int64) * m + code)
+        keys, joined = join_sorted(key // m, names[key % m])
         out[keys] = joined
     return out
 
@@ -154,15 +151,12 @@ def _status_mix(labels: np.ndarray, status: pd.Series, n_groups: int) -> np.ndar
     out = np.full(n_groups, "", dtype=object)
     if len(labels) == 0:
         return out
-    code, names = pd.factorize(status.fillna("unknown").astype(str).to_numpy(dtype=object))
-    names = np.asarray(names, dtype=object)
-    name_rank = np.empty(len(names), dtype=np.int64)
-    name_rank[np.argsort(names)] = np.arange(len(names))
+    code, names = sorted_codes(status.fillna("unknown").astype(str).to_numpy(dtype=object))
     m = len(names)
     pair, n = np.unique(labels.astype(np.int64) * m + code, return_counts=True)
     g, s = pair // m, pair % m
-    # Per label: most frequent first, ties by status name.
-    order = np.lexsort((name_rank[s], -n, g))
+    # Per label: most frequent first, ties by status name (codes are in name order).
+    order = np.lexsort((s, -n, g))
     text = names[s[order]] + " " + n[order].astype(str).astype(object)
     keys, joined = join_sorted(g[order], text)
     out[keys] = joined

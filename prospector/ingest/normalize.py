@@ -17,7 +17,7 @@ from prospector.errors import GeometryRepairWarning, SchemaError, UnmappedCodeWa
 from prospector.schema.columns import SCHEMAS, RoleSchema
 from prospector.schema.commodities import CommodityVocabulary, parse_commodities
 
-__all__ = ["LayerReport", "normalize_layer"]
+__all__ = ["LayerReport", "normalize_layer", "polygonal_part"]
 
 _MAX_LISTED = 10
 _BOOLEANS = {
@@ -320,7 +320,7 @@ def _repair_geometries(
     fixed = shapely.make_valid(geometry[invalid])
     if step.entry.role in ("land", "withdrawals", "claims", "parcels"):
         # make_valid may return collections; keep the polygonal part.
-        fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+        fixed = np.array([polygonal_part(g) for g in fixed], dtype=object)
     geometry[invalid] = fixed
     # A repair can leave nothing of the wanted type (a zero-area polygon becomes a line,
     # then nothing polygonal): those features are dropped, and counted.
@@ -407,7 +407,8 @@ def _warn_no_known_commodity(deposits: pd.DataFrame, step: _Step) -> None:
     )
 
 
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
+def polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:
+    """Return the polygons of *geom* (None when it has none): ``make_valid`` may add lines."""
     if geom is None:
         return None
     if shapely.get_type_id(geom) in (3, 6):

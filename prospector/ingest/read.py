@@ -74,8 +74,6 @@ def list_fields(path: str | Path, *, layer: str | None = None) -> list[str]:
     """
     path = Path(path)
     _check_readable(path, layer)
-    if layer is None and path.suffix.lower() != ".parquet" and not list_layers(path):
-        raise LayerReadError(_no_layer_message(path, None))  # pyogrio: an IndexError
     try:
         if path.suffix.lower() == ".parquet":
             import pyarrow.parquet as pq
@@ -89,6 +87,10 @@ def list_fields(path: str | Path, *, layer: str | None = None) -> list[str]:
             info = pyogrio.read_info(path, layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
         raise LayerReadError(_read_message(path, exc, layer)) from exc
+    except IndexError as exc:  # pyogrio's error for a file without any layer
+        if list_layers(path):
+            raise
+        raise LayerReadError(_no_layer_message(path, layer)) from exc
     except ValueError as exc:  # pyarrow: not a Parquet file
         raise LayerReadError(_read_message(path, exc, layer)) from exc
     return [str(name) for name in info["fields"]]
@@ -110,7 +112,8 @@ def _check_readable(path: Path, layer: str | None) -> None:
         if layer not in available:
             raise LayerReadError(
                 f"cannot read {path}: it has no layer {layer!r}. "
-                f"Layers in the file: {', '.join(available)}. Fix `layer` in the region file (or `--layer` on the command line)."
+                f"Layers in the file: {', '.join(available)}. Fix `layer` in the region file "
+                "(or `--layer` on the command line)."
             )
     if path.suffix.lower() == ".shp":
         _check_shapefile(path)
@@ -301,8 +304,6 @@ def read_vector(
             return gdf.query(where)
         except Exception as exc:  # pandas raises many kinds for a bad expression
             raise LayerReadError(_where_message(path, where, exc)) from exc
-    if layer is None and not list_layers(path):  # pyogrio would raise an IndexError
-        raise LayerReadError(_no_layer_message(path, None))
     shapefile = path.suffix.lower() == ".shp"
     kwargs: dict[str, Any] = {"layer": layer, "where": where, "columns": columns, "bbox": bbox}
     try:
@@ -336,6 +337,10 @@ def read_vector(
         raise LayerReadError(
             f"cannot read {path}: {exc}. Check the field names used in `where`/`fields`."
         ) from exc
+    except IndexError as exc:  # pyogrio's error for a file without any layer
+        if list_layers(path):
+            raise
+        raise LayerReadError(_no_layer_message(path, layer)) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name is None:
         raise LayerReadError(
             f"{path}: layer has no geometry column; expected a vector layer. A table of points "
@@ -382,8 +387,8 @@ def raster_profile(path: str | Path) -> dict[str, object]:
             return {**src.profile, "bounds": tuple(src.bounds), "res": src.res}
     except RasterioIOError as exc:
         raise LayerReadError(
-            f"cannot read raster {path}: {str(exc).rstrip('.')}. Check that it is a GeoTIFF or another "
-            "GDAL raster format."
+            f"cannot read raster {path}: {str(exc).rstrip('.')}. Check that it is a GeoTIFF or "
+            "another GDAL raster format."
         ) from exc
 
 
@@ -455,8 +460,8 @@ def read_raster_band(path: str | Path, band: int = 1) -> RasterBand:
             res = src.res
     except RasterioIOError as exc:
         raise LayerReadError(
-            f"cannot read raster {path}: {str(exc).rstrip('.')}. Check that it is a GeoTIFF or another "
-            "GDAL raster format."
+            f"cannot read raster {path}: {str(exc).rstrip('.')}. Check that it is a GeoTIFF or "
+            "another GDAL raster format."
         ) from exc
     valid = np.isfinite(values) if nodata is None or np.isnan(nodata) else values != nodata
     if not valid.any():

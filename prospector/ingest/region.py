@@ -38,7 +38,7 @@ from prospector.errors import (
     SchemaError,
 )
 from prospector.ingest.layer import canonical_order, load_layer
-from prospector.ingest.normalize import LayerReport
+from prospector.ingest.normalize import LayerReport, polygonal_part
 from prospector.ingest.read import raster_profile, read_vector
 from prospector.schema.columns import SCHEMAS
 from prospector.schema.commodities import CommodityVocabulary, load_vocabulary
@@ -131,7 +131,9 @@ def read_boundary(region: Region, crs: pyproj.CRS) -> gpd.GeoDataFrame:
     _check_boundary_polygons(raw, label)
     raw = split_antimeridian(canonical_order(raw), where=label)
     check_area_of_use(raw, crs, where=f"{label} (region {region.title!r})")
-    geom = _polygonal_part(shapely.make_valid(to_work_crs(raw, crs).geometry.union_all()))
+    # make_valid may add the lines or points of a degenerate part: only polygons bound.
+    geom = polygonal_part(shapely.make_valid(to_work_crs(raw, crs).geometry.union_all()))
+    geom = shapely.Polygon() if geom is None else geom
     return gpd.GeoDataFrame({"name": [region.title]}, geometry=[geom], crs=crs)
 
 
@@ -157,14 +159,6 @@ def _check_boundary_polygons(raw: gpd.GeoDataFrame, label: str) -> None:
             GeometryRepairWarning,
             stacklevel=3,
         )
-
-
-def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
-    """Keep the polygons of *geom* (a boundary mixing polygons with points or lines)."""
-    if shapely.get_type_id(geom) in (3, 6):
-        return geom
-    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in (3, 6)]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def search_margin_m(config: Config) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyproj
 
 from prospector._runtime import atomic_outputs, check_writable, output_lock
 from prospector.analysis.criteria import build_criteria, criterion_shares
@@ -412,7 +413,8 @@ def parcel_status(
     where = gpd.GeoSeries([shapely.Point(point)], crs="EPSG:4326").to_crs(parcels.crs).iloc[0]
     hits = status_at(parcels, where)
     if hits.empty:
-        west, south, east, north = parcels.to_crs("EPSG:4326").total_bounds
+        to_lonlat = pyproj.Transformer.from_crs(parcels.crs, "EPSG:4326", always_xy=True)
+        west, south, east, north = to_lonlat.transform_bounds(*parcels.total_bounds)
         text = (
             f"the point {point[0]}, {point[1]} (lon, lat) is outside every parcel of {ranked}, "
             f"whose parcels span lon {west:.4f} to {east:.4f}, lat {south:.4f} to {north:.4f}."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -121,29 +122,18 @@ def geojson_like(geoms: np.ndarray) -> list[dict[str, Any]] | np.ndarray:
         kind, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
     except (ValueError, NotImplementedError):  # mixed families, collections
         return geoms
+    if kind not in (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON):
+        return geoms
     xy = coords.tolist()
+    ring_ends, part_ends = offsets[0].tolist(), offsets[1].tolist()
+    rings = [xy[a:b] for a, b in itertools.pairwise(ring_ends)]
+    polygons = [rings[a:b] for a, b in itertools.pairwise(part_ends)]
     if kind == shapely.GeometryType.POLYGON:
-        rings, parts = (o.tolist() for o in offsets)
-        return [
-            {
-                "type": "Polygon",
-                "coordinates": [xy[rings[r] : rings[r + 1]] for r in range(parts[k], parts[k + 1])],
-            }
-            for k in range(len(parts) - 1)
-        ]
-    if kind == shapely.GeometryType.MULTIPOLYGON:
-        rings, parts, multis = (o.tolist() for o in offsets)
-        return [
-            {
-                "type": "MultiPolygon",
-                "coordinates": [
-                    [xy[rings[r] : rings[r + 1]] for r in range(parts[q], parts[q + 1])]
-                    for q in range(multis[k], multis[k + 1])
-                ],
-            }
-            for k in range(len(multis) - 1)
-        ]
-    return geoms
+        return [{"type": "Polygon", "coordinates": p} for p in polygons]
+    return [
+        {"type": "MultiPolygon", "coordinates": polygons[a:b]}
+        for a, b in itertools.pairwise(offsets[2].tolist())
+    ]
 
 
 def encode_png_palette(
