@@ -7,6 +7,7 @@ Shared by the ranking spine, sensitivity analysis and validation.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,9 +17,32 @@ from prospector.analysis.score import Weights, effective_weights, normalise
 from prospector.config import Config
 from prospector.schema.columns import ACCESS_KINDS
 
-__all__ = ["ACCESS_KINDS", "build_criteria", "criterion_shares"]
+__all__ = ["ACCESS_KINDS", "build_criteria", "criteria_inputs", "criterion_shares"]
 
 _ACCESS = ACCESS_KINDS
+
+
+#: Measured columns :func:`build_criteria` reads (besides ``ev_<raster>_mean``).
+_INPUTS = frozenset(
+    {
+        "value_raw",
+        *(f"dist_{kind}_km" for kind in _ACCESS),
+        "dist_fault_km",
+        "dem_coverage",
+        "slope_mean_deg",
+        "travel_cost_km",
+        "prospectivity",
+    }
+)
+
+
+def criteria_inputs(columns: Iterable[str]) -> list[str]:
+    """Return the columns of *columns* that :func:`build_criteria` reads, in their order.
+
+    ``build_criteria(parcels[criteria_inputs(parcels.columns)], ...)`` equals
+    ``build_criteria(parcels, ...)``: a caller rebuilding criteria need gather only these.
+    """
+    return [c for c in columns if c in _INPUTS or re.fullmatch(r"ev_(.+)_mean", c)]
 
 
 def criterion_shares(criteria: list[str], config: Config) -> dict[str, tuple[str, float, float]]:

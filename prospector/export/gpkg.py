@@ -6,6 +6,9 @@ Besides the layers, the file holds
   in the standard ``gpkg_metadata`` table, scope ``geopackage``; ``ogrinfo`` prints it);
 * QGIS layer styles in the ``layer_styles`` table of the QGIS GeoPackage styling
   convention, so QGIS opens each layer styled (see :mod:`prospector.export.styles`).
+
+pyogrio (GDAL) is imported by the functions that read and write GeoPackages: the other
+writers use :func:`flatten_lists` from here without loading it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pyogrio
 
 from prospector._runtime import atomic_output
 from prospector._util import run_time
@@ -72,6 +74,8 @@ def _timestamp() -> str:
 @contextlib.contextmanager
 def _gdal_current_date(stamp: str) -> Iterator[None]:
     """Make GDAL write *stamp* as gpkg_contents.last_change and metadata timestamps."""
+    import pyogrio
+
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
     try:
@@ -123,6 +127,8 @@ def write_gpkg(
     pathlib.Path
         *path*.
     """
+    import pyogrio
+
     from prospector.export.styles import layer_qml
 
     path = Path(path)
@@ -221,6 +227,8 @@ def read_ranked(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
 
 def read_manifest(path: str | Path) -> dict[str, Any] | None:
     """Return the run manifest stored in a GeoPackage, or None."""
+    import pyogrio
+
     # Dataset metadata is the same from any layer; naming layer 0 avoids pyogrio's
     # "more than one layer found" warning.
     meta = pyogrio.read_info(path, layer=0).get("dataset_metadata") or {}

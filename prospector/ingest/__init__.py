@@ -23,41 +23,42 @@ module                 one job
 =====================  ===============================================================
 
 The network is touched only by ``fetch``, ``download`` and ``arcgis``, and only when
-called; :func:`fetch_file`, :func:`query_features` and :func:`safe_extract` are imported
-on first use so that ``import prospector`` does not load the HTTP stack.
+called.  Every name here is imported from its module on first use, so ``import
+prospector`` loads neither the HTTP stack nor a GDAL reader it does not need.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from prospector.ingest.check import check_layer, matching_sources
-from prospector.ingest.fetch import FetchResult, fetch_layer
-from prospector.ingest.layer import load_layer
-from prospector.ingest.normalize import LayerReport, normalize_layer
-from prospector.ingest.read import (
-    RasterBand,
-    list_fields,
-    list_layers,
-    raster_profile,
-    read_dem_band,
-    read_raster_band,
-    read_vector,
-)
-from prospector.ingest.region import (
-    MISSING_ROLE_MESSAGES,
-    RasterLayer,
-    RegionData,
-    file_sha256,
-    load_region_data,
-    read_boundary,
-    search_area,
-)
+from prospector._lazy import attach
 
 if TYPE_CHECKING:
     from prospector.ingest.arcgis import query_features
     from prospector.ingest.archive import safe_extract
+    from prospector.ingest.check import check_layer, matching_sources
     from prospector.ingest.download import default_cache_dir, fetch_file
+    from prospector.ingest.fetch import FetchResult, fetch_layer
+    from prospector.ingest.layer import load_layer
+    from prospector.ingest.normalize import LayerReport, normalize_layer
+    from prospector.ingest.read import (
+        RasterBand,
+        list_fields,
+        list_layers,
+        raster_profile,
+        read_dem_band,
+        read_raster_band,
+        read_vector,
+    )
+    from prospector.ingest.region import (
+        MISSING_ROLE_MESSAGES,
+        RasterLayer,
+        RegionData,
+        file_sha256,
+        load_region_data,
+        read_boundary,
+        search_area,
+    )
 
 __all__ = [
     "MISSING_ROLE_MESSAGES",
@@ -87,18 +88,35 @@ __all__ = [
     "search_area",
 ]
 
-_LAZY = {
-    "default_cache_dir": "prospector.ingest.download",
-    "fetch_file": "prospector.ingest.download",
-    "query_features": "prospector.ingest.arcgis",
-    "safe_extract": "prospector.ingest.archive",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import the network helpers on first use (PEP 562)."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Each name is imported from its module on first use (prospector._lazy): reading layers
+# already in memory loads neither GDAL reader, and only fetching loads the HTTP stack.
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "MISSING_ROLE_MESSAGES": "prospector.ingest.region",
+        "FetchResult": "prospector.ingest.fetch",
+        "LayerReport": "prospector.ingest.normalize",
+        "RasterBand": "prospector.ingest.read",
+        "RasterLayer": "prospector.ingest.region",
+        "RegionData": "prospector.ingest.region",
+        "check_layer": "prospector.ingest.check",
+        "default_cache_dir": "prospector.ingest.download",
+        "fetch_file": "prospector.ingest.download",
+        "fetch_layer": "prospector.ingest.fetch",
+        "file_sha256": "prospector.ingest.region",
+        "list_fields": "prospector.ingest.read",
+        "list_layers": "prospector.ingest.read",
+        "load_layer": "prospector.ingest.layer",
+        "load_region_data": "prospector.ingest.region",
+        "matching_sources": "prospector.ingest.check",
+        "normalize_layer": "prospector.ingest.normalize",
+        "query_features": "prospector.ingest.arcgis",
+        "raster_profile": "prospector.ingest.read",
+        "read_boundary": "prospector.ingest.region",
+        "read_dem_band": "prospector.ingest.read",
+        "read_raster_band": "prospector.ingest.read",
+        "read_vector": "prospector.ingest.read",
+        "safe_extract": "prospector.ingest.archive",
+        "search_area": "prospector.ingest.region",
+    },
+)

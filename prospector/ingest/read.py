@@ -1,5 +1,8 @@
 """Read vector and raster sources into memory (pyogrio / rasterio) with clear errors.
 
+pyogrio and rasterio (each with its own GDAL) are imported by the functions that read, not
+with the module: a ranking of layers already in memory never loads them.
+
 Shapefiles get extra care because agencies hand them out in every state of repair:
 missing companion files and truncated ``.shp`` files are errors that name the file, and
 text in a code page other than the one declared (or without any declaration) is detected
@@ -21,11 +24,8 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pyogrio
 import pyproj
-import rasterio
 from pandas.api.types import is_object_dtype, is_string_dtype
-from rasterio.errors import RasterioIOError
 
 from prospector.errors import LayerReadError, ProspectorWarning
 
@@ -53,6 +53,8 @@ def list_layers(path: str | Path, *, spatial: bool = False) -> list[str]:
     PAM is off, as in :func:`read_vector`: GDAL would otherwise write a ``<file>.aux.xml``
     sidecar next to a GeoPackage that holds dataset metadata (a run manifest).
     """
+    import pyogrio
+
     try:
         with _gdal_config(GDAL_PAM_ENABLED="NO"):
             layers = pyogrio.list_layers(path)
@@ -72,6 +74,8 @@ def list_fields(path: str | Path, *, layer: str | None = None) -> list[str]:
     prospector.errors.LayerReadError
         The file is missing, incomplete or unreadable, or has no such layer.
     """
+    import pyogrio
+
     path = Path(path)
     _check_readable(path, layer)
     try:
@@ -189,6 +193,8 @@ def _check_shapefile(path: Path) -> None:
 @contextlib.contextmanager
 def _gdal_config(**options: str) -> Iterator[None]:
     """Set GDAL configuration options (pyogrio's GDAL) for the block, then restore them."""
+    import pyogrio
+
     previous = {key: pyogrio.get_gdal_config_option(key) for key in options}
     pyogrio.set_gdal_config_options(options)
     try:
@@ -203,6 +209,8 @@ def _read_once(path: Path, encoding: str | None, **kwargs: Any) -> gpd.GeoDataFr
     PAM is off while reading: GDAL would otherwise write a ``<file>.aux.xml`` sidecar
     next to a GeoPackage that holds dataset metadata (a run manifest) on every read.
     """
+    import pyogrio
+
     with warnings.catch_warnings(record=True) as caught, _gdal_config(GDAL_PAM_ENABLED="NO"):
         warnings.simplefilter("always")
         gdf = pyogrio.read_dataframe(path, encoding=encoding, use_arrow=False, **kwargs)
@@ -280,6 +288,8 @@ def read_vector(
         The file is missing, incomplete (shapefile companions), truncated or unreadable,
         has no such layer, or has no geometry.
     """
+    import pyogrio
+
     path = Path(path)
     _check_readable(path, layer)
     from prospector.ingest.tabular import is_table, read_points
@@ -382,6 +392,9 @@ def _where_message(path: Path, where: str, exc: Exception) -> str:
 
 def raster_profile(path: str | Path) -> dict[str, object]:
     """Return a raster's profile (CRS, transform, shape, nodata) without reading pixels."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
     try:
         with rasterio.open(path) as src:
             return {**src.profile, "bounds": tuple(src.bounds), "res": src.res}
@@ -451,6 +464,9 @@ def read_dem_band(path: str | Path) -> RasterBand:
 
 def read_raster_band(path: str | Path, band: int = 1) -> RasterBand:
     """Read one band of a raster, refusing a raster whose every cell is NoData."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
     try:
         with rasterio.open(path) as src:
             values = src.read(band)

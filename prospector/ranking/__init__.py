@@ -16,8 +16,10 @@ exist), :mod:`~prospector.ranking.rasters` (rasters prepared once per run),
 :mod:`~prospector.ranking.outputs`.
 """
 
+from typing import TYPE_CHECKING
+
+from prospector._lazy import attach
 from prospector.ranking.assemble import finish, global_scores, with_scores
-from prospector.ranking.outputs import RUN_FILES, map_info, map_lines, result_layers, write_run
 from prospector.ranking.prospect import prospect_notes
 from prospector.ranking.result import RankResult, read_streamed
 from prospector.ranking.run import ENGINES, Engine, estimated_bytes, rank
@@ -31,6 +33,15 @@ from prospector.ranking.sources import (
     sort_spatially,
 )
 from prospector.ranking.steps import make_parcels, measure_parcels
+
+if TYPE_CHECKING:
+    from prospector.ranking.outputs import (
+        RUN_FILES,
+        map_info,
+        map_lines,
+        result_layers,
+        write_run,
+    )
 
 __all__ = [
     "ENGINES",
@@ -58,3 +69,13 @@ __all__ = [
     "with_scores",
     "write_run",
 ]
+
+# The run's outputs (map, exports) are imported on first use: a ranking alone does not load
+# folium, jinja2, requests or GDAL's writers (prospector._lazy).
+__getattr__, __dir__ = attach(
+    __name__,
+    dict.fromkeys(
+        ["RUN_FILES", "map_info", "map_lines", "result_layers", "write_run"],
+        "prospector.ranking.outputs",
+    ),
+)

@@ -219,6 +219,7 @@ def finish(
         table, card = with_prospectivity(table, deposits, data, config)
     scores, weights, criteria = global_scores(table, config, have=have)
     skill = evidence_check(table, scores["rank"], criteria, weights, deposits, data, config)
+    del criteria  # rebuilt on first use (RankResult.criteria): not held through the gather
     release_memory()
     rank = scores["rank"].to_numpy(dtype=float, na_value=np.nan)
     eligible = np.flatnonzero(~np.isnan(rank))
@@ -236,7 +237,6 @@ def finish(
     excluded_rows = np.flatnonzero(np.isnan(rank))
     crs, geometry_name = table.crs, table.geometry.name
     arrays = _columns(table, scores)
-    ids = table["parcel_id"].array  # not to_numpy(): a million Python strings for str ids
     if consume:  # the arrays are the only references left: each is freed once gathered
         for name in list(table.columns):
             del table[name]
@@ -249,7 +249,6 @@ def finish(
     ranked["rank"] = ranked["rank"].astype("int64")
     geometry = excluded_cols.pop(geometry_name)
     excluded = _assemble(excluded_cols, geometry, pd.RangeIndex(len(excluded_rows)), crs, config)
-    criteria.index = pd.Index(ids, name="parcel_id")
     release_memory()
     result = RankResult(
         parcels=ranked,
@@ -265,7 +264,7 @@ def finish(
             *prospect_notes(card, skill),
         ],
         available=have,
-        criteria=criteria,
+        criteria_rows=np.concatenate([ranked_rows, excluded_rows]),
         missing=missing_inputs(source, config),
         targets=find_targets(ranked, config.targets),
         model_card=card,

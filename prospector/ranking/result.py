@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from prospector._util import run_time
+from prospector.analysis.criteria import build_criteria, criteria_inputs
 from prospector.analysis.score import Weights
 from prospector.config import Config, config_to_dict
 from prospector.ingest import RegionData
@@ -56,8 +58,13 @@ class RankResult:
         Which criterion inputs the region supplied (deposits, evidence, road, rail,
         power): the ``have`` of :func:`~prospector.analysis.criteria.build_criteria`.
     criteria
-        The normalised criteria of every parcel, indexed by ``parcel_id`` (None for a
-        streamed run).
+        The normalised criteria of every parcel, indexed by ``parcel_id``, in the order the
+        run measured the parcels (None for a streamed run).  An in-memory run builds them on
+        first use from the measured columns of ``parcels`` and ``excluded``, in the run's
+        own parcel order, so they equal to the bit the table it scored with, and a result
+        nobody asks them of does not hold them (53 MB at 1M parcels).  Ask before changing
+        ``parcels`` or ``excluded`` in place: frames found sorted or cut since the run (ids
+        compared at up to 4,096 rows of each) are refused.
     missing
         Inputs the region lacks, each with what that means for the results.
     dataset
@@ -88,6 +95,7 @@ class RankResult:
         notes: list[str] | None = None,
         available: dict[str, bool] | None = None,
         criteria: pd.DataFrame | None = None,
+        criteria_rows: np.ndarray | None = None,
         missing: list[dict[str, str]] | None = None,
         dataset: Path | None = None,
         counts: tuple[int, int] | None = None,
@@ -110,7 +118,10 @@ class RankResult:
         self.weights = weights
         self.notes = list(notes or [])
         self.available = dict(available or {})
-        self.criteria = criteria
+        self._criteria = criteria
+        # The run's parcel order: row i of ranked-then-excluded was measured at criteria_rows[i].
+        self._criteria_rows = criteria_rows
+        self._criteria_key = None if criteria_rows is None else _rows_key(parcels, excluded)
         self.missing = list(missing or [])
         self.dataset = dataset
         self._counts = counts
@@ -150,6 +161,45 @@ class RankResult:
             self._load()
         assert self._excluded is not None
         return self._excluded
+
+    @property
+    def criteria(self) -> pd.DataFrame | None:
+        """The normalised criteria of every parcel, indexed by ``parcel_id`` (see the class)."""
+        if self._criteria is None and self._criteria_rows is not None:
+            self._criteria = self._rebuild_criteria(self._criteria_rows)
+            self._criteria_rows = None
+        return self._criteria
+
+    @criteria.setter
+    def criteria(self, value: pd.DataFrame | None) -> None:
+        self._criteria = value
+        self._criteria_rows = None
+
+    def _rebuild_criteria(self, rows: np.ndarray) -> pd.DataFrame:
+        """Criteria from the measured columns, every parcel back at its measured position."""
+        ranked, excluded = self.parcels, self.excluded
+        if len(rows) != len(ranked) + len(excluded):
+            raise ValueError(
+                f"criteria_rows has {len(rows)} positions for {len(ranked) + len(excluded)} "
+                "parcels (ranked and excluded)"
+            )
+        if _rows_key(ranked, excluded) != self._criteria_key:
+            raise ValueError(
+                "the result's parcels or excluded parcels were reordered, added to or cut "
+                "after the run, so their criteria cannot be rebuilt; ask for "
+                "result.criteria before changing the frames in place (or change copies)"
+            )
+        at = np.empty(len(rows), dtype=np.intp)
+        at[rows] = np.arange(len(rows))  # the result row of each measured position
+        columns = criteria_inputs(ranked.columns)
+        measured = pd.concat(
+            [pd.DataFrame(ranked[columns]), pd.DataFrame(excluded[columns])], ignore_index=True
+        ).take(at)
+        measured.index = pd.RangeIndex(len(measured))
+        criteria, _ = build_criteria(measured, self.config, have=self.available)
+        ids = pd.concat([ranked["parcel_id"], excluded["parcel_id"]], ignore_index=True)
+        criteria.index = pd.Index(ids.take(at).array, name="parcel_id")
+        return criteria
 
     @property
     def n_parcels(self) -> int:
@@ -219,6 +269,22 @@ class RankResult:
             "python": platform.python_version(),
             "packages": packages,
         }
+
+
+def _rows_key(*frames: pd.DataFrame | None) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """Return the frames' lengths and parcel ids at up to 4,096 evenly spaced rows each.
+
+    Enough to notice frames sorted, filtered or cut after the run, without hashing a
+    million ids (which pandas does on Python strings: +170 MB at 1M parcels).
+    """
+    key = []
+    for frame in frames:
+        if frame is None:
+            continue
+        n = len(frame)
+        at = np.unique(np.linspace(0, n - 1, num=min(n, 4096)).astype(np.intp))
+        key.append((n, tuple(str(v) for v in frame["parcel_id"].take(at))))
+    return tuple(key)
 
 
 def read_streamed(path: str | Path) -> gpd.GeoDataFrame:

@@ -258,4 +258,4 @@ def owned_deposits(
     if len(owners):
         first = _global_owner(owners, parcels).groupby("key")["pos"].min()
         owner[first.index.to_numpy(dtype=np.int64)] = first.to_numpy(dtype=np.int64)
-    return annotate_deposits(deposits, weights, owner, parcels["parcel_id"].to_numpy())
+    return annotate_deposits(deposits, weights, owner, parcels["parcel_id"])
