@@ -33,7 +33,7 @@ from prospector.export.gpkg import flatten_lists
 
 __all__ = ["write_geoparquet", "write_geoparquet_layer"]
 
-#: Geometries whose types are listed at a time (the default row group).
+#: Geometries whose types are listed at a time.
 _TYPE_BLOCK = 65_536
 
 _TYPE_NAMES = {
@@ -55,7 +55,7 @@ def write_geoparquet(
     overwrite: bool = False,
     index: bool | None = None,
     covering_bbox: bool = True,
-    row_group_size: int = 65_536,
+    row_group_size: int = 32_768,
     compression: str = "snappy",
 ) -> Path:
     """Write *gdf* as a GeoParquet 1.1 file with WKB geometries.
@@ -78,7 +78,10 @@ def write_geoparquet(
         declared as the geometry's covering, so readers can skip row groups by bounding
         box (``geopandas.read_parquet(bbox=...)``, GDAL).
     row_group_size
-        Rows per row group.
+        Rows per row group.  Two row groups are in memory at once (one encoded while the
+        other is written); 32,768 rows keep that near 60 MB for the 936k ranked parcels of
+        the West benchmark (65,536: ~110 MB; the file is the same size) and let readers
+        skip by bounding box more finely.
     compression
         Parquet codec (``snappy``, ``zstd``, ``gzip``, ``none``, ...).
 
