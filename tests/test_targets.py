@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from geopandas.testing import assert_geodataframe_equal
 
 from prospector.analysis.targets import TARGET_COLUMNS, find_targets, target_cell_count
 from prospector.config import TargetConfig
@@ -204,3 +205,23 @@ def test_sorted_codes_equal_numpy_unique():
     codes, got = sorted_codes(values)
     assert list(got) == list(names)
     np.testing.assert_array_equal(codes, inverse.reshape(-1))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"targets": {"top_percent": 5.0, "adjacency": "rook", "rank_by": "sum"}}],
+)
+def test_a_runs_targets_equal_find_targets_on_its_ranked_parcels(utah_result, overrides):
+    """rank() builds targets from its best rows before assembling the result: the same."""
+    from prospector.config import with_overrides
+    from prospector.ranking import rank
+
+    result = utah_result
+    if overrides:
+        result = rank(result.data, with_overrides(result.config, overrides))
+    expected = find_targets(result.parcels, result.config.targets)
+    assert len(expected) > 100
+    assert_geodataframe_equal(result.targets, expected, check_less_precise=False)
+    # Vertex for vertex, not only the same shapes.
+    got_wkb = shapely.to_wkb(result.targets.geometry.to_numpy())
+    assert (got_wkb == shapely.to_wkb(expected.geometry.to_numpy())).all()
