@@ -31,7 +31,6 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.testing import assert_geometries_equal
 
 import prospector.export.geoparquet as geoparquet_mod
-import prospector.export.gpkg as gpkg_mod
 import prospector.export.kml as kml_mod
 from prospector.errors import OutputExistsError, ProspectorError
 from prospector.export import (
@@ -774,7 +773,7 @@ def _fail_after_first(monkeypatch, module, attr):
 
 
 @pytest.mark.parametrize("fmt, name, module, attr", [
-    ("gpkg", "r.gpkg", gpkg_mod.pyogrio, "write_dataframe"),
+    ("gpkg", "r.gpkg", pyogrio, "write_dataframe"),
     ("shp", "shp", pyogrio, "write_dataframe"),
     ("shp", "r.zip", pyogrio, "write_dataframe"),
     ("geojson", "gj", pyogrio, "write_dataframe"),

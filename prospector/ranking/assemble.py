@@ -174,7 +174,7 @@ def _assemble(
 def _targets(
     table: gpd.GeoDataFrame, scores: pd.DataFrame, ranked_rows: np.ndarray, config: Config
 ) -> gpd.GeoDataFrame:
-    """The run's targets, from only the best rows that can be target cells.
+    """Return the run's targets, made from only the best rows that can be target cells.
 
     The same as ``find_targets(ranked, config.targets)`` on the finished ranked parcels,
     made before they are: its temporaries are freed before the result's columns are
