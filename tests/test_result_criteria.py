@@ -94,17 +94,8 @@ def test_criteria_inputs_are_all_build_criteria_reads():
     table = measured(500)
     config = load_config({"score": {"method": "model"}})
     inputs = criteria_inputs(table.columns)
-    assert inputs == [
-        "value_raw",
-        "dist_road_km",
-        "dist_rail_km",
-        "dist_power_km",
-        "dist_fault_km",
-        "slope_mean_deg",
-        "dem_coverage",
-        "ev_mag_mean",
-        "prospectivity",
-    ]
+    # In the frame's order; parcel_id, land_status and score are not criteria inputs.
+    assert inputs == [c for c in table.columns if c not in ("parcel_id", "land_status", "score")]
     full, w_full = build_criteria(table, config, have=HAVE)
     only, w_only = build_criteria(table[inputs], config, have=HAVE)
     pd.testing.assert_frame_equal(full, only, check_exact=True)

@@ -17,23 +17,27 @@ from prospector.analysis.score import Weights, effective_weights, normalise
 from prospector.config import Config
 from prospector.schema.columns import ACCESS_KINDS
 
-__all__ = ["ACCESS_KINDS", "build_criteria", "criteria_inputs", "criterion_shares"]
+__all__ = [
+    "ACCESS_KINDS",
+    "CRITERIA_COLUMNS",
+    "build_criteria",
+    "criteria_inputs",
+    "criterion_shares",
+]
 
 _ACCESS = ACCESS_KINDS
 
 
-#: Measured columns :func:`build_criteria` reads (besides ``ev_<raster>_mean``).
-_INPUTS = frozenset(
-    {
-        "value_raw",
-        *(f"dist_{kind}_km" for kind in _ACCESS),
-        "dist_fault_km",
-        "dem_coverage",
-        "slope_mean_deg",
-        "travel_cost_km",
-        "prospectivity",
-    }
+#: Measured columns :func:`build_criteria` reads; also ``travel_cost_km``, ``prospectivity``
+#: and every ``ev_<raster>_mean`` when present (:func:`criteria_inputs`).
+CRITERIA_COLUMNS: tuple[str, ...] = (
+    "value_raw",
+    *(f"dist_{kind}_km" for kind in _ACCESS),
+    "dist_fault_km",
+    "slope_mean_deg",
+    "dem_coverage",
 )
+_OPTIONAL_INPUTS = frozenset({"travel_cost_km", "prospectivity"})
 
 
 def criteria_inputs(columns: Iterable[str]) -> list[str]:
@@ -42,7 +46,11 @@ def criteria_inputs(columns: Iterable[str]) -> list[str]:
     ``build_criteria(parcels[criteria_inputs(parcels.columns)], ...)`` equals
     ``build_criteria(parcels, ...)``: a caller rebuilding criteria need gather only these.
     """
-    return [c for c in columns if c in _INPUTS or re.fullmatch(r"ev_(.+)_mean", c)]
+    return [
+        c
+        for c in columns
+        if c in CRITERIA_COLUMNS or c in _OPTIONAL_INPUTS or re.fullmatch(r"ev_(.+)_mean", c)
+    ]
 
 
 def criterion_shares(criteria: list[str], config: Config) -> dict[str, tuple[str, float, float]]:

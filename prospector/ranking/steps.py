@@ -22,6 +22,7 @@ import pandas as pd
 from prospector._runtime import n_threads, release_memory
 from prospector._util import available_memory_bytes
 from prospector.analysis.access import nearest_distance_km
+from prospector.analysis.criteria import CRITERIA_COLUMNS
 from prospector.analysis.evidence import line_density
 from prospector.analysis.index import ParcelIndex
 from prospector.analysis.land import land_status
@@ -61,18 +62,9 @@ __all__ = [
     "with_scores",
 ]
 
-#: Measured columns global scoring reads (besides ``ev_<raster>_mean`` and travel cost).
-SCORING_COLUMNS: tuple[str, ...] = (
-    "parcel_id",
-    "value_raw",
-    "dist_road_km",
-    "dist_rail_km",
-    "dist_power_km",
-    "dist_fault_km",
-    "slope_mean_deg",
-    "dem_coverage",
-    "land_status",
-)
+#: Measured columns global scoring reads (besides ``ev_<raster>_mean`` and travel cost): the
+#: criteria's inputs, the id and the land status that decides eligibility.
+SCORING_COLUMNS: tuple[str, ...] = ("parcel_id", *CRITERIA_COLUMNS, "land_status")
 
 
 def scoring_columns(columns: Any) -> list[str]:
