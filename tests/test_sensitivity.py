@@ -195,3 +195,15 @@ def test_cli_sensitivity_writes_csv_and_png(tmp_path):
     rerun = pd.read_csv(out / "sensitivity.csv")
     pd.testing.assert_frame_equal(rerun, table)  # same seed, same numbers
     assert CliRunner().invoke(sensitivity, [*args[:-2], "--runs", "0", "--out", "x"]).exit_code == 2
+
+
+def test_cli_sensitivity_says_when_top_covers_every_parcel(tmp_path):
+    region = _write_region(tmp_path)
+    args = ["--region", region, "--runs", "5", "--seed", "3", "--no-plot"]
+    wide = CliRunner().invoke(sensitivity, [*args, "--top", "100000", "--out", str(tmp_path / "a")])
+    assert wide.exit_code == 0, wide.output
+    table = pd.read_csv(tmp_path / "a" / "sensitivity.csv")
+    assert (table["top_n_share"] == 1.0).all()  # trivially: every parcel is in the top
+    assert f"note: --top 100000 is not below the {len(table):,} ranked parcels" in wide.output
+    narrow = CliRunner().invoke(sensitivity, [*args, "--top", "10", "--out", str(tmp_path / "b")])
+    assert narrow.exit_code == 0 and "note: --top" not in narrow.output

@@ -90,6 +90,12 @@ def sensitivity(region: str, config_path: str | None, runs: int, top_n: int, con
         f"in at least 90 % of runs; median p5–p95 width {(head['rank_p95'] - head['rank_p5']).median():.0f} "
         f"ranks ({elapsed:.1f} s for {len(table):,} parcels × {runs} runs)."
     )
+    if top_n >= result.n_ranked:
+        console.print(
+            f"note: --top {top_n} is not below the {result.n_ranked:,} ranked parcels, so every "
+            f"parcel is always in the top {top_n} (share 100 %); use --top below "
+            f"{result.n_ranked:,} to see which ranks hold."
+        )
     for key, p in paths.items():
         console.print(f"{key:>8}: {p}")
 
