@@ -2,7 +2,7 @@
 
 ``import prospector`` or ``from prospector.ranking import rank`` should load what a ranking
 needs, not the map (folium, jinja2, requests), GDAL's readers and writers (pyogrio,
-rasterio) or the raster tools: together ~75 MB of memory and ~1 s of start-up that a run
+rasterio) or the raster tools: together ~100 MB of memory and ~1 s of start-up that a run
 on in-memory data never uses.  A package lists its names and the module of each;
 ``from package import name``, ``package.name`` and ``dir(package)`` work as with eager
 imports, and type checkers see the names through an ``if TYPE_CHECKING:`` import block.

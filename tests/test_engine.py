@@ -185,6 +185,12 @@ def _check(result, expected) -> None:
     _same(expected.excluded, result.excluded)
     _same(expected.deposits, result.deposits)
     assert result.weights.effective == expected.weights.effective
+    # The criteria each engine rebuilds on first use, in its own parcel order, and targets.
+    pd.testing.assert_frame_equal(
+        result.criteria, expected.criteria, check_exact=False, rtol=0, atol=1e-12
+    )
+    assert len(result.criteria) == len(result.parcels) + len(result.excluded)
+    _same_targets(expected.targets, result.targets)
 
 
 def test_local_tiles_match_rank(data, expected):
