@@ -165,13 +165,15 @@ def query_pairs(
     return both[0], both[1]
 
 
-def release_memory() -> None:
+def release_memory(*, malloc: bool = True) -> None:
     """Hand memory freed by the last step back to the operating system.
 
     Arrow's allocator and glibc's ``malloc`` keep freed memory for reuse: after a step
     that made and dropped many small objects (GEOS pieces, index pairs), hundreds of MB
     stay in the process unused.  Call it between the large steps of a run; elsewhere
-    (no glibc) it releases what Arrow holds only.
+    (no glibc) it releases what Arrow holds only.  ``malloc=False`` releases Arrow's
+    memory alone: cheap enough for every block of a step that only makes Arrow arrays
+    (``malloc_trim`` walks the whole heap).
     """
     try:
         import pyarrow as pa
@@ -179,7 +181,7 @@ def release_memory() -> None:
         pa.default_memory_pool().release_unused()
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         pass
-    if _LIBC is not None:
+    if malloc and _LIBC is not None:
         _LIBC.malloc_trim(0)
 
 

@@ -67,6 +67,9 @@ class RankResult:
         compared at up to 4,096 rows of each) are refused.
     missing
         Inputs the region lacks, each with what that means for the results.
+    criteria_rows
+        (Constructor only.) For each row of ``parcels`` then ``excluded``, its position in
+        the table the run scored: how :attr:`criteria` is rebuilt on first use.
     dataset
         A streamed run's GeoParquet dataset of every parcel (None in memory).
     timings
