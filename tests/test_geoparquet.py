@@ -77,6 +77,31 @@ def test_geo_metadata(tmp_path):
     assert col["crs"] == _geo(tmp_path / "b.parquet")["columns"]["geometry"]["crs"]
 
 
+def test_geo_metadata_bounds_found_block_by_block(tmp_path, monkeypatch):
+    # Types and bounds are found 2 geometries at a time here: blocks with only missing or
+    # empty geometries add nothing; the bbox is the hand-computed one around the rest.
+    import prospector.export.geoparquet as gp
+
+    monkeypatch.setattr(gp, "_TYPE_BLOCK", 2)
+    geoms = [
+        None,
+        shapely.Polygon(),
+        shapely.Point(1, 2),
+        None,
+        shapely.box(-3, 4, 0, 9),
+        shapely.LineString([(2, -1), (6, 0)]),
+        shapely.Point(),
+    ]
+    meta = _geo(write_geoparquet(gpd.GeoDataFrame(geometry=geoms), tmp_path / "b.parquet"))
+    col = meta["columns"]["geometry"]
+    assert col["bbox"] == [-3.0, -1.0, 6.0, 9.0]
+    assert col["geometry_types"] == ["LineString", "Point", "Polygon"]
+    nothing = gpd.GeoDataFrame(geometry=[None, shapely.Polygon(), None])
+    assert (
+        "bbox" not in _geo(write_geoparquet(nothing, tmp_path / "n.parquet"))["columns"]["geometry"]
+    )
+
+
 def test_no_crs_z_and_secondary_geometry(tmp_path):
     gdf = gpd.GeoDataFrame(
         {"centre": gpd.GeoSeries.from_xy([1.0, 2.0], [3.0, 4.0])},

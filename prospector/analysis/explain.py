@@ -123,6 +123,10 @@ def _prospectivity_text(parcels: pd.DataFrame) -> pa.Array:
     return pc.binary_join_element_wise("prospectivity ", p, band, raised, "")
 
 
+#: Rows a thread turns into sentences at once.
+_BLOCK = 1 << 15
+
+
 def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     """Build the ``why`` sentence of every parcel (vectorised with Arrow string kernels).
 
@@ -136,7 +140,7 @@ def explain(parcels: pd.DataFrame, *, radius_km: float) -> pd.Series:
     Blocks of rows run on parallel threads (Arrow's kernels release the GIL).
     """
     size = len(parcels)
-    block = 1 << 15  # rows a thread turns into sentences at once (~25 MB of temporaries)
+    block = _BLOCK
     starts = range(0, max(size, 1), block)
     workers = min(n_threads(), len(starts))
 

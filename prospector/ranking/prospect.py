@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from prospector._runtime import n_threads
+from prospector.analysis.ids import positions_of
 from prospector.analysis.prospectivity import (
     evidence_skill,
     learning_sites,
@@ -60,8 +61,7 @@ def _site_positions(table: pd.DataFrame, deposits: gpd.GeoDataFrame | None) -> n
     """Positional index in *table* of each deposit's parcel (−1: none)."""
     if deposits is None or not len(deposits) or "parcel_id" not in deposits:
         return np.full(0 if deposits is None else len(deposits), -1, dtype=np.int64)
-    found = pd.Index(table["parcel_id"]).get_indexer(pd.Index(deposits["parcel_id"]))
-    return np.asarray(found, dtype=np.int64)
+    return positions_of(table["parcel_id"], deposits["parcel_id"])
 
 
 def with_prospectivity(
