@@ -252,3 +252,18 @@ def test_with_scores_keeps_inputs_and_result_apart(tiny_region):
     assert whole["dist_rail_km"].iloc[1] != 123.0
     with pytest.raises(ValueError, match="scores must be indexed like table"):
         with_scores(table, scores.iloc[::-1], config)
+
+
+@pytest.mark.parametrize("block", [1, 7, 4096])
+def test_sentences_do_not_depend_on_the_block_size(utah_result, monkeypatch, block):
+    # The why sentences are made in blocks of rows on parallel threads; any block size
+    # (one row; a size that does not divide the rows; more than the rows) gives the run's.
+    import prospector.analysis.explain as explain
+
+    monkeypatch.setattr(explain, "_BLOCK", block)
+    parcels = utah_result.parcels.iloc[:300] if block == 1 else utah_result.parcels
+    columns = parcels.drop(columns=["why", "geometry"])
+    got = explain.explain(columns, radius_km=utah_result.config.value.radius_km)
+    assert got.index.equals(parcels.index)
+    assert got.tolist() == parcels["why"].tolist()
+    assert got.iloc[0].startswith("#1: ")

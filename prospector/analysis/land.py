@@ -159,6 +159,7 @@ def land_status(
             restriction_names = names_by_parcel(
                 n, pi, (limits["name"].astype(str) + " (" + limits["kind"] + ")").to_numpy()[li]
             )
+            del pi, li, pieces  # the pieces' geometries: freed before the next overlay
             withdrawals, accuracy = withdrawals[~restricting], accuracy[~restricting]
         pi, li, pieces = intersect_pairs(
             index, withdrawals.geometry.to_numpy(), min_area_m2=min_sliver_m2
@@ -172,8 +173,11 @@ def land_status(
         coarse_names = names_by_parcel(
             n, pi[coarse], withdrawals["name"].astype(str).to_numpy()[li[coarse]]
         )
+        del pi, li, pieces
     withdrawn_area = area_or_zero(withdrawn)
     out["withdrawn_frac"] = np.clip(withdrawn_area / area, 0.0, 1.0)
+    if land is None:  # the shapes are needed again only for open ground: freed now
+        withdrawn[:] = None
 
     claimed = np.full(n, None, dtype=object)
     if claims is not None:
@@ -184,6 +188,9 @@ def land_status(
         claimed = union_by_parcel(n, pi, pieces)
         out["claimed_frac"] = np.clip(area_or_zero(claimed) / area, 0.0, 1.0)
         out["n_active_claims"] = np.bincount(pi, minlength=n).astype("int64")
+        del pi, _li, pieces
+        if land is None:
+            claimed[:] = None
     else:
         out["claimed_frac"] = np.nan
         # Unknown without a claims layer: <NA>, not 0 (which would say "no claims").

@@ -167,7 +167,7 @@ def _write_groups(
         {**(first.schema.metadata or {}), b"geo": json.dumps(meta).encode("utf-8")}
     )
     dictionary = _repetitive(first, attributes)
-    release_memory(malloc=False)  # the distinct-value tables (~35 MB for 32,768 sentences)
+    release_memory()  # the distinct-value tables (~35 MB for 32,768 sentences)
     with (
         atomic_output(path, overwrite=overwrite) as tmp,
         pq.ParquetWriter(tmp, schema, compression=compression, use_dictionary=dictionary) as writer,

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from prospector.analysis.ids import positions_of
 from prospector.palette import DEPOSIT_GROUPS
 from prospector.render import _style
 from prospector.render._raster import ParcelRaster
@@ -231,7 +230,7 @@ def parcel_groups(parcels: gpd.GeoDataFrame, deposits: gpd.GeoDataFrame | None) 
         [bits.get(g, bits["none"]) for g in text_values(deposits, "group", "none")]
     )
     if "parcel_id" in deposits:
-        rows = positions_of(parcels["parcel_id"], deposits["parcel_id"])
+        rows = pd.Index(parcels["parcel_id"]).get_indexer(deposits["parcel_id"])
         hit = rows >= 0
         np.bitwise_or.at(mask, rows[hit], group_bits[hit].astype("uint16"))
         return mask
