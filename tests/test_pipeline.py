@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from prospector import _runtime
 from prospector.analysis.value import kernel
 from prospector.errors import MissingLayerWarning, UnmappedCodeWarning
 from prospector.ranking import rank
@@ -267,3 +268,27 @@ def test_sentences_do_not_depend_on_the_block_size(utah_result, monkeypatch, blo
     assert got.index.equals(parcels.index)
     assert got.tolist() == parcels["why"].tolist()
     assert got.iloc[0].startswith("#1: ")
+
+
+@pytest.mark.skipif(_runtime._LIBC is None, reason="glibc's malloc_trim only")
+def test_a_run_allocates_arrow_memory_with_malloc(tiny_region, monkeypatch):
+    # rank() runs under _runtime.malloc_arrow_pool (freed memory goes back between steps)
+    # and restores the pool the caller had.
+    import pyarrow as pa
+
+    import prospector.ranking.run as run
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    seen = []
+    measure = run.measure_parcels
+
+    def spy(*args, **kwargs):
+        seen.append(pa.default_memory_pool().backend_name)
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(run, "measure_parcels", spy)
+    before = pa.default_memory_pool().backend_name
+    result = _rank(tiny_region())
+    assert seen == ["system"]
+    assert pa.default_memory_pool().backend_name == before
+    assert len(result.parcels) == 84

@@ -75,6 +75,7 @@ BYTES_PER_PARCEL = 2_500
 _MEMORY_SHARE = 0.6
 
 
+@malloc_arrow_pool()  # memory freed between a run's steps goes back (_runtime)
 def rank(
     region_or_data: Region | RegionData | LayerSource | str | Path,
     config: Config | dict[str, Any] | str | Path | None = None,
@@ -126,32 +127,6 @@ def rank(
         raise ValueError("a dask scheduler needs engine='dask'")
     if not isinstance(config, Config):
         config = load_config(config)
-    with malloc_arrow_pool():  # memory freed between steps goes back (_runtime)
-        return _rank(
-            region_or_data,
-            config,
-            engine=engine,
-            workers=workers,
-            tile_km=tile_km,
-            scheduler=scheduler,
-            out=out,
-            access_margin_km=access_margin_km,
-            timings=timings,
-        )
-
-
-def _rank(
-    region_or_data: Region | RegionData | LayerSource | str | Path,
-    config: Config,
-    *,
-    engine: Engine,
-    workers: int | None,
-    tile_km: float,
-    scheduler: Any,
-    out: str | Path | None,
-    access_margin_km: float,
-    timings: dict[str, float] | None,
-) -> RankResult:
     workers = workers or os.cpu_count() or 1
     margin_m = access_margin_km * 1000.0
     timings = timings if timings is not None else {}
