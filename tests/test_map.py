@@ -266,6 +266,44 @@ def test_hillshade_from_dem(tmp_path):
     assert data["hillshade"]["bounds"] == [west, south, east, north]
 
 
+def test_hillshade_blanks_an_undeclared_dem_fill(tmp_path):
+    # The cone of test_hillshade_from_dem with its western 37 columns at -32768, once with
+    # that value declared as NoData and once not.  Undeclared, the fill is drawn as terrain
+    # (a plain below a 35 km cliff) unless valid_range names it; with valid_range the image
+    # is the declared one away from the edge of the data, and blank over the fill.
+    from scipy.ndimage import binary_dilation
+
+    n, px = 200, 100.0
+    x0, y0 = -1_400_000.0, 1_800_000.0
+    yy, xx = np.mgrid[0:n, 0:n]
+    dem = (3000 - 15 * np.hypot(xx - n / 2, yy - n / 2)).astype("float32")
+    dem[:, :37] = -32768
+
+    def write(name: str, **nodata: float) -> Path:
+        path = tmp_path / name
+        profile = {
+            "driver": "GTiff", "width": n, "height": n, "count": 1, "dtype": "float32",
+            "crs": "EPSG:5070", "transform": Affine(px, 0, x0, 0, -px, y0), **nodata,
+        }  # fmt: skip
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(dem, 1)
+        return path
+
+    declared, _ = hillshade_from_dem(write("declared.tif", nodata=-32768), max_size=64)
+    undeclared = write("undeclared.tif")
+    raw, _ = hillshade_from_dem(undeclared, max_size=64)
+    fixed, _ = hillshade_from_dem(undeclared, max_size=64, valid_range=(-500, 30_000))
+    blank = declared == 0
+    assert 0.3 < blank.mean() < 0.45  # the fill and the warp's margins
+    assert (raw == 0).sum() < blank.sum() - 400  # the fill drawn as terrain
+    assert (blank <= (fixed == 0)).all()  # blank wherever the declared image is
+    extra = (fixed == 0) & ~blank  # and one reduced pixel more along the data's edge
+    assert 0 < extra.sum() <= fixed.shape[0]
+    away = ~binary_dilation(fixed == 0, iterations=3)
+    assert away.sum() > 0.4 * fixed.size
+    np.testing.assert_array_equal(fixed[away], declared[away])
+
+
 def _merc(lon: float, lat: float) -> tuple[float, float]:
     from pyproj import Transformer
 
@@ -323,3 +361,21 @@ def test_geojson_like_rasterises_as_the_shapely_geometries():
     )  # fmt: skip
     np.testing.assert_array_equal(raster.index, direct)
     assert set(np.unique(raster.index)) == {0, 1, 2, 3, 4}
+
+
+def test_run_maps_shade_the_dem_with_its_impossible_elevations_blank(monkeypatch):
+    # A run's map (and a map re-drawn from its GeoPackage) names the elevations no US
+    # terrain has as the DEM's fill, as the ranking does (ingest.read.read_dem_band).
+    import prospector.render
+    from prospector.ingest import file_sha256
+    from prospector.ingest.read import IMPOSSIBLE_ELEVATION
+    from prospector.ranking import outputs
+
+    calls = []
+    monkeypatch.setattr(
+        prospector.render, "hillshade_from_dem", lambda path, **kw: calls.append((path, kw))
+    )
+    dem = Path(__file__).parents[1] / "layers" / "sample" / "zion_srtm_dem.tif"
+    item = {"name": "srtm-dem", "role": "raster", "path": str(dem), "sha256": file_sha256(dem)}
+    outputs._manifest_hillshade({"inputs": [item]})
+    assert calls == [(dem, {"valid_range": IMPOSSIBLE_ELEVATION})]

@@ -23,6 +23,7 @@ from prospector.config import Config
 from prospector.errors import ProspectorError, ProspectorWarning
 from prospector.export import read_manifest, read_ranked, write_gpkg, write_json
 from prospector.ingest import file_sha256
+from prospector.ingest.read import IMPOSSIBLE_ELEVATION
 from prospector.ranking.result import RankResult
 from prospector.render import Scoring
 
@@ -279,7 +280,9 @@ def write_run(
 
             _log.info("drawing the map %s", paths["map"])
             dems = [r for r in result.data.rasters if r.kind == "dem"]
-            hillshade = hillshade_from_dem(dems[0].path) if dems else None
+            hillshade = (
+                hillshade_from_dem(dems[0].path, valid_range=IMPOSSIBLE_ELEVATION) if dems else None
+            )
             fmap = build_map(
                 result.parcels,
                 deposits=result.deposits,
@@ -325,7 +328,7 @@ def _manifest_hillshade(manifest: dict[str, Any]) -> Any:
         if item.get("role") != "raster" or entry is None or entry.raster.get("kind") != "dem":
             continue
         if path.is_file() and file_sha256(path) == item.get("sha256"):
-            return hillshade_from_dem(path)
+            return hillshade_from_dem(path, valid_range=IMPOSSIBLE_ELEVATION)
         warnings.warn(
             f"the run's DEM {path} is missing or changed: no hillshade.",
             ProspectorWarning,

@@ -24,6 +24,7 @@ def hillshade_from_dem(
     azimuth_deg: float = 315.0,
     altitude_deg: float = 45.0,
     z_factor: float = 1.0,
+    valid_range: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, Bounds]:
     """Compute a hillshade from a DEM and warp it to Web Mercator (EPSG:3857).
 
@@ -42,6 +43,11 @@ def hillshade_from_dem(
         Direction and height of the light source, in degrees.
     z_factor
         Vertical exaggeration.
+    valid_range
+        ``(low, high)``: elevations outside are fill values of a DEM that does not declare
+        its NoData (−9999, −32768, 32767 ...).  A reduced pixel whose cells include any is
+        left blank, instead of averaging the fill into the terrain (a cliff of kilometres
+        at every edge of the data).  Declared NoData is always left out.
 
     Returns
     -------
@@ -54,24 +60,50 @@ def hillshade_from_dem(
         warnings.filterwarnings(
             "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
         )
-        return _hillshade_3857(Path(dem_path), max_size, azimuth_deg, altitude_deg, z_factor)
+        return _hillshade_3857(
+            Path(dem_path), max_size, azimuth_deg, altitude_deg, z_factor, valid_range
+        )
 
 
 def _hillshade_3857(
-    dem_path: Path, max_size: int, azimuth_deg: float, altitude_deg: float, z_factor: float
+    dem_path: Path,
+    max_size: int,
+    azimuth_deg: float,
+    altitude_deg: float,
+    z_factor: float,
+    valid_range: tuple[float, float] | None,
 ) -> tuple[np.ndarray, Bounds]:
     with rasterio.open(dem_path) as src:
         scale = max(src.width, src.height) / max_size
         out_w = max(2, round(src.width / max(scale, 1.0)))
         out_h = max(2, round(src.height / max(scale, 1.0)))
-        dem = src.read(
-            1, out_shape=(out_h, out_w), resampling=Resampling.average, masked=True
-        ).astype("float64")
+
         transform = _scaled(src.transform, src.width / out_w, src.height / out_h)
         crs = src.crs
         if crs is None:
             raise ValueError(f"DEM {dem_path} has no CRS; expected a georeferenced raster.")
-        data = np.ma.filled(dem, np.nan)
+        dem = src.read(1, out_shape=(out_h, out_w), resampling=Resampling.average, masked=True)
+        data = np.ma.filled(dem.astype("float64"), np.nan)
+        if valid_range is not None:
+            # Any fill among the cells under a reduced pixel blanks it: the average above
+            # has it mixed in.  The lowest and highest cell per pixel come from GDAL's warper
+            # (reads cannot resample by min or max).
+            low, high = valid_range
+            for how, bad in ((Resampling.min, np.less), (Resampling.max, np.greater)):
+                extreme = np.full((out_h, out_w), np.nan)
+                reproject(
+                    rasterio.band(src, 1),
+                    extreme,
+                    src_transform=src.transform,
+                    src_crs=crs,
+                    src_nodata=src.nodata,
+                    dst_transform=transform,
+                    dst_crs=crs,
+                    dst_nodata=np.nan,
+                    resampling=how,
+                )
+                with np.errstate(invalid="ignore"):
+                    data[bad(extreme, low if how is Resampling.min else high)] = np.nan
         dx, dy = abs(transform.a), abs(transform.e)
         if crs.is_geographic:
             mid_lat = transform.f + transform.e * out_h / 2
