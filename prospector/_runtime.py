@@ -1,4 +1,4 @@
-"""What every part of Prospector shares at run time: threads and atomic output.
+"""What every part of Prospector shares at run time: threads, memory and atomic output.
 
 Threads
     Shapely 2 and numpy release the GIL inside their vectorised calls, so splitting a large
@@ -8,6 +8,11 @@ Threads
     :func:`single_threaded` is the one way for code to force everything in a block onto
     the calling thread, as the tasks of a partitioned run want (their workers already use
     every core between them).
+
+Memory
+    :func:`release_memory` hands what the last step freed back to the operating system;
+    :func:`malloc_arrow_pool` makes Arrow allocate with ``malloc`` for a block (a ranking
+    run, a GeoParquet write), so that handing back reaches Arrow's memory too.
 
 Atomic output
     :func:`atomic_outputs`, :func:`atomic_output`, :func:`check_writable`,
@@ -196,6 +201,8 @@ def _arrow_pools() -> list[Any]:
 
 
 class _PoolState:
+    """Who switched Arrow's default pool, and what it was (see :func:`malloc_arrow_pool`)."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.depth = 0
