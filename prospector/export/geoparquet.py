@@ -167,7 +167,8 @@ def _write_groups(
         {**(first.schema.metadata or {}), b"geo": json.dumps(meta).encode("utf-8")}
     )
     dictionary = _repetitive(first, attributes)
-    release_memory()  # the distinct-value tables (~35 MB for 32,768 sentences)
+    if n > row_group_size:  # before the other row groups: the distinct-value tables
+        release_memory()  # (~35 MB for 32,768 sentences)
     with (
         atomic_output(path, overwrite=overwrite) as tmp,
         pq.ParquetWriter(tmp, schema, compression=compression, use_dictionary=dictionary) as writer,
