@@ -69,13 +69,13 @@ def positions_of(ids: Any, keys: Any) -> np.ndarray:
 
 def _arrow(values: Any) -> pa.Array | pa.ChunkedArray:
     """*values* as Arrow (chunks kept: nothing is copied for Arrow-backed columns)."""
+    if isinstance(values, pd.Series | pd.Index):
+        values = values.array
     if isinstance(values, pa.Array | pa.ChunkedArray):
         array = values
-    elif hasattr(values, "__arrow_array__") or hasattr(
-        getattr(values, "array", None), "__arrow_array__"
-    ):
-        array = pa.array(getattr(values, "array", values))
-    else:  # NumPy, lists, object Series: NaN and None are missing
+    elif hasattr(values, "__arrow_array__"):  # Arrow-backed pandas arrays, categoricals
+        array = pa.array(values)
+    else:  # NumPy, lists, object columns: NaN and None are missing
         array = pa.array(np.asarray(values), from_pandas=True)
     if pa.types.is_dictionary(array.type):
         array = array.cast(array.type.value_type)

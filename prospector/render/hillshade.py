@@ -89,7 +89,10 @@ def _hillshade_3857(
             # has it mixed in.  The lowest and highest cell per pixel come from GDAL's warper
             # (reads cannot resample by min or max).
             low, high = valid_range
-            for how, bad in ((Resampling.min, np.less), (Resampling.max, np.greater)):
+            for how, limit, outside in (
+                (Resampling.min, low, np.less),
+                (Resampling.max, high, np.greater),
+            ):
                 extreme = np.full((out_h, out_w), np.nan)
                 reproject(
                     rasterio.band(src, 1),
@@ -103,7 +106,7 @@ def _hillshade_3857(
                     resampling=how,
                 )
                 with np.errstate(invalid="ignore"):
-                    data[bad(extreme, low if how is Resampling.min else high)] = np.nan
+                    data[outside(extreme, limit)] = np.nan
         dx, dy = abs(transform.a), abs(transform.e)
         if crs.is_geographic:
             mid_lat = transform.f + transform.e * out_h / 2
